@@ -1,0 +1,40 @@
+# Entry points. `make demo` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
+
+.PHONY: setup setup-system build demo test test-node test-bun e2e e2e-local e2e-netns bench clean
+
+setup:
+	@scripts/setup.sh
+
+setup-system:
+	@scripts/setup.sh --system
+
+build: setup
+	pnpm build
+
+demo: build
+	@echo "make demo: the local mesh demo is not built yet (apps/control-plane, ztunnel)." >&2
+	@exit 1
+
+# The full test job, as CI runs it: build, typecheck, lint, unit tests on Node, then on Bun.
+test: build
+	pnpm typecheck
+	pnpm lint
+	pnpm test
+	pnpm test:bun
+
+e2e:
+	@echo "make e2e: the kind driver is not built yet." >&2
+	@exit 1
+
+e2e-netns:
+	@echo "make e2e-netns: the netns driver is not built yet." >&2
+	@exit 1
+
+bench: build
+	pnpm bench:ca
+	pnpm bench:xds
+
+clean:
+	rm -rf node_modules packages/*/node_modules packages/*/dist packages/*/src/gen apps/*/node_modules apps/*/dist .turbo

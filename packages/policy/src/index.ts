@@ -1,0 +1,1 @@
+export { spiffeId } from './identity.ts';
