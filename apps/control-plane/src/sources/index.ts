@@ -1,0 +1,31 @@
+// weftd config sources: folders of manifests and Kubernetes API servers behind one interface.
+export { Backoff, type BackoffOptions } from './backoff.ts';
+export { type Clock, systemClock, type TimerHandle } from './clock.ts';
+export { totalErrors } from './counters.ts';
+export type { WatchMode } from './dir-watcher.ts';
+export { FileSource, type FileSourceOptions } from './file-source.ts';
+export {
+  CLUSTER_SCOPED_KINDS,
+  type ManifestError,
+  type ParsedManifest,
+  type ParseManifestOptions,
+  parseManifests,
+} from './manifest.ts';
+export { groupOf, objectKey, type ParsedKey, parseObjectKey } from './object-key.ts';
+export { type ApplyResult, ObjectStore, type ObjectStoreView } from './object-store.ts';
+export type {
+  ChangeBatch,
+  ChangeType,
+  ConfigSource,
+  KubeObject,
+  ObjectChange,
+  ObjectMeta,
+  SourceCounters,
+  SourceError,
+  SourceErrorReason,
+  SourceEvent,
+  SourceListener,
+  SourcePhase,
+  SourceResourceStatus,
+  SourceStatus,
+} from './types.ts';
