@@ -3,7 +3,15 @@
 // folder where pnpm installed it; buf needs module roots inside one workspace directory, so this
 // script builds a throwaway workspace of symlinks and points `buf generate` at it.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -71,13 +79,7 @@ try {
   writeFileSync(join(work, 'validate/validate/validate.proto'), validatePatched);
   writeFileSync(
     join(work, 'buf.yaml'),
-    [
-      'version: v2',
-      'modules:',
-      ...Object.keys(modules).map((m) =>
-`  - path: ${m}`,      ),
-      '',
-    ].join('\n'),
+    ['version: v2', 'modules:', ...Object.keys(modules).map((m) => `  - path: ${m}`), ''].join('\n'),
   );
   writeFileSync(
     join(work, 'buf.gen.yaml'),
@@ -96,10 +98,14 @@ try {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const paths = [...envoyFiles.map((f) => `envoy-api/${f}`), ...weftFiles.map((f) => `weft/${f}`)];
-  execFileSync(buf, ['generate', '--output', pkgDir.replace(/$/, '/src'), ...paths.flatMap((p) => ['--path', p])], {
-    cwd: work,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    buf,
+    ['generate', '--output', pkgDir.replace(/$/, '/src'), ...paths.flatMap((p) => ['--path', p])],
+    {
+      cwd: work,
+      stdio: 'inherit',
+    },
+  );
   // The generated code is not written for this repo's strictest options (exactOptionalPropertyTypes,
   // noUncheckedIndexedAccess); it is checked by its generator, so tsc skips it. ts-proto's
   // `enumsAsLiterals` also emits a type-only `namespace` per enum: removed, so the source holds no
@@ -112,7 +118,10 @@ try {
       const p = join(dir, entry.name);
       if (entry.isDirectory()) stack.push(p);
       else if (entry.name.endsWith('.ts')) {
-        const text = readFileSync(p, 'utf8').replace(/^export namespace \w+ \{\n(?:(?: {2}| {4})[^\n]*\n)*\}\n/gm, '');
+        const text = readFileSync(p, 'utf8').replace(
+          /^export namespace \w+ \{\n(?:(?: {2}| {4})[^\n]*\n)*\}\n/gm,
+          '',
+        );
         writeFileSync(p, `// @ts-nocheck\n${text}`);
         count++;
       }

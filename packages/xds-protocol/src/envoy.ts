@@ -1,20 +1,5 @@
 // The Envoy v3 subset (generated) and the proxyless builders: `@weft/xds-protocol/envoy`.
-export { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from './gen/envoy/config/cluster/v3/cluster.ts';
-export { Node } from './gen/envoy/config/core/v3/base.ts';
-export { ClusterLoadAssignment } from './gen/envoy/config/endpoint/v3/endpoint.ts';
-export { Listener } from './gen/envoy/config/listener/v3/listener.ts';
-export { RouteConfiguration } from './gen/envoy/config/route/v3/route.ts';
-export { Route, RouteAction, RouteMatch, VirtualHost, WeightedCluster } from './gen/envoy/config/route/v3/route_components.ts';
-export { Router } from './gen/envoy/extensions/filters/http/router/v3/router.ts';
-export { HttpConnectionManager } from './gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.ts';
-export {
-  DeltaDiscoveryRequest,
-  DeltaDiscoveryResponse,
-  DiscoveryRequest,
-  DiscoveryResponse,
-  Resource,
-} from './gen/envoy/service/discovery/v3/discovery.ts';
-export { Any } from './gen/google/protobuf/any.ts';
+
 export {
   type EnvoyKind,
   envoyResource,
@@ -27,3 +12,25 @@ export {
   proxylessRouteConfiguration,
   type WeightedClusterRef,
 } from './envoy/proxyless.ts';
+export { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from './gen/envoy/config/cluster/v3/cluster.ts';
+export { Node } from './gen/envoy/config/core/v3/base.ts';
+export { ClusterLoadAssignment } from './gen/envoy/config/endpoint/v3/endpoint.ts';
+export { Listener } from './gen/envoy/config/listener/v3/listener.ts';
+export { RouteConfiguration } from './gen/envoy/config/route/v3/route.ts';
+export {
+  Route,
+  RouteAction,
+  RouteMatch,
+  VirtualHost,
+  WeightedCluster,
+} from './gen/envoy/config/route/v3/route_components.ts';
+export { Router } from './gen/envoy/extensions/filters/http/router/v3/router.ts';
+export { HttpConnectionManager } from './gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.ts';
+export {
+  DeltaDiscoveryRequest,
+  DeltaDiscoveryResponse,
+  DiscoveryRequest,
+  DiscoveryResponse,
+  Resource,
+} from './gen/envoy/service/discovery/v3/discovery.ts';
+export { Any } from './gen/google/protobuf/any.ts';

@@ -1,6 +1,21 @@
 export { ADS_SERVICE_NAME, DELTA_METHOD_PATH, SOTW_METHOD_PATH } from './ads-service.ts';
 export { type CacheListener, ResourceCache, type ResourceCacheOptions, type ResourceKey } from './cache.ts';
+export { type BackoffOptions, backoffDelay } from './client/backoff.ts';
+export {
+  type ClientTypeStatus,
+  type ConnectionState,
+  createDeltaAdsClient,
+  type DecodeResult,
+  type DeltaAdsClient,
+  type DeltaAdsClientOptions,
+  type DeltaAdsClientStats,
+  type DeltaAdsHandler,
+  type ResourceTypeConfig,
+  type ResourceUpdate,
+  type UpdateBatch,
+} from './client/delta-client.ts';
 export { type Clock, type Logger, silentLogger, systemClock } from './clock.ts';
+export { bytesToIp, ipToBytes } from './ip.ts';
 export {
   CachedResource,
   contentVersion,
@@ -26,21 +41,6 @@ export type {
   ViewSelector,
 } from './server/types.ts';
 export { ENVOY_TYPE_URL, PUSH_ORDER, typeNameOf, WEFT_TYPE_URL } from './type-urls.ts';
-export { type BackoffOptions, backoffDelay } from './client/backoff.ts';
-export {
-  type ClientTypeStatus,
-  type ConnectionState,
-  createDeltaAdsClient,
-  type DecodeResult,
-  type DeltaAdsClient,
-  type DeltaAdsClientOptions,
-  type DeltaAdsClientStats,
-  type DeltaAdsHandler,
-  type ResourceTypeConfig,
-  type ResourceUpdate,
-  type UpdateBatch,
-} from './client/delta-client.ts';
-export { bytesToIp, ipToBytes } from './ip.ts';
 export * from './weft.ts';
 export {
   decodeWeft,

@@ -133,17 +133,28 @@ export const validateWeft: { [K in WeftKind]: (m: WeftMessages[K]) => string | u
 };
 
 /** Encodes a weft.v1 message as a cache resource under its canonical name. */
-export function weftResource<K extends WeftKind>(kind: K, message: WeftMessages[K], version?: string): CachedResource {
+export function weftResource<K extends WeftKind>(
+  kind: K,
+  message: WeftMessages[K],
+  version?: string,
+): CachedResource {
   return encodeResource(WEFT_TYPE_URL[kind], codecs[kind], weftResourceName[kind](message), message, version);
 }
 
 /** Decodes + validates one weft.v1 resource; the name must match the content. */
-export function decodeWeft<K extends WeftKind>(kind: K, bytes: Uint8Array, name: string): DecodeResult<WeftMessages[K]> {
+export function decodeWeft<K extends WeftKind>(
+  kind: K,
+  bytes: Uint8Array,
+  name: string,
+): DecodeResult<WeftMessages[K]> {
   let value: WeftMessages[K];
   try {
     value = codecs[kind].decode(bytes);
   } catch (err) {
-    return { ok: false, error: `malformed ${WEFT_TYPE_URL[kind]}: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      error: `malformed ${WEFT_TYPE_URL[kind]}: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
   const problem = validateWeft[kind](value);
   if (problem !== undefined) return { ok: false, error: problem };

@@ -13,7 +13,11 @@ export interface BackoffOptions {
  * Delay before reconnect attempt `attempt` (0-based): capped exponential growth, then jitter so
  * that many proxies losing the control plane together do not return together.
  */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   const initial = options.initialMs ?? 250;
   const max = options.maxMs ?? 30_000;
   const multiplier = options.multiplier ?? 2;

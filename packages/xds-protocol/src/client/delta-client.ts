@@ -261,7 +261,11 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
       send({
         typeUrl: res.typeUrl,
         responseNonce: res.nonce,
-        errorDetail: { code: INVALID_ARGUMENT, message: `type ${res.typeUrl} was not requested`, details: [] },
+        errorDetail: {
+          code: INVALID_ARGUMENT,
+          message: `type ${res.typeUrl} was not requested`,
+          details: [],
+        },
       });
       return;
     }
@@ -276,7 +280,8 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
       const name = r.name;
       let error: string | undefined;
       if (r.resource === undefined) error = 'resource body missing';
-      else if (r.resource.typeUrl !== res.typeUrl) error = `type ${r.resource.typeUrl} in a ${res.typeUrl} response`;
+      else if (r.resource.typeUrl !== res.typeUrl)
+        error = `type ${r.resource.typeUrl} in a ${res.typeUrl} response`;
       else {
         let result: DecodeResult<unknown>;
         try {
@@ -304,7 +309,10 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
         options.handler.applyUpdate(batch);
       } catch (err) {
         stats.handlerErrors++;
-        batch.rejected.push({ name: '*', error: `handler: ${err instanceof Error ? err.message : String(err)}` });
+        batch.rejected.push({
+          name: '*',
+          error: `handler: ${err instanceof Error ? err.message : String(err)}`,
+        });
       }
     }
     if (batch.rejected.length > 0) {

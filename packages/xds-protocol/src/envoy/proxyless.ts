@@ -29,7 +29,10 @@ export function proxylessListener(
     httpFilters: [
       {
         name: 'envoy.filters.http.router',
-        typedConfig: { typeUrl: ENVOY_TYPE_URL.router, value: Router.encode(Router.fromPartial({})).finish() },
+        typedConfig: {
+          typeUrl: ENVOY_TYPE_URL.router,
+          value: Router.encode(Router.fromPartial({})).finish(),
+        },
       },
     ],
     ...('routeConfigName' in routes
@@ -112,7 +115,11 @@ export function proxylessLoadAssignment(
     clusterName,
     endpoints: [
       {
-        locality: { region: locality.region ?? '', zone: locality.zone ?? '', subZone: locality.subZone ?? '' },
+        locality: {
+          region: locality.region ?? '',
+          zone: locality.zone ?? '',
+          subZone: locality.subZone ?? '',
+        },
         loadBalancingWeight: 1,
         priority: 0,
         lbEndpoints: endpoints.map((e) => ({
@@ -148,6 +155,10 @@ const names: { [K in EnvoyKind]: (m: EnvoyMessages[K]) => string } = {
 };
 
 /** Encodes an Envoy resource once for the cache, named as grpc-js-xds expects. */
-export function envoyResource<K extends EnvoyKind>(kind: K, message: EnvoyMessages[K], version?: string): CachedResource {
+export function envoyResource<K extends EnvoyKind>(
+  kind: K,
+  message: EnvoyMessages[K],
+  version?: string,
+): CachedResource {
   return encodeResource(ENVOY_TYPE_URL[kind], codecs[kind], names[kind](message), message, version);
 }

@@ -8,9 +8,9 @@ import { encodeDeltaResponse, encodeSotwResponse } from '../wire.ts';
 import { AdsStreamState, type StreamRequest } from './stream.ts';
 import type {
   AdsClientInfo,
-  AuthContext,
   AdsProtocol,
   AdsServerStats,
+  AuthContext,
   ClientView,
   StreamSyncStatus,
   ViewSelector,
@@ -216,7 +216,14 @@ export function createAdsServer(options: AdsServerOptions = {}): AdsServer {
   }
 
   function open(protocol: AdsProtocol, call: grpc.ServerDuplexStream<unknown, Uint8Array>): StreamEntry {
-    const entry: StreamEntry = { id: ++nextId, protocol, call, state: undefined, closed: false, unknownNonce: 0 };
+    const entry: StreamEntry = {
+      id: ++nextId,
+      protocol,
+      call,
+      state: undefined,
+      closed: false,
+      unknownNonce: 0,
+    };
     streams.set(entry.id, entry);
     stats.streamsOpened++;
     stats.streamsActive++;

@@ -138,7 +138,12 @@ export class AdsStreamState {
         const err = req.errorDetail;
         if (err !== undefined && (err.code !== 0 || err.message !== '')) {
           st.nacks++;
-          st.lastNack = { nonce: req.responseNonce, version: st.inflight.version, message: err.message, at: now };
+          st.lastNack = {
+            nonce: req.responseNonce,
+            version: st.inflight.version,
+            message: err.message,
+            at: now,
+          };
           outcome = 'nack';
         } else {
           st.acks++;

@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 
 /** TLS details of the peer (grpc-js `call.getAuthContext()`). */
 export type AuthContext = ReturnType<grpc.ServerDuplexStream<unknown, unknown>['getAuthContext']>;
+
 import type { ResourceCache } from '../cache.ts';
 import type { Node } from '../gen/envoy/config/core/v3/base.ts';
 import type { CachedResource } from '../resource.ts';
