@@ -10,6 +10,7 @@
 // uses for its own metrics (`get()` / `getForPromString()` returning name, help, type, values).
 
 import type { Registry } from 'prom-client';
+import type { MetricsRegistry } from './registry.ts';
 
 export type LabelValues<L extends string> = { readonly [K in L]: string | number };
 
@@ -315,7 +316,7 @@ export type AnyFamily = CounterFamily<string> | GaugeFamily<string> | HistogramF
  * the same type and labels (several components share e.g. weft_rejected_total). A clash with a
  * different metric is a programming error and throws at construction time.
  */
-export function registerFamily<F extends AnyFamily>(registry: Registry, family: F): F {
+export function registerFamily<F extends AnyFamily>(registry: MetricsRegistry, family: F): F {
   const existing = registry.getSingleMetric(family.name) as unknown;
   if (existing !== undefined) {
     if (
@@ -336,18 +337,21 @@ export function registerFamily<F extends AnyFamily>(registry: Registry, family: 
 }
 
 export function counterFamily<L extends string>(
-  registry: Registry,
+  registry: MetricsRegistry,
   config: FamilyConfig<L>,
 ): CounterFamily<L> {
   return registerFamily(registry, new CounterFamily<L>(config));
 }
 
-export function gaugeFamily<L extends string>(registry: Registry, config: FamilyConfig<L>): GaugeFamily<L> {
+export function gaugeFamily<L extends string>(
+  registry: MetricsRegistry,
+  config: FamilyConfig<L>,
+): GaugeFamily<L> {
   return registerFamily(registry, new GaugeFamily<L>(config));
 }
 
 export function histogramFamily<L extends string>(
-  registry: Registry,
+  registry: MetricsRegistry,
   config: HistogramConfig<L>,
 ): HistogramFamily<L> {
   return registerFamily(registry, new HistogramFamily<L>(config));

@@ -41,6 +41,7 @@ export {
 export {
   createRegistry,
   enableProcessMetrics,
+  type MetricsRegistry,
   type MetricsRequest,
   type MetricsResponse,
   metricsHandler,

@@ -6,11 +6,10 @@
 // outcome labels (response code, gRPC status, flags) with a few Map lookups on numbers and short
 // strings; the first request of a new outcome creates its series, later ones only add numbers.
 
-import type { Registry } from 'prom-client';
 import type { ConnectionSecurityPolicy, Reporter } from '../mesh.ts';
 import type { CounterChild, HistogramChild, LabelValues } from './family.ts';
 import { counterFamily, histogramFamily } from './family.ts';
-import { createRegistry } from './registry.ts';
+import { createRegistry, type MetricsRegistry } from './registry.ts';
 
 /** Envoy's default histogram bounds, which Istio uses for duration (ms) and sizes (bytes). */
 export const ISTIO_DEFAULT_BUCKETS: readonly number[] = Object.freeze([
@@ -142,7 +141,7 @@ export interface HttpMetrics {
 }
 
 export interface MeshMetrics {
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   readonly tcp: TcpMetrics;
   readonly http: HttpMetrics;
 }
@@ -175,7 +174,7 @@ const NO_FLAGS = '-';
  * again on the same registry returns handles over the same series.
  */
 export function createMeshMetrics(
-  registry: Registry = createRegistry(),
+  registry: MetricsRegistry = createRegistry(),
   options: MeshMetricsOptions = {},
 ): MeshMetrics {
   const durationBuckets = options.durationBuckets ?? ISTIO_DEFAULT_BUCKETS;
@@ -228,25 +227,37 @@ export function createMeshMetrics(
   });
 
   // ---- TCP ----
-  interface TcpSeries {
-    readonly opened: CounterChild;
-    readonly closed: CounterChild;
-    readonly sent: CounterChild;
-    readonly received: CounterChild;
+  // Children are bound on first use, so a flags variant only exports the counters it touched.
+  class TcpSeries {
+    readonly #labels: LabelValues<TcpLabelName>;
+    #opened: CounterChild | undefined;
+    #closed: CounterChild | undefined;
+    #sent: CounterChild | undefined;
+    #received: CounterChild | undefined;
+    constructor(peer: Record<PeerLabelName, string>, security: string, flags: string) {
+      this.#labels = { ...peer, response_flags: flags, connection_security_policy: security };
+    }
+    opened(): void {
+      this.#opened ??= opened.bind(this.#labels);
+      this.#opened.inc();
+    }
+    closed(): void {
+      this.#closed ??= closed.bind(this.#labels);
+      this.#closed.inc();
+    }
+    bytes(sentBytes: number, receivedBytes: number): void {
+      if (sentBytes > 0 && sentBytes < Number.POSITIVE_INFINITY) {
+        this.#sent ??= sent.bind(this.#labels);
+        this.#sent.inc(sentBytes);
+      }
+      if (receivedBytes > 0 && receivedBytes < Number.POSITIVE_INFINITY) {
+        this.#received ??= received.bind(this.#labels);
+        this.#received.inc(receivedBytes);
+      }
+    }
   }
-  const tcpSeries = (peer: Record<PeerLabelName, string>, security: string, flags: string): TcpSeries => {
-    const labels: LabelValues<TcpLabelName> = {
-      ...peer,
-      response_flags: flags,
-      connection_security_policy: security,
-    };
-    return {
-      opened: opened.bind(labels),
-      closed: closed.bind(labels),
-      sent: sent.bind(labels),
-      received: received.bind(labels),
-    };
-  };
+  const tcpSeries = (peer: Record<PeerLabelName, string>, security: string, flags: string): TcpSeries =>
+    new TcpSeries(peer, security, flags);
 
   class TcpHandle implements TcpConnectionMetrics {
     readonly #peer: Record<PeerLabelName, string>;
@@ -268,15 +279,13 @@ export function createMeshMetrics(
       return s;
     }
     opened(responseFlags?: string): void {
-      this.#series(responseFlags).opened.inc();
+      this.#series(responseFlags).opened();
     }
     closed(responseFlags?: string): void {
-      this.#series(responseFlags).closed.inc();
+      this.#series(responseFlags).closed();
     }
     bytes(sentBytes: number, receivedBytes: number, responseFlags?: string): void {
-      const s = this.#series(responseFlags);
-      if (sentBytes > 0) s.sent.inc(sentBytes);
-      if (receivedBytes > 0) s.received.inc(receivedBytes);
+      this.#series(responseFlags).bytes(sentBytes, receivedBytes);
     }
   }
 

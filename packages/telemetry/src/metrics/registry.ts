@@ -2,16 +2,19 @@
 // One registry per component instance (not prom-client's global one), so tests and several
 // proxies in one process (local mode) never see each other's series.
 
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry, type RegistryContentType } from 'prom-client';
 
 export { Registry } from 'prom-client';
+
+/** A prom-client registry of either content type (Prometheus text or OpenMetrics). */
+export type MetricsRegistry = Registry<RegistryContentType>;
 
 export interface RegistryOptions {
   /** Labels added to every series, e.g. { component: 'ztunnel' } (keep them few). */
   readonly defaultLabels?: Readonly<Record<string, string>>;
 }
 
-export function createRegistry(options: RegistryOptions = {}): Registry {
+export function createRegistry(options: RegistryOptions = {}): MetricsRegistry {
   const registry = new Registry();
   if (options.defaultLabels !== undefined) registry.setDefaultLabels({ ...options.defaultLabels });
   return registry;
@@ -27,7 +30,7 @@ export interface ProcessMetricsOptions {
  * prom-client. Returns an error value instead of throwing on a runtime that lacks some probe.
  */
 export function enableProcessMetrics(
-  registry: Registry,
+  registry: MetricsRegistry,
   options: ProcessMetricsOptions = {},
 ): { readonly ok: true } | { readonly ok: false; readonly error: string } {
   try {
@@ -46,7 +49,7 @@ export interface RenderedMetrics {
 }
 
 /** The Prometheus text exposition of everything in the registry, with its content type. */
-export async function renderMetrics(registry: Registry): Promise<RenderedMetrics> {
+export async function renderMetrics(registry: MetricsRegistry): Promise<RenderedMetrics> {
   return { contentType: registry.contentType, body: await registry.metrics() };
 }
 
@@ -64,7 +67,9 @@ export interface MetricsResponse {
  * A request handler serving the registry (for the proxies' :15020/stats/prometheus and
  * weftd's /metrics when not behind fastify). GET and HEAD only.
  */
-export function metricsHandler(registry: Registry): (req: MetricsRequest, res: MetricsResponse) => void {
+export function metricsHandler(
+  registry: MetricsRegistry,
+): (req: MetricsRequest, res: MetricsResponse) => void {
   return (req, res) => {
     if (req.method !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
       res.statusCode = 405;

@@ -11,7 +11,6 @@
 // is weft_rejected_total{component, reason}: every bad input a component refuses (a malformed
 // resource, header, frame, certificate) is counted there by reason.
 
-import type { Registry } from 'prom-client';
 import {
   type CounterChild,
   type CounterFamily,
@@ -21,7 +20,7 @@ import {
   type HistogramFamily,
   histogramFamily,
 } from './family.ts';
-import { createRegistry } from './registry.ts';
+import { createRegistry, type MetricsRegistry } from './registry.ts';
 
 export type MetricUnit = 'seconds' | 'bytes';
 
@@ -61,7 +60,7 @@ function checkLabels(labelNames: readonly string[] | undefined): void {
 }
 
 export function weftCounter<L extends string = never>(
-  registry: Registry,
+  registry: MetricsRegistry,
   spec: WeftMetricSpec<L>,
 ): CounterFamily<L> {
   checkLabels(spec.labelNames);
@@ -73,7 +72,7 @@ export function weftCounter<L extends string = never>(
 }
 
 export function weftGauge<L extends string = never>(
-  registry: Registry,
+  registry: MetricsRegistry,
   spec: WeftMetricSpec<L>,
 ): GaugeFamily<L> {
   checkLabels(spec.labelNames);
@@ -85,7 +84,7 @@ export function weftGauge<L extends string = never>(
 }
 
 export function weftHistogram<L extends string = never>(
-  registry: Registry,
+  registry: MetricsRegistry,
   spec: WeftMetricSpec<L> & { readonly buckets: readonly number[] },
 ): HistogramFamily<L> {
   checkLabels(spec.labelNames);
@@ -116,7 +115,7 @@ export interface RejectCounter<R extends string = string> {
  */
 export function rejectCounter<R extends string = string>(
   component: string,
-  registry: Registry = createRegistry(),
+  registry: MetricsRegistry = createRegistry(),
 ): RejectCounter<R> {
   if (!COMPONENT.test(component)) throw new Error(`component "${component}" must match ${COMPONENT}`);
   const family = counterFamily(registry, {

@@ -145,15 +145,17 @@ function parseSample(line: string, where: string): PromSample {
   const parts = line.slice(i + 1).split(' ');
   if (parts.length > 2) throw new Error(`${where}: trailing data`);
   const raw = parts[0] as string;
+  // Prometheus reads values with Go's ParseFloat: NaN and Inf in any letter case
+  const lower = raw.toLowerCase();
   const value =
-    raw === '+Inf'
+    lower === '+inf' || lower === 'inf'
       ? Number.POSITIVE_INFINITY
-      : raw === '-Inf'
+      : lower === '-inf'
         ? Number.NEGATIVE_INFINITY
-        : raw === 'NaN'
+        : lower === 'nan'
           ? Number.NaN
           : Number(raw);
-  if (raw === '' || (Number.isNaN(value) && raw !== 'NaN')) throw new Error(`${where}: bad value "${raw}"`);
+  if (raw === '' || (Number.isNaN(value) && lower !== 'nan')) throw new Error(`${where}: bad value "${raw}"`);
   return { name, labels, value };
 }
 
