@@ -1,3 +1,11 @@
 // Test doubles for weftd and for e2e scenarios that drive it.
+export {
+  CORE_FAKE_RESOURCES,
+  FakeApiServer,
+  type FakeApiServerOptions,
+  type FakeResource,
+  type RecordedRequest,
+} from './fake-apiserver.ts';
+export { kubeConfigFor } from './kubeconfig.ts';
 export { ManualClock } from './manual-clock.ts';
 export { SourceRecorder, waitFor } from './recorder.ts';
