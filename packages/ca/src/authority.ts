@@ -1,6 +1,6 @@
 // The certificate authority core: holds the signing key and chain, signs workload certificates
 // from checked CSRs. It does not authenticate: callers pass an identity they have established.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
@@ -117,21 +117,24 @@ export async function generateRootCa(opts: RootCaOptions = {}): Promise<SignerPe
   const now = (opts.clock ?? systemClock).now();
   const keys = await generateRsaKeyPair(2048);
   const key = signingKey(keys.privateKeyPem);
-  const publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
-  const spki = Buffer.from(forge.asn1.toDer(forge.pki.publicKeyToAsn1(publicKey)).getBytes(), 'binary');
+  const spki = spkiOf(keys.publicKeyPem);
   const tbs = buildTbs({
     serialHex: randomSerialHex(),
     subject: [
       { shortName: 'O', value: td },
       { shortName: 'CN', value: 'Weft Root CA' },
     ],
-    publicKey,
+    spkiDer: spki,
     notBefore: new Date(now - 3600_000),
     notAfter: new Date(now + (opts.validityDays ?? 3650) * DAY * 1000),
     extensions: [basicConstraints(true), keyUsage('ca'), subjectKeyIdentifier(keyIdentifier(spki))],
   });
   const der = await signTbs(tbs, key, 'native');
   return { certPem: certificatePem(der), keyPem: keys.privateKeyPem };
+}
+
+function spkiOf(publicKeyPem: string): Buffer {
+  return createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
 }
 
 function signingKey(pem: string): SigningKey {
@@ -169,8 +172,7 @@ interface LoadedSigner {
 async function mintIntermediate(root: SignerPem, td: string, now: number): Promise<LoadedSigner> {
   const rootCert = parseCert(root.certPem, 'signer.certPem');
   const keys = await generateRsaKeyPair(2048);
-  const publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
-  const spki = Buffer.from(forge.asn1.toDer(forge.pki.publicKeyToAsn1(publicKey)).getBytes(), 'binary');
+  const spki = spkiOf(keys.publicKeyPem);
   const tbs = buildTbs({
     serialHex: randomSerialHex(),
     issuerNameDer: certificateParts(rootCert.raw).subjectDer,
@@ -178,7 +180,7 @@ async function mintIntermediate(root: SignerPem, td: string, now: number): Promi
       { shortName: 'O', value: td },
       { shortName: 'CN', value: 'Weft Intermediate CA' },
     ],
-    publicKey,
+    spkiDer: spki,
     notBefore: new Date(now - 3600_000),
     notAfter: new Date(Date.parse(rootCert.validTo)),
     extensions: [
@@ -308,7 +310,7 @@ export async function createCertificateAuthority(
         serialHex,
         issuerNameDer,
         subject: [],
-        publicKey: csr.value.publicKey,
+        spkiDer: csr.value.spkiDer,
         notBefore,
         notAfter,
         extensions: [

@@ -120,12 +120,15 @@ export function randomSerialHex(): string {
   return bytes.toString('hex');
 }
 
+const PLACEHOLDER_KEY = pki.setRsaPublicKey(new forge.jsbn.BigInteger('3'), new forge.jsbn.BigInteger('3'));
+
 export interface TbsParams {
   readonly serialHex: string;
   /** DER of the issuer's subject Name, copied byte for byte; undefined for self-signed. */
   readonly issuerNameDer?: Buffer;
   readonly subject: forge.pki.CertificateField[];
-  readonly publicKey: forge.pki.rsa.PublicKey;
+  /** SubjectPublicKeyInfo DER, copied byte for byte. */
+  readonly spkiDer: Buffer;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly extensions: readonly Extension[];
@@ -136,7 +139,8 @@ export function buildTbs(params: TbsParams): Buffer {
   const cert = pki.createCertificate();
   cert.serialNumber = params.serialHex;
   cert.siginfo.algorithmOid = OID.sha256WithRSAEncryption;
-  cert.publicKey = params.publicKey;
+  // forge encodes a placeholder key; the real SubjectPublicKeyInfo is spliced in below.
+  cert.publicKey = PLACEHOLDER_KEY;
   cert.validity.notBefore = params.notBefore;
   cert.validity.notAfter = params.notAfter;
   cert.setSubject(params.subject);
@@ -144,10 +148,13 @@ export function buildTbs(params: TbsParams): Buffer {
   // Pre-encoded extensions: forge only needs id, critical and the DER value.
   (cert as unknown as { extensions: Extension[] }).extensions = [...params.extensions];
   const tbs = pki.getTBSCertificate(cert);
+  // TBSCertificate: [version, serial, signature, issuer, validity, subject, subjectPublicKeyInfo, ...]
+  const fields = tbs.value as forge.asn1.Asn1[];
   if (params.issuerNameDer) {
-    // [version, serial, signature, issuer, ...]: keep the issuer's Name exactly as encoded.
-    (tbs.value as forge.asn1.Asn1[])[3] = asn1.fromDer(params.issuerNameDer.toString('binary'));
+    // Keep the issuer's Name exactly as encoded in the issuer certificate.
+    fields[3] = asn1.fromDer(params.issuerNameDer.toString('binary'));
   }
+  fields[6] = asn1.fromDer(params.spkiDer.toString('binary'));
   return Buffer.from(der(tbs), 'binary');
 }
 
