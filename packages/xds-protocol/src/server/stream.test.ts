@@ -261,3 +261,18 @@ describe('state-of-the-world stream state', () => {
     expect(s.flush().map(sotw)).toEqual([{ type: CDS, nonce: '5', names: ['new@v1'] }]);
   });
 });
+
+describe('nonces', () => {
+  it('reads a request echoing the latest, already acknowledged nonce as a subscription change', () => {
+    const cache = new ResourceCache();
+    cache.apply([res(CDS, 'a'), res(CDS, 'b')]);
+    const s = stream('sotw', { cache });
+    s.onRequest(req(CDS, { resourceNames: ['a'] }), 0);
+    const [r1] = s.flush().map(sotw);
+    expect(s.onRequest(req(CDS, { responseNonce: r1?.nonce ?? '', resourceNames: ['a'] }), 0)).toBe('ack');
+    expect(s.onRequest(req(CDS, { responseNonce: r1?.nonce ?? '', resourceNames: ['a', 'b'] }), 0)).toBe(
+      'subscribe',
+    );
+    expect(s.flush().map(sotw)[0]?.names).toEqual(['a@v1', 'b@v1']);
+  });
+});

@@ -50,6 +50,8 @@ class TypeState {
   mustRespond = false;
   seenRevision = 0;
   inflight: { nonce: string; version: string } | undefined;
+  /** Nonce of the latest response of this type (acknowledged or not). */
+  lastNonce = '';
   versionSent = '';
   versionAcked = '';
   lastNack: NackInfo | undefined;
@@ -129,12 +131,12 @@ export class AdsStreamState {
     let outcome: RequestOutcome = 'subscribe';
     // A first request may echo a nonce from an earlier stream: it is a subscription, nothing else.
     if (req.responseNonce !== '' && st.requested) {
-      if (st.inflight === undefined || st.inflight.nonce !== req.responseNonce) {
+      if (req.responseNonce !== st.lastNonce) {
         // A reply to a push that has since been superseded. SotW carries nothing else worth
         // reading (the next ACK repeats the full name list); delta may carry subscription changes.
         if (this.protocol === 'sotw') return 'stale';
         outcome = 'stale';
-      } else {
+      } else if (st.inflight !== undefined) {
         const err = req.errorDetail;
         if (err !== undefined && (err.code !== 0 || err.message !== '')) {
           st.nacks++;
@@ -152,6 +154,7 @@ export class AdsStreamState {
         }
         st.inflight = undefined;
       }
+      // Else: the latest push was already answered; this request only changes the subscription.
     }
     if (this.protocol === 'sotw') this.#sotwSubscription(st, req.resourceNames ?? []);
     else this.#deltaSubscription(st, req);
@@ -324,6 +327,7 @@ export class AdsStreamState {
     for (const name of removals) st.forget(name);
     st.mustRespond = false;
     st.inflight = { nonce, version };
+    st.lastNonce = nonce;
     st.versionSent = version;
     st.responses++;
     let bytes: Uint8Array;
