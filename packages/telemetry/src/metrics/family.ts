@@ -236,16 +236,18 @@ class HistogramCell implements HistogramChild {
   sum = 0;
   // per-bucket (not cumulative) counts; the last slot is the +Inf overflow
   readonly counts: Float64Array;
-  readonly #bounds: readonly number[];
-  constructor(bounds: readonly number[]) {
-    this.#bounds = bounds;
+  // typed arrays and plain (not #private) fields: the fastest shape on both V8 and JSC
+  private readonly bounds: Float64Array;
+  constructor(bounds: Float64Array) {
+    this.bounds = bounds;
     this.counts = new Float64Array(bounds.length + 1);
   }
   observe(v: number): void {
     if (!Number.isFinite(v)) return;
-    const bounds = this.#bounds;
+    const bounds = this.bounds;
+    const n = bounds.length;
     let i = 0;
-    while (i < bounds.length && v > (bounds[i] as number)) i++;
+    while (i < n && v > (bounds[i] as number)) i++;
     (this.counts[i] as number)++;
     this.count++;
     this.sum += v;
@@ -255,6 +257,7 @@ class HistogramCell implements HistogramChild {
 export class HistogramFamily<L extends string = string> extends Family<L, HistogramChild> {
   readonly type = 'histogram' as const;
   readonly buckets: readonly number[];
+  readonly #bounds: Float64Array;
   readonly #leLabels: readonly Readonly<Record<string, string>>[];
 
   constructor(config: HistogramConfig<L>) {
@@ -268,11 +271,12 @@ export class HistogramFamily<L extends string = string> extends Family<L, Histog
       }
     }
     this.buckets = Object.freeze([...b]);
+    this.#bounds = Float64Array.from(b);
     this.#leLabels = [...b.map((x) => ({ le: String(x) })), { le: '+Inf' }].map((l) => Object.freeze(l));
   }
 
   protected newChild(): HistogramChild {
-    return new HistogramCell(this.buckets);
+    return new HistogramCell(this.#bounds);
   }
   observe(labels: LabelValues<L>, v: number): void {
     this.bind(labels).observe(v);

@@ -126,7 +126,10 @@ export interface HttpPeerMetrics {
 }
 
 export interface TcpMetrics {
-  /** Resolves the peer labels once; the handle is memoized per label set. */
+  /**
+   * Resolves the peer labels once; the handle is memoized per label set, and per labels
+   * object (treat it as immutable): binding the same object again is one WeakMap lookup.
+   */
   bind(labels: PeerLabels): TcpConnectionMetrics;
   opened(labels: TcpLabels): void;
   closed(labels: TcpLabels): void;
@@ -134,7 +137,7 @@ export interface TcpMetrics {
 }
 
 export interface HttpMetrics {
-  /** Resolves the peer labels once; the handle is memoized per label set. */
+  /** As TcpMetrics.bind: memoized per label set and per labels object. */
   bind(labels: PeerLabels): HttpPeerMetrics;
   /** Unbound (slower) form, for low-rate callers. */
   record(labels: HttpLabels, sample: HttpSample): void;
@@ -229,30 +232,30 @@ export function createMeshMetrics(
   // ---- TCP ----
   // Children are bound on first use, so a flags variant only exports the counters it touched.
   class TcpSeries {
-    readonly #labels: LabelValues<TcpLabelName>;
-    #opened: CounterChild | undefined;
-    #closed: CounterChild | undefined;
-    #sent: CounterChild | undefined;
-    #received: CounterChild | undefined;
+    private readonly labels: LabelValues<TcpLabelName>;
+    private openedChild: CounterChild | undefined;
+    private closedChild: CounterChild | undefined;
+    private sentChild: CounterChild | undefined;
+    private receivedChild: CounterChild | undefined;
     constructor(peer: Record<PeerLabelName, string>, security: string, flags: string) {
-      this.#labels = { ...peer, response_flags: flags, connection_security_policy: security };
+      this.labels = { ...peer, response_flags: flags, connection_security_policy: security };
     }
     opened(): void {
-      this.#opened ??= opened.bind(this.#labels);
-      this.#opened.inc();
+      this.openedChild ??= opened.bind(this.labels);
+      this.openedChild.inc();
     }
     closed(): void {
-      this.#closed ??= closed.bind(this.#labels);
-      this.#closed.inc();
+      this.closedChild ??= closed.bind(this.labels);
+      this.closedChild.inc();
     }
     bytes(sentBytes: number, receivedBytes: number): void {
       if (sentBytes > 0 && sentBytes < Number.POSITIVE_INFINITY) {
-        this.#sent ??= sent.bind(this.#labels);
-        this.#sent.inc(sentBytes);
+        this.sentChild ??= sent.bind(this.labels);
+        this.sentChild.inc(sentBytes);
       }
       if (receivedBytes > 0 && receivedBytes < Number.POSITIVE_INFINITY) {
-        this.#received ??= received.bind(this.#labels);
-        this.#received.inc(receivedBytes);
+        this.receivedChild ??= received.bind(this.labels);
+        this.receivedChild.inc(receivedBytes);
       }
     }
   }
@@ -260,37 +263,40 @@ export function createMeshMetrics(
     new TcpSeries(peer, security, flags);
 
   class TcpHandle implements TcpConnectionMetrics {
-    readonly #peer: Record<PeerLabelName, string>;
-    readonly #security: string;
-    readonly #plain: TcpSeries;
-    readonly #byFlags = new Map<string, TcpSeries>();
+    private readonly peer: Record<PeerLabelName, string>;
+    private readonly security: string;
+    private readonly plain: TcpSeries;
+    private readonly byFlags = new Map<string, TcpSeries>();
     constructor(peer: Record<PeerLabelName, string>, security: string) {
-      this.#peer = peer;
-      this.#security = security;
-      this.#plain = tcpSeries(peer, security, NO_FLAGS);
+      this.peer = peer;
+      this.security = security;
+      this.plain = tcpSeries(peer, security, NO_FLAGS);
     }
-    #series(flags: string | undefined): TcpSeries {
-      if (flags === undefined || flags === NO_FLAGS || flags === '') return this.#plain;
-      let s = this.#byFlags.get(flags);
+    private series(flags: string | undefined): TcpSeries {
+      if (flags === undefined || flags === NO_FLAGS || flags === '') return this.plain;
+      let s = this.byFlags.get(flags);
       if (s === undefined) {
-        s = tcpSeries(this.#peer, this.#security, flags);
-        this.#byFlags.set(flags, s);
+        s = tcpSeries(this.peer, this.security, flags);
+        this.byFlags.set(flags, s);
       }
       return s;
     }
     opened(responseFlags?: string): void {
-      this.#series(responseFlags).opened();
+      this.series(responseFlags).opened();
     }
     closed(responseFlags?: string): void {
-      this.#series(responseFlags).closed();
+      this.series(responseFlags).closed();
     }
     bytes(sentBytes: number, receivedBytes: number, responseFlags?: string): void {
-      this.#series(responseFlags).bytes(sentBytes, receivedBytes);
+      this.series(responseFlags).bytes(sentBytes, receivedBytes);
     }
   }
 
   const tcpHandles = new Map<string, TcpHandle>();
+  const tcpByObject = new WeakMap<PeerLabels, TcpHandle>();
   const bindTcp = (labels: PeerLabels): TcpHandle => {
+    const known = tcpByObject.get(labels);
+    if (known !== undefined) return known;
     const peer = resolvePeer(labels, 'tcp');
     const security = labels.connection_security_policy ?? UNKNOWN;
     const key = handleKey(peer, security);
@@ -299,6 +305,7 @@ export function createMeshMetrics(
       h = new TcpHandle(peer, security);
       tcpHandles.set(key, h);
     }
+    tcpByObject.set(labels, h);
     return h;
   };
 
@@ -320,19 +327,19 @@ export function createMeshMetrics(
   type FlagMap = Map<string, HttpSeries>;
 
   class HttpHandle implements HttpPeerMetrics {
-    readonly #peer: Record<PeerLabelName, string>;
-    readonly #security: string;
-    readonly #byCode = new Map<number, Map<number | undefined, FlagMap>>();
+    private readonly peer: Record<PeerLabelName, string>;
+    private readonly security: string;
+    private readonly byCode = new Map<number, Map<number | undefined, FlagMap>>();
     constructor(peer: Record<PeerLabelName, string>, security: string) {
-      this.#peer = peer;
-      this.#security = security;
+      this.peer = peer;
+      this.security = security;
     }
     record(outcome: HttpOutcome, sample: HttpSample): void {
       const code = outcome.responseCode;
-      let byGrpc = this.#byCode.get(code);
+      let byGrpc = this.byCode.get(code);
       if (byGrpc === undefined) {
         byGrpc = new Map();
-        this.#byCode.set(code, byGrpc);
+        this.byCode.set(code, byGrpc);
       }
       const grpc = outcome.grpcStatus;
       let byFlags = byGrpc.get(grpc);
@@ -346,7 +353,7 @@ export function createMeshMetrics(
           : outcome.responseFlags;
       let s = byFlags.get(flags);
       if (s === undefined) {
-        s = this.#create(code, grpc, flags);
+        s = this.create(code, grpc, flags);
         byFlags.set(flags, s);
       }
       s.requests.inc();
@@ -354,13 +361,13 @@ export function createMeshMetrics(
       s.requestBytes.observe(sample.requestBytes);
       s.responseBytes.observe(sample.responseBytes);
     }
-    #create(code: number, grpc: number | undefined, flags: string): HttpSeries {
+    private create(code: number, grpc: number | undefined, flags: string): HttpSeries {
       const labels: LabelValues<HttpLabelName> = {
-        ...this.#peer,
+        ...this.peer,
         response_code: String(code),
         grpc_response_status: grpc === undefined ? '' : String(grpc),
         response_flags: flags,
-        connection_security_policy: this.#security,
+        connection_security_policy: this.security,
       };
       return {
         requests: requests.bind(labels),
@@ -372,7 +379,10 @@ export function createMeshMetrics(
   }
 
   const httpHandles = new Map<string, HttpHandle>();
+  const httpByObject = new WeakMap<PeerLabels, HttpHandle>();
   const bindHttp = (labels: PeerLabels): HttpHandle => {
+    const known = httpByObject.get(labels);
+    if (known !== undefined) return known;
     const peer = resolvePeer(labels, 'http');
     const security = labels.connection_security_policy ?? UNKNOWN;
     const key = handleKey(peer, security);
@@ -381,6 +391,7 @@ export function createMeshMetrics(
       h = new HttpHandle(peer, security);
       httpHandles.set(key, h);
     }
+    httpByObject.set(labels, h);
     return h;
   };
 
