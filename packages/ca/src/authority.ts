@@ -169,6 +169,26 @@ interface LoadedSigner {
   readonly chain: string[];
 }
 
+/**
+ * Issues an intermediate CA (RSA 2048) from a root, valid until the root expires; the result has
+ * `chainPem` set to the root, ready to be a `signer`.
+ */
+export async function generateIntermediateCa(
+  root: SignerPem,
+  opts: { trustDomain?: string; clock?: Clock } = {},
+): Promise<SignerPem> {
+  const minted = await mintIntermediate(
+    root,
+    opts.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+    (opts.clock ?? systemClock).now(),
+  );
+  return {
+    certPem: minted.certPem,
+    keyPem: minted.key.privateKeyPem,
+    chainPem: minted.chain.slice(1).join(''),
+  };
+}
+
 async function mintIntermediate(root: SignerPem, td: string, now: number): Promise<LoadedSigner> {
   const rootCert = parseCert(root.certPem, 'signer.certPem');
   const keys = await generateRsaKeyPair(2048);

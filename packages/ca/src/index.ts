@@ -2,6 +2,7 @@ export {
   type CertificateAuthority,
   type CertificateAuthorityOptions,
   createCertificateAuthority,
+  generateIntermediateCa,
   generateRootCa,
   type IssuedCertificate,
   type IssueRequest,
