@@ -1,6 +1,63 @@
-export { canonicalJson, contentHash, fnv1a64 } from './hash.ts';
-export { spiffeId } from './identity.ts';
+// @weft/policy: the one policy model of Weft. Schemas and validation, compile to an immutable
+// MeshSnapshot, and the pure evaluators every data plane uses. No I/O.
+
+export type * from './authz/types.ts';
+export { type CompileResult, type CompileStats, compile } from './compile/compile.ts';
 export {
+  type CompileOptions,
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_ROOT_NAMESPACE,
+  DEFAULT_TRUST_DOMAIN,
+  LABEL_DATAPLANE_MODE,
+  LABEL_GATEWAY_NAME,
+  LABEL_USE_WAYPOINT,
+  LABEL_USE_WAYPOINT_NAMESPACE,
+  LABEL_WAYPOINT_FOR,
+} from './compile/context.ts';
+export { inferAppProtocol } from './compile/protocol.ts';
+export { DEFAULT_RETRY_POLICY } from './compile/routes.ts';
+export { durationMs, parseDuration } from './duration.ts';
+export {
+  formatValidationError,
+  type ValidationError,
+  type ValidationErrorCode,
+  type ValidationIssue,
+} from './errors.ts';
+export { canonicalJson, contentHash, fnv1a64 } from './hash.ts';
+export { parseSpiffeId, spiffeId } from './identity.ts';
+export { selectorMatches } from './labels.ts';
+export { cidrContains, isIp, normalizeIp, parseCidr, parseIp } from './net/ip.ts';
+export {
+  type NormalizedHost,
+  type NormalizedPath,
+  type NormalizePathFailure,
+  type NormalizePathOptions,
+  normalizeHost,
+  normalizePath,
+} from './path/normalize.ts';
+export {
+  DEFAULT_MTLS_MODE,
+  type PeerAuthenticationSet,
+  type PeerAuthenticationSubject,
+  resolvePeerAuthentication,
+} from './peerauthn/resolve.ts';
+export type * from './routes/types.ts';
+export type {
+  NamespaceResource,
+  PodResource,
+  ServiceAccountResource,
+  ServiceResource,
+} from './schemas/core.ts';
+export {
+  type GatewayResource,
+  type GRPCRouteResource,
+  type HTTPRouteResource,
+  type TCPRouteResource,
+  WAYPOINT_GATEWAY_CLASS,
+} from './schemas/gateway.ts';
+export type { DestinationRuleResource, VirtualServiceResource } from './schemas/networking.ts';
+export {
+  isNamespacedKind,
   type JsonSchemaTarget,
   jsonSchemas,
   MESH_KINDS,
@@ -9,3 +66,9 @@ export {
   type ValidateResult,
   validateObject,
 } from './schemas/registry.ts';
+export {
+  type AuthorizationPolicyResource,
+  CONDITION_KEYS,
+  type PeerAuthenticationResource,
+} from './schemas/security.ts';
+export * from './snapshot.ts';
