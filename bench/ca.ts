@@ -2,6 +2,7 @@
 // 1. signing backends compared in-process (forge-built TBSCertificate, signed by forge vs node:crypto);
 // 2. a CA server on 127.0.0.1 and a client firing REQUESTS CSRs with CONCURRENCY calls in flight.
 // Key generation and CSR building happen before the clock starts.
+import { availableParallelism, loadavg } from 'node:os';
 import { createCertificateAuthority, createCsr, generateRsaKeyPair, type KeyPairPem } from '@weft/ca';
 import { createCaClient } from '@weft/ca/client';
 import { createCaServer, createStaticTokenAuthenticator } from '@weft/ca/server';
@@ -62,6 +63,8 @@ for (let i = 0; i < 50; i++) await client.createCertificate({ csr: csrs[i] as st
 const latencies: number[] = [];
 let errors = 0;
 let next = 0;
+const load = loadavg();
+const cpu0 = process.cpuUsage();
 const start = performance.now();
 await Promise.all(
   Array.from({ length: CONCURRENCY }, async () => {
@@ -74,13 +77,16 @@ await Promise.all(
   }),
 );
 const seconds = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage(cpu0);
+// Process CPU (main thread + signing threads) per certificate: less sensitive to other load than certs/s.
+const cpuMs = (cpu.user + cpu.system) / 1000 / REQUESTS;
 client.close();
 await server.close();
 latencies.sort((a, b) => a - b);
 const rate = Math.round((REQUESTS - errors) / seconds);
 console.log('\ngRPC CreateCertificate on 127.0.0.1 (server and client in one process):');
 table([
-  ['requests', 'concurrency', 'errors', 'seconds', 'p50 ms', 'p99 ms', 'certs/s'],
+  ['requests', 'concurrency', 'errors', 'seconds', 'p50 ms', 'p99 ms', 'cpu ms/cert', 'certs/s'],
   [
     REQUESTS,
     CONCURRENCY,
@@ -88,7 +94,11 @@ table([
     seconds.toFixed(2),
     pct(latencies, 50).toFixed(1),
     pct(latencies, 99).toFixed(1),
+    cpuMs.toFixed(2),
     rate,
   ],
 ]);
+console.log(
+  `load average before the run: ${load.map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} CPUs`,
+);
 console.log(`certs/s ${rate}`);
