@@ -88,6 +88,16 @@ describe('CertManager (manual clock, in-memory CA)', () => {
     m.close();
   });
 
+  it('rejects ready() when closed before the first certificate', async () => {
+    const m = await setup();
+    down = true;
+    m.start();
+    const ready = m.ready();
+    m.close();
+    await expect(ready).rejects.toThrow(/closed/);
+    await expect(m.ready()).rejects.toThrow(/closed/);
+  });
+
   it('spreads rotation with jitter', async () => {
     const m = await setup();
     const managers = [0, 1].map((r) =>

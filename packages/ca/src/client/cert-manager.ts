@@ -64,7 +64,7 @@ export interface CertManager {
   start(): void;
   /** The certificate to serve, undefined before the first one and after expiry. */
   current(): WorkloadCertificate | undefined;
-  /** Resolves with the first certificate (or the current one). */
+  /** Resolves with the current certificate, or the next one; rejects when closed first. */
   ready(): Promise<WorkloadCertificate>;
   /** Subscribes; returns the unsubscribe function. */
   on<E extends keyof CertManagerEvents>(
@@ -101,7 +101,7 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
   let fetchTimer: TimerHandle | undefined;
   let fetchAt: number | undefined;
   let expiryTimer: TimerHandle | undefined;
-  const waiters: ((c: WorkloadCertificate) => void)[] = [];
+  const waiters: { resolve: (c: WorkloadCertificate) => void; reject: (e: Error) => void }[] = [];
 
   function emit<E extends keyof CertManagerEvents>(event: E, value: CertManagerEvents[E]): void {
     for (const l of [...listeners[event]]) {
@@ -151,7 +151,7 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
       }
     });
     emit('rotated', next);
-    for (const w of waiters.splice(0)) w(next);
+    for (const w of waiters.splice(0)) w.resolve(next);
   }
 
   async function fetch(): Promise<void> {
@@ -195,7 +195,8 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
     current: () => cert,
     ready() {
       if (cert) return Promise.resolve(cert);
-      return new Promise((resolve) => waiters.push(resolve));
+      if (closed) return Promise.reject(new Error('CertManager closed'));
+      return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
     },
     on(event, listener) {
       listeners[event].add(listener);
@@ -208,6 +209,7 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
       closed = true;
       fetchTimer?.cancel();
       expiryTimer?.cancel();
+      for (const w of waiters.splice(0)) w.reject(new Error('CertManager closed'));
     },
   };
 }

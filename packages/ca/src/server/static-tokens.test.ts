@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,22 @@ describe('static token authenticator', () => {
     expect(bad.ok ? 0 : bad.error.line).toBe(1);
     expect((await auth.authenticate('bbbbbbbbbbbbbbbb')).ok).toBe(true);
     auth.close();
+  });
+
+  it('picks up a file replaced by rename when watching', async () => {
+    const path = join(dir, 'watched');
+    await writeFile(path, 'cccccccccccccccc default web\n');
+    const auth = await createStaticTokenAuthenticator({ path });
+    await writeFile(`${path}.tmp`, 'dddddddddddddddd default web\n');
+    await rename(`${path}.tmp`, path);
+    let accepted = false;
+    for (let i = 0; i < 100 && !accepted; i++) {
+      accepted = (await auth.authenticate('dddddddddddddddd')).ok;
+      if (!accepted) await new Promise((r) => setTimeout(r, 50));
+    }
+    auth.close();
+    expect(accepted).toBe(true);
+    expect((await auth.authenticate('cccccccccccccccc')).ok).toBe(false);
   });
 
   it('refuses to start on a bad or missing file', async () => {

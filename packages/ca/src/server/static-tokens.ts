@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { fail, ok, type Result } from '../errors.ts';
 import { type CallerIdentity, isValidName } from '../identity.ts';
 import { type Logger, silentLogger } from '../logger.ts';
@@ -109,8 +110,11 @@ export async function createStaticTokenAuthenticator(
   }
   if (opts.path && (opts.watch ?? true)) {
     try {
-      watcher = fsWatch(opts.path, { persistent: false }, () => {
-        void reload();
+      // Watch the directory: editors and Kubernetes secret mounts replace the file (rename or
+      // symlink swap), which a watch on the file itself stops seeing.
+      const file = basename(opts.path);
+      watcher = fsWatch(dirname(opts.path), { persistent: false }, (_event, name) => {
+        if (name === null || name === file || name === '..data') void reload();
       });
       watcher.on('error', () => {});
     } catch {
