@@ -1,6 +1,14 @@
 // @weft/policy: the one policy model of Weft. Schemas and validation, compile to an immutable
 // MeshSnapshot, and the pure evaluators every data plane uses. No I/O.
 
+export {
+  type AuthorizeOptions,
+  authorize,
+  type EnforcementMode,
+  isL7ConditionKey,
+  ruleNeedsL7,
+} from './authz/authorize.ts';
+export { type PolicyTarget, policiesFor } from './authz/select.ts';
 export type * from './authz/types.ts';
 export { type CompileResult, type CompileStats, compile } from './compile/compile.ts';
 export {
