@@ -122,7 +122,11 @@ export interface SourceCounters {
 
 export type SourceEvent =
   | { readonly type: 'changes'; readonly batch: ChangeBatch }
-  /** the initial list is complete (emitted once, after the first batch, which may be empty) */
+  /**
+   * The initial state is complete: every object that existed when the source started has been
+   * delivered in an earlier batch. Emitted once. (FileSource always emits a first batch, possibly
+   * empty, before it; KubernetesSource emits no batch for resources that list empty.)
+   */
   | { readonly type: 'synced' }
   | { readonly type: 'error'; readonly error: SourceError }
   | { readonly type: 'status'; readonly status: SourceStatus };

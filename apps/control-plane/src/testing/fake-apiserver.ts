@@ -315,6 +315,16 @@ export class FakeApiServer {
     return n;
   }
 
+  /**
+   * Leaves every watch connection open but silent forever, even past its timeoutSeconds: what a
+   * client sees when the peer vanished without closing the connection.
+   */
+  stallWatches(): number {
+    const n = this.watchers.size;
+    for (const w of [...this.watchers]) this.forget(w);
+    return n;
+  }
+
   /** Ends every watch cleanly (as timeoutSeconds would). */
   closeWatches(): number {
     const n = this.watchers.size;
@@ -364,8 +374,10 @@ export class FakeApiServer {
       if (this.options.token !== undefined && req.headers.authorization !== `Bearer ${this.options.token}`) {
         throw new HttpError(401, 'Unauthorized', 'Unauthorized');
       }
+      // What the request asks for; a path that does not route keeps this guess in the log.
+      verb = parseBool(query, 'watch') ? 'watch' : 'list';
       const route = this.route(url.pathname);
-      verb = route.kind === 'collection' ? (parseBool(query, 'watch') ? 'watch' : 'list') : route.kind;
+      if (route.kind !== 'collection') verb = route.kind;
       if (req.method !== 'GET') {
         throw new HttpError(
           405,
