@@ -4,10 +4,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import {
   DeltaDiscoveryRequest,
-  DeltaDiscoveryResponse,
   DiscoveryRequest,
   DiscoveryResponse,
 } from './gen/envoy/service/discovery/v3/discovery.ts';
+import { decodeDeltaResponse } from './wire.ts';
 
 export const ADS_SERVICE_NAME = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 export const SOTW_METHOD_PATH = `/${ADS_SERVICE_NAME}/StreamAggregatedResources`;
@@ -54,11 +54,11 @@ export const adsServerDefinition = {
   },
 } satisfies grpc.ServiceDefinition;
 
-/** Client side of the delta method: requests encoded, responses decoded (or the decode error). */
+/** Client side of the delta method: requests encoded, responses read lean (or the decode error). */
 export const deltaClientMethod = {
   path: DELTA_METHOD_PATH,
   serialize: (m: DeltaDiscoveryRequest): Buffer => toBuffer(DeltaDiscoveryRequest.encode(m).finish()),
-  deserialize: safeDecode((b) => DeltaDiscoveryResponse.decode(b)),
+  deserialize: safeDecode((b) => decodeDeltaResponse(b)),
 };
 
 /** Client side of the state-of-the-world method (tests and tools). */

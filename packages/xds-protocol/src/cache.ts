@@ -1,4 +1,5 @@
 import type { CachedResource } from './resource.ts';
+import { encodeDeltaResourceBlock } from './wire.ts';
 
 export interface ResourceKey {
   typeUrl: string;
@@ -37,6 +38,7 @@ export class ResourceCache {
   #revision = 0;
   #listeners = new Set<CacheListener>();
   #minLog: number;
+  #snapshots = new Map<string, TypeSnapshot>();
 
   constructor(options: ResourceCacheOptions = {}) {
     this.name = options.name ?? 'default';
@@ -138,6 +140,37 @@ export class ResourceCache {
     return t.logNames.slice(from);
   }
 
+  /** The type's full content at the current revision, framed in chunks (memoised). */
+  snapshot(typeUrl: string, maxBytes: number): TypeSnapshot {
+    const revision = this.typeRevision(typeUrl);
+    const key = `${typeUrl} ${maxBytes}`;
+    const memo = this.#snapshots.get(key);
+    if (memo !== undefined && memo.revision === revision) return memo;
+    const chunks: SnapshotChunk[] = [];
+    const versions = new Map<string, string>();
+    let parts: Uint8Array[] = [];
+    let names: string[] = [];
+    let bytes = 0;
+    const cut = () => {
+      chunks.push({ block: encodeDeltaResourceBlock(parts), count: parts.length, names });
+      parts = [];
+      names = [];
+      bytes = 0;
+    };
+    for (const r of this.entries(typeUrl).values()) {
+      const d = r.deltaResource;
+      if (parts.length > 0 && bytes + d.length > maxBytes) cut();
+      parts.push(d);
+      names.push(r.name);
+      bytes += d.length;
+      versions.set(r.name, r.version);
+    }
+    if (parts.length > 0) cut();
+    const snap: TypeSnapshot = { typeUrl, revision, chunks, versions };
+    this.#snapshots.set(key, snap);
+    return snap;
+  }
+
   onChange(listener: CacheListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -186,4 +219,23 @@ function firstAfter(revisions: readonly number[], revision: number): number {
 
 function countFrom(revisions: readonly number[], revision: number): number {
   return revisions.length - firstAfter(revisions, revision - 1);
+}
+
+/** One response's worth of a type's resources, framed once and shared by every stream. */
+export interface SnapshotChunk {
+  block: Uint8Array;
+  count: number;
+  names: readonly string[];
+}
+
+/**
+ * A whole type at one revision, cut into chunks of at most ~maxBytes: what a fresh wildcard
+ * subscriber with no filter receives. Built once per (type, revision, size) and shared.
+ */
+export interface TypeSnapshot {
+  typeUrl: string;
+  revision: number;
+  chunks: SnapshotChunk[];
+  /** name -> version of every resource in the snapshot (read-only). */
+  versions: ReadonlyMap<string, string>;
 }

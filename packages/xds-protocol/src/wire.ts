@@ -1,3 +1,5 @@
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+
 // Hand-framed protobuf messages built from pre-encoded parts. A resource is serialised once
 // (CachedResource) and its bytes are copied into every response that carries it; only the few
 // per-response header fields are encoded per client. Field numbers follow
@@ -94,4 +96,100 @@ export function encodeDeltaResponse(
   for (const r of resources) fields.push({ tag: tagOf(2), bytes: r });
   for (const name of removed) fields.push({ tag: tagOf(6), bytes: encoder.encode(name) });
   return concatFields(fields);
+}
+
+/**
+ * `resources` entries (field 2) of a DeltaDiscoveryResponse, pre-framed: a block of them can be
+ * appended to any response header (protobuf fields may come in any order).
+ */
+export function encodeDeltaResourceBlock(resources: readonly Uint8Array[]): Uint8Array {
+  return concatFields(resources.map((r) => ({ tag: tagOf(2), bytes: r })));
+}
+
+/** A DeltaDiscoveryResponse header followed by a pre-framed block of resources. */
+export function encodeDeltaResponseWithBlock(
+  systemVersion: string,
+  typeUrl: string,
+  nonce: string,
+  block: Uint8Array,
+): Uint8Array {
+  const header = concatFields([...str(1, systemVersion), ...str(4, typeUrl), ...str(5, nonce)]);
+  const out = new Uint8Array(header.length + block.length);
+  out.set(header, 0);
+  out.set(block, header.length);
+  return out;
+}
+
+/** One resource of a delta response, without the generated object graph around it. */
+export interface WireResource {
+  name: string;
+  version: string;
+  /** Any.type_url, or undefined when the resource carries no body. */
+  typeUrl: string | undefined;
+  value: Uint8Array | undefined;
+}
+
+export interface WireDeltaResponse {
+  systemVersionInfo: string;
+  typeUrl: string;
+  nonce: string;
+  resources: WireResource[];
+  removedResources: string[];
+}
+
+/**
+ * Reads a DeltaDiscoveryResponse keeping only what a client acts on (the generated decoder
+ * builds a full Resource + Any object per entry; this builds one small record). Resource values
+ * are views into `bytes`. Throws on malformed input, like the generated decoders.
+ */
+export function decodeDeltaResponse(bytes: Uint8Array): WireDeltaResponse {
+  const r = new BinaryReader(bytes);
+  const out: WireDeltaResponse = {
+    systemVersionInfo: '',
+    typeUrl: '',
+    nonce: '',
+    resources: [],
+    removedResources: [],
+  };
+  while (r.pos < r.len) {
+    const [no, wt] = r.tag();
+    if (no === 1 && wt === WireType.LengthDelimited) out.systemVersionInfo = r.string();
+    else if (no === 2 && wt === WireType.LengthDelimited)
+      out.resources.push(readResource(r, r.uint32() + r.pos));
+    else if (no === 4 && wt === WireType.LengthDelimited) out.typeUrl = r.string();
+    else if (no === 5 && wt === WireType.LengthDelimited) out.nonce = r.string();
+    else if (no === 6 && wt === WireType.LengthDelimited) out.removedResources.push(r.string());
+    else if (no === 8 && wt === WireType.LengthDelimited) {
+      // removed_resource_names: ResourceName { name = 1; ... }
+      const end = r.uint32() + r.pos;
+      while (r.pos < end) {
+        const [n, w] = r.tag();
+        if (n === 1 && w === WireType.LengthDelimited) out.removedResources.push(r.string());
+        else r.skip(w, n);
+      }
+    } else r.skip(wt, no);
+  }
+  return out;
+}
+
+function readResource(r: BinaryReader, end: number): WireResource {
+  const res: WireResource = { name: '', version: '', typeUrl: undefined, value: undefined };
+  while (r.pos < end) {
+    const [no, wt] = r.tag();
+    if (no === 1 && wt === WireType.LengthDelimited) res.version = r.string();
+    else if (no === 3 && wt === WireType.LengthDelimited) res.name = r.string();
+    else if (no === 2 && wt === WireType.LengthDelimited) {
+      const anyEnd = r.uint32() + r.pos;
+      res.typeUrl = '';
+      res.value = new Uint8Array(0);
+      while (r.pos < anyEnd) {
+        const [n, w] = r.tag();
+        if (n === 1 && w === WireType.LengthDelimited) res.typeUrl = r.string();
+        else if (n === 2 && w === WireType.LengthDelimited) res.value = r.bytes();
+        else r.skip(w, n);
+      }
+    } else r.skip(wt, no);
+  }
+  if (r.pos !== end) throw new Error('resource overruns its length');
+  return res;
 }

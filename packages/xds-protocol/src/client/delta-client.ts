@@ -5,10 +5,8 @@ import * as grpc from '@grpc/grpc-js';
 import { type Decoded, deltaClientMethod } from '../ads-service.ts';
 import { type Clock, type Logger, silentLogger, systemClock } from '../clock.ts';
 import { Node } from '../gen/envoy/config/core/v3/base.ts';
-import type {
-  DeltaDiscoveryRequest,
-  DeltaDiscoveryResponse,
-} from '../gen/envoy/service/discovery/v3/discovery.ts';
+import type { DeltaDiscoveryRequest } from '../gen/envoy/service/discovery/v3/discovery.ts';
+import type { WireDeltaResponse } from '../wire.ts';
 import { type BackoffOptions, backoffDelay } from './backoff.ts';
 
 /** Result of decoding + validating one resource. */
@@ -116,7 +114,7 @@ interface TypeEntry {
   lastRejected: Array<{ name: string; error: string }> | undefined;
 }
 
-type DeltaCall = grpc.ClientDuplexStream<DeltaDiscoveryRequest, Decoded<DeltaDiscoveryResponse>>;
+type DeltaCall = grpc.ClientDuplexStream<DeltaDiscoveryRequest, Decoded<WireDeltaResponse>>;
 
 export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsClient {
   const clock = options.clock ?? systemClock;
@@ -126,7 +124,12 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
   const grpcClient = new grpc.Client(
     options.target,
     options.credentials ?? grpc.credentials.createInsecure(),
-    options.channelOptions ?? {},
+    {
+      // A full sync is megabytes: HTTP/2's default 64 KiB window would make it a string of
+      // WINDOW_UPDATE round trips. One knob sets both the stream and connection window.
+      'grpc-node.flow_control_window': 64 * 1024 * 1024,
+      ...options.channelOptions,
+    },
   );
   const types = new Map<string, TypeEntry>();
   for (const config of options.types) {
@@ -231,7 +234,7 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
       logger.info?.('xds client: stream ended; reconnecting', { detail, delayMs: delay });
       cancelRetry = clock.setTimeout(connect, delay);
     };
-    c.on('data', (d: Decoded<DeltaDiscoveryResponse>) => {
+    c.on('data', (d: Decoded<WireDeltaResponse>) => {
       if (call !== c) return;
       if (!d.ok) {
         // Without a nonce there is nothing to NACK; start over on a fresh stream.
@@ -248,7 +251,7 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
     for (const t of types.values()) announce(t);
   }
 
-  function onResponse(res: DeltaDiscoveryResponse): void {
+  function onResponse(res: WireDeltaResponse): void {
     stats.responses++;
     if (state !== 'connected') {
       attempt = 0;
@@ -279,13 +282,12 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
     for (const r of res.resources) {
       const name = r.name;
       let error: string | undefined;
-      if (r.resource === undefined) error = 'resource body missing';
-      else if (r.resource.typeUrl !== res.typeUrl)
-        error = `type ${r.resource.typeUrl} in a ${res.typeUrl} response`;
+      if (r.value === undefined) error = 'resource body missing';
+      else if (r.typeUrl !== res.typeUrl) error = `type ${r.typeUrl} in a ${res.typeUrl} response`;
       else {
         let result: DecodeResult<unknown>;
         try {
-          result = t.config.decode(r.resource.value, name);
+          result = t.config.decode(r.value, name);
         } catch (err) {
           result = { ok: false, error: err instanceof Error ? err.message : String(err) };
         }

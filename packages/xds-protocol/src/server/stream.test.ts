@@ -276,3 +276,65 @@ describe('nonces', () => {
     expect(s.flush().map(sotw)[0]?.names).toEqual(['a@v1', 'b@v1']);
   });
 });
+
+describe('shared snapshot for fresh wildcard subscribers', () => {
+  it('streams the snapshot in chunks, then sends what changed meanwhile', () => {
+    const cache = new ResourceCache();
+    cache.apply(Array.from({ length: 6 }, (_, i) => res(W, `w${i}`)));
+    const s = stream('delta', { cache }, 60);
+    s.onRequest(req(W), 0);
+    const got = new Map<string, string>();
+    const [first] = s.flush().map(delta);
+    for (const u of first?.upserts ?? []) got.set(u.split('@')[0] as string, u);
+    cache.apply([res(W, 'w5', 'v2')]); // changes while chunks are still going out
+    let nonce = first?.nonce ?? '';
+    for (let i = 0; i < 20; i++) {
+      s.onRequest(req(W, { responseNonce: nonce }), 0);
+      const [r] = s.flush().map(delta);
+      if (r === undefined) break;
+      for (const u of r.upserts) got.set(u.split('@')[0] as string, u);
+      nonce = r.nonce;
+    }
+    expect(got.size).toBe(6);
+    expect(got.get('w5')).toBe('w5@v2'); // the newer version wins: it is sent after the snapshot
+    expect(s.status()[0]).toMatchObject({ resourceCount: 6, queued: 0 });
+  });
+
+  it('frames the snapshot once for every stream at the same revision', () => {
+    const cache = new ResourceCache();
+    cache.apply([res(W, 'a'), res(W, 'b')]);
+    expect(cache.snapshot(W, 1024)).toBe(cache.snapshot(W, 1024));
+    const a = stream('delta', { cache });
+    const b = stream('delta', { cache });
+    a.onRequest(req(W), 0);
+    b.onRequest(req(W), 0);
+    const [ra] = a.flush();
+    const [rb] = b.flush();
+    expect(delta(ra as OutgoingResponse).upserts).toEqual(delta(rb as OutgoingResponse).upserts);
+    cache.apply([res(W, 'a', 'v2')]);
+    expect(cache.snapshot(W, 1024).versions.get('a')).toBe('v2');
+  });
+
+  it('stops the snapshot when the view changes, keeping what was sent', () => {
+    const cache = new ResourceCache();
+    cache.apply(Array.from({ length: 4 }, (_, i) => res(W, `w${i}`)));
+    const s = stream('delta', { cache }, 40);
+    s.onRequest(req(W), 0);
+    const [r1] = s.flush().map(delta);
+    const sentFirst = r1?.upserts ?? [];
+    s.setView({ cache, filter: (r) => r.name !== 'w0' });
+    const removed: string[] = [];
+    const upserted: string[] = [];
+    let nonce = r1?.nonce ?? '';
+    for (let i = 0; i < 20; i++) {
+      s.onRequest(req(W, { responseNonce: nonce }), 0);
+      const [r] = s.flush().map(delta);
+      if (r === undefined) break;
+      removed.push(...r.removed);
+      upserted.push(...r.upserts);
+      nonce = r.nonce;
+    }
+    if (sentFirst.includes('w0@v1')) expect(removed).toContain('w0');
+    expect(upserted).not.toContain('w0@v1');
+  });
+});

@@ -1,10 +1,11 @@
 // The per-stream ADS state machine, shared by state-of-the-world and delta. It decides what to
 // send (pure bookkeeping over the cache); ads-server.ts owns the sockets and calls `flush()`.
-import type { ResourceCache } from '../cache.ts';
+import type { ResourceCache, TypeSnapshot } from '../cache.ts';
 import type { Status } from '../gen/google/rpc/status.ts';
 import type { CachedResource } from '../resource.ts';
 import { PUSH_ORDER } from '../type-urls.ts';
-import { encodeDeltaResponse, encodeSotwResponse } from '../wire.ts';
+import { encodeDeltaResponse, encodeDeltaResponseWithBlock, encodeSotwResponse } from '../wire.ts';
+import { KnownVersions } from './known-versions.ts';
 import type { AdsClientInfo, AdsProtocol, ClientView, NackInfo, TypeSyncStatus } from './types.ts';
 
 /** One encoded response ready for the wire. */
@@ -42,7 +43,9 @@ class TypeState {
   legacyWildcard = false;
   readonly names = new Set<string>();
   /** name -> version the client holds (as far as we know). */
-  readonly known = new Map<string, string>();
+  readonly known = new KnownVersions();
+  /** A shared snapshot being streamed to a fresh wildcard subscriber, chunk by chunk. */
+  snapshot: { snap: TypeSnapshot; next: number } | undefined;
   /** SotW only: the resources of the client's current set (re-sent in every response). */
   readonly sent = new Map<string, CachedResource>();
   readonly pending = new Set<string>();
@@ -69,7 +72,7 @@ class TypeState {
   }
 
   hasWork(): boolean {
-    return this.mustRespond || this.pendingAll || this.pending.size > 0;
+    return this.mustRespond || this.pendingAll || this.pending.size > 0 || this.snapshot !== undefined;
   }
 
   forget(name: string): void {
@@ -114,6 +117,7 @@ export class AdsStreamState {
   setView(view: ClientView): void {
     this.#view = view;
     for (const st of this.#types.values()) {
+      this.#stopSnapshot(st);
       st.seenRevision = 0;
       st.pendingAll = true;
     }
@@ -212,6 +216,7 @@ export class AdsStreamState {
     }
     for (const n of unsubscribe) {
       if (n === WILDCARD) {
+        this.#stopSnapshot(st);
         st.wildcard = false;
         for (const k of [...st.known.keys()]) if (!st.names.has(k)) st.forget(k);
       } else {
@@ -237,6 +242,12 @@ export class AdsStreamState {
     const plans: Array<{ st: TypeState; upserts: CachedResource[]; removals: string[] }> = [];
     for (const st of types) {
       if (st.inflight !== undefined || !st.hasWork()) continue;
+      this.#maybeStartSnapshot(st);
+      if (st.snapshot !== undefined) {
+        out.push(this.#sendSnapshotChunk(st));
+        if (st.snapshot !== undefined) upsertsWaiting = true;
+        continue;
+      }
       plans.push({ st, ...this.#classify(st) });
     }
     // Phase 1: upserts. Removals ride along only on the last type with upserts, and only when
@@ -277,6 +288,51 @@ export class AdsStreamState {
     }
     if (st.pendingAll) return;
     for (const name of changed) if (st.subscribed(name)) st.pending.add(name);
+  }
+
+  /**
+   * A fresh wildcard subscriber (nothing known, no filter, delta) gets the type's shared snapshot:
+   * its chunks are framed once for all such streams. Changes made meanwhile wait in `pending`
+   * and go out after the last chunk.
+   */
+  #maybeStartSnapshot(st: TypeState): void {
+    if (st.snapshot !== undefined || this.protocol !== 'delta' || !st.pendingAll || !st.wildcard) return;
+    if (st.known.size > 0 || st.pending.size > 0 || this.#view.filter !== undefined) return;
+    const snap = this.#view.cache.snapshot(st.typeUrl, this.#limits.maxResponseBytes);
+    if (snap.chunks.length === 0) return;
+    st.pendingAll = false;
+    st.seenRevision = snap.revision;
+    st.snapshot = { snap, next: 0 };
+  }
+
+  /** Ends a snapshot early: the client holds exactly the chunks already sent. */
+  #stopSnapshot(st: TypeState): void {
+    const s = st.snapshot;
+    if (s === undefined) return;
+    st.snapshot = undefined;
+    for (let i = 0; i < s.next; i++) {
+      for (const name of s.snap.chunks[i]?.names ?? [])
+        st.known.set(name, s.snap.versions.get(name) as string);
+    }
+    st.pendingAll = true;
+  }
+
+  #sendSnapshotChunk(st: TypeState): OutgoingResponse {
+    const s = st.snapshot as { snap: TypeSnapshot; next: number };
+    const chunk = s.snap.chunks[s.next++] as TypeSnapshot['chunks'][number];
+    if (s.next >= s.snap.chunks.length) {
+      st.snapshot = undefined;
+      st.known.adopt(s.snap.versions);
+    }
+    const nonce = String(++this.#nonce);
+    const version = String(this.#view.cache.revision);
+    st.mustRespond = false;
+    st.inflight = { nonce, version };
+    st.lastNonce = nonce;
+    st.versionSent = version;
+    st.responses++;
+    const bytes = encodeDeltaResponseWithBlock(version, st.typeUrl, nonce, chunk.block);
+    return { typeUrl: st.typeUrl, nonce, bytes, resourceCount: chunk.count };
   }
 
   #classify(st: TypeState): { upserts: CachedResource[]; removals: string[] } {
