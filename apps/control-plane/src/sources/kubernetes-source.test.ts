@@ -352,6 +352,27 @@ describe('KubernetesSource', () => {
     expect(server.count('list', 'pods')).toBe(1);
   });
 
+  it('survives malformed watch events: rejected, counted, and the stream goes on', async () => {
+    const { source, rec, store } = await setup({}, { resources: PODS.filter((r) => r.kind === 'Pod') });
+    await start(source, rec, store);
+    await waitFor(() => rec.synced && server.activeWatches('pods') === 1, 'watching');
+    expect(
+      server.sendRaw('pods', '{"type":"ADDED","object":{"kind":"Pod","metadata":{"namespace":"shop"}}}'),
+    ).toBe(1);
+    server.sendRaw(
+      'pods',
+      '{"type":"ADDED","object":{"kind":"Pod","metadata":{"name":"a/b","namespace":"shop"}}}',
+    );
+    server.sendRaw('pods', '{"type":"SURPRISE","object":{}}');
+    // Not JSON: client-node's Watch drops such lines silently, so they are not counted.
+    server.sendRaw('pods', '{not json');
+    server.create(pod('a'));
+    await waitFor(() => store.get('/Pod/shop/a') !== undefined, 'pod a after the garbage');
+    expect(rec.errors.map((e) => e.reason)).toEqual(['invalid-object', 'invalid-object', 'stream']);
+    expect(source.counters().errors['invalid-object']).toBe(2);
+    expect(store.size).toBe(1);
+  });
+
   it('backs off and recovers when the API server fails, reporting each failure', async () => {
     const { source, rec, store } = await setup({}, { resources: PODS });
     server.create(pod('a'));

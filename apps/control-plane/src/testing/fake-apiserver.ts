@@ -325,6 +325,17 @@ export class FakeApiServer {
     return n;
   }
 
+  /** Writes `line` (plus a newline) as-is to every watch on `plural`: for malformed-stream tests. */
+  sendRaw(plural: string, line: string): number {
+    let n = 0;
+    for (const w of this.watchers) {
+      if (!w.resource.endsWith(`/${plural}`) || w.res.writableEnded || w.socket.destroyed) continue;
+      w.res.write(`${line}\n`);
+      n++;
+    }
+    return n;
+  }
+
   /** Ends every watch cleanly (as timeoutSeconds would). */
   closeWatches(): number {
     const n = this.watchers.size;
