@@ -44,12 +44,16 @@ export {
   normalizePath,
 } from './path/normalize.ts';
 export {
+  applicablePeerAuthentication,
   DEFAULT_MTLS_MODE,
   type PeerAuthenticationSet,
   type PeerAuthenticationSubject,
   resolvePeerAuthentication,
 } from './peerauthn/resolve.ts';
+export { matchRoute, type RouteMatchResult, type RouteRequest } from './routes/match.ts';
+export { rewritePath } from './routes/rewrite.ts';
 export type * from './routes/types.ts';
+export { chooseWeighted, rollPercent } from './routes/weighted.ts';
 export type {
   NamespaceResource,
   PodResource,
