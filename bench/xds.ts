@@ -4,7 +4,15 @@
 // same process (default 2) so that both cores of a small machine do client work.
 // Usage: pnpm bench:xds [--clients 1000] [--workloads 10000] [--updates 5] [--workers 2]
 import { parseArgs } from 'node:util';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { setFlagsFromString } from 'node:v8';
+import {
+  isMainThread,
+  MessageChannel,
+  type MessagePort,
+  parentPort,
+  Worker,
+  workerData,
+} from 'node:worker_threads';
 import {
   createAdsServer,
   createDeltaAdsClient,
@@ -81,9 +89,7 @@ class BenchHandler implements DeltaAdsHandler {
   }
 }
 
-function runWorker(config: WorkerConfig): void {
-  const port = parentPort;
-  if (port === null) return;
+function runClients(config: WorkerConfig, port: MessagePort): void {
   let full = 0;
   let arrived = 0;
   const handlers: BenchHandler[] = [];
@@ -135,6 +141,7 @@ function runWorker(config: WorkerConfig): void {
 }
 
 async function main(): Promise<void> {
+  setFlagsFromString('--max-semi-space-size=32');
   const { values } = parseArgs({
     options: {
       clients: { type: 'string', default: '1000' },
@@ -147,7 +154,9 @@ async function main(): Promise<void> {
   const N = Number(values.clients);
   const W = Number(values.workloads);
   const U = Number(values.updates);
-  const K = Math.max(1, Math.min(N, Number(values.workers)));
+  // 0 worker threads: the clients share the main thread with the server (for profiling).
+  const inThread = Number(values.workers) === 0;
+  const K = inThread ? 1 : Math.max(1, Math.min(N, Number(values.workers)));
 
   const cache = new ResourceCache({ name: 'bench' });
   const t0 = performance.now();
@@ -156,10 +165,13 @@ async function main(): Promise<void> {
   const ads = createAdsServer({ cache, maxResponseBytes: Number(values['max-response-kib']) * 1024 });
   const server = await listenAds(ads);
 
-  const workers: Worker[] = [];
-  const inbox = new Map<Worker, FromWorker[]>();
+  /** A worker thread, or the in-thread stand-in. */
+  type Peer = Pick<Worker, 'postMessage'>;
+  const workers: Peer[] = [];
+  const exited: Array<Promise<unknown>> = [];
+  const inbox = new Map<Peer, FromWorker[]>();
   const waiters: Array<() => void> = [];
-  const receive = (w: Worker, m: FromWorker) => {
+  const receive = (w: Peer, m: FromWorker) => {
     inbox.get(w)?.push(m);
     for (const f of waiters.splice(0)) f();
   };
@@ -183,16 +195,30 @@ async function main(): Promise<void> {
   let first = 0;
   for (let k = 0; k < K; k++) {
     const count = Math.floor(N / K) + (k < N % K ? 1 : 0);
+    const config: WorkerConfig = { address: server.address, first, count, workloads: W };
+    first += count;
+    if (inThread) {
+      const { port1, port2 } = new MessageChannel();
+      inbox.set(port1, []);
+      port1.on('message', (m: FromWorker) => receive(port1, m));
+      exited.push(new Promise((r) => port1.once('close', r)));
+      workers.push(port1);
+      runClients(config, port2);
+      continue;
+    }
     // Module hooks (tsx) do not follow into worker threads on Node 20: the worker registers them
     // itself, then loads this file.
     const boot = `import('tsx/esm/api').then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
     const w = new Worker(boot, {
       eval: true,
       execArgv: ['--conditions=weft-source'],
-      workerData: { address: server.address, first, count, workloads: W } satisfies WorkerConfig,
+      // Each full-sync response decodes into thousands of short-lived objects: a larger young
+      // generation lets them die there instead of being promoted (halves client CPU here).
+      resourceLimits: { maxYoungGenerationSizeMb: 96 },
+      workerData: config,
     });
-    first += count;
     inbox.set(w, []);
+    exited.push(new Promise((r) => w.once('exit', r)));
     w.on('message', (m: FromWorker) => receive(w, m));
     w.on('error', (err) => {
       console.error('worker failed:', err);
@@ -254,10 +280,10 @@ async function main(): Promise<void> {
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
   console.log(`full-sync-ms ${Math.round(fullSyncMs)}`);
   console.log(`update-p99-ms ${Math.round(percentile(latencies, 99))}`);
-  await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
+  await Promise.all(exited);
   await server.close();
   process.exit(0);
 }
 
 if (isMainThread) await main();
-else runWorker(workerData as WorkerConfig);
+else if (parentPort !== null) runClients(workerData as WorkerConfig, parentPort);

@@ -2,8 +2,8 @@
 // in-memory cache, a recording handler for the delta client, and weft.v1 config builders.
 import { ResourceCache } from '../cache.ts';
 import type { ConnectionState, DeltaAdsHandler, UpdateBatch } from '../client/delta-client.ts';
-import type { Service } from '../gen/weft/v1/service.ts';
-import { DataPlaneMode, TunnelProtocol, type Workload, WorkloadStatus } from '../gen/weft/v1/workload.ts';
+import { Service } from '../gen/weft/v1/service.ts';
+import { DataPlaneMode, TunnelProtocol, Workload, WorkloadStatus } from '../gen/weft/v1/workload.ts';
 import { ipToBytes } from '../ip.ts';
 import { type AdsServer, type AdsServerOptions, createAdsServer, listenAds } from '../server/ads-server.ts';
 
@@ -85,7 +85,8 @@ export class RecordingHandler implements DeltaAdsHandler {
 export function testWorkload(name: string, overrides: Partial<Workload> = {}): Workload {
   const namespace = overrides.namespace ?? 'default';
   const sa = overrides.serviceAccount ?? name;
-  return {
+  // fromPartial fills every field the builder does not name with its default.
+  return Workload.fromPartial({
     uid: `cluster.local//Pod/${namespace}/${name}`,
     name,
     namespace,
@@ -104,7 +105,7 @@ export function testWorkload(name: string, overrides: Partial<Workload> = {}): W
     clusterId: 'Kubernetes',
     status: WorkloadStatus.WORKLOAD_STATUS_HEALTHY,
     ...overrides,
-  };
+  });
 }
 
 /** A service `<name>.<namespace>.svc.cluster.local` on port 80 -> 8080 with the given endpoints. */
@@ -114,7 +115,7 @@ export function testService(
   overrides: Partial<Service> = {},
 ): Service {
   const namespace = overrides.namespace ?? 'default';
-  return {
+  return Service.fromPartial({
     name,
     namespace,
     hostname: `${name}.${namespace}.svc.cluster.local`,
@@ -122,7 +123,7 @@ export function testService(
     ports: [{ port: 80, targetPort: 8080, appProtocol: 'http', name: 'http' }],
     endpoints: workloadUids.map((uid) => ({ workloadUid: uid, ports: { 80: 8080 } })),
     ...overrides,
-  };
+  });
 }
 
 /** Polls `check` every few ms until it holds (for state no handler reports, e.g. server syncz). */

@@ -49,6 +49,11 @@ export interface Source {
   notRemoteIpBlocks: CidrRange[];
   requestPrincipals: StringMatch[];
   notRequestPrincipals: StringMatch[];
+  /**
+   * Names (as in this file) of the list fields above that were given but empty. A given, empty
+   * list matches nothing, which an absent repeated field cannot say.
+   */
+  emptyFields: string[];
 }
 
 export interface Operation {
@@ -60,6 +65,8 @@ export interface Operation {
   notMethods: StringMatch[];
   paths: StringMatch[];
   notPaths: StringMatch[];
+  /** As Source.empty_fields. */
+  emptyFields: string[];
 }
 
 export interface Condition {
@@ -67,6 +74,8 @@ export interface Condition {
   key: string;
   values: StringMatch[];
   notValues: StringMatch[];
+  /** As Source.empty_fields (`values`, `not_values`). */
+  emptyFields: string[];
 }
 
 export interface AuthorizationRule {
@@ -106,6 +115,7 @@ function createBaseSource(): Source {
     notRemoteIpBlocks: [],
     requestPrincipals: [],
     notRequestPrincipals: [],
+    emptyFields: [],
   };
 }
 
@@ -140,6 +150,9 @@ export const Source: MessageFns<Source> = {
     }
     for (const v of message.notRequestPrincipals) {
       StringMatch.encode(v!, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.emptyFields) {
+      writer.uint32(90).string(v!);
     }
     return writer;
   },
@@ -237,6 +250,14 @@ export const Source: MessageFns<Source> = {
             message.notRequestPrincipals.push(StringMatch.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.emptyFields.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -264,12 +285,23 @@ export const Source: MessageFns<Source> = {
     message.notRemoteIpBlocks = object.notRemoteIpBlocks?.map((e) => CidrRange.fromPartial(e)) || [];
     message.requestPrincipals = object.requestPrincipals?.map((e) => StringMatch.fromPartial(e)) || [];
     message.notRequestPrincipals = object.notRequestPrincipals?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.emptyFields = object.emptyFields?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseOperation(): Operation {
-  return { hosts: [], notHosts: [], ports: [], notPorts: [], methods: [], notMethods: [], paths: [], notPaths: [] };
+  return {
+    hosts: [],
+    notHosts: [],
+    ports: [],
+    notPorts: [],
+    methods: [],
+    notMethods: [],
+    paths: [],
+    notPaths: [],
+    emptyFields: [],
+  };
 }
 
 export const Operation: MessageFns<Operation> = {
@@ -305,6 +337,9 @@ export const Operation: MessageFns<Operation> = {
     }
     for (const v of message.notPaths) {
       StringMatch.encode(v!, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.emptyFields) {
+      writer.uint32(74).string(v!);
     }
     return writer;
   },
@@ -406,6 +441,14 @@ export const Operation: MessageFns<Operation> = {
             message.notPaths.push(StringMatch.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.emptyFields.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -431,12 +474,13 @@ export const Operation: MessageFns<Operation> = {
     message.notMethods = object.notMethods?.map((e) => StringMatch.fromPartial(e)) || [];
     message.paths = object.paths?.map((e) => StringMatch.fromPartial(e)) || [];
     message.notPaths = object.notPaths?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.emptyFields = object.emptyFields?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseCondition(): Condition {
-  return { key: "", values: [], notValues: [] };
+  return { key: "", values: [], notValues: [], emptyFields: [] };
 }
 
 export const Condition: MessageFns<Condition> = {
@@ -449,6 +493,9 @@ export const Condition: MessageFns<Condition> = {
     }
     for (const v of message.notValues) {
       StringMatch.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.emptyFields) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -490,6 +537,14 @@ export const Condition: MessageFns<Condition> = {
             message.notValues.push(StringMatch.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.emptyFields.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -510,6 +565,7 @@ export const Condition: MessageFns<Condition> = {
     message.key = object.key ?? "";
     message.values = object.values?.map((e) => StringMatch.fromPartial(e)) || [];
     message.notValues = object.notValues?.map((e) => StringMatch.fromPartial(e)) || [];
+    message.emptyFields = object.emptyFields?.map((e) => e) || [];
     return message;
   },
 };

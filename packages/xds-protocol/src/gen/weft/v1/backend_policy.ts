@@ -5,7 +5,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Duration } from "../../google/protobuf/duration.ts";
-import { UInt32Value } from "../../google/protobuf/wrappers.ts";
+import { BoolValue, UInt32Value, UInt64Value } from "../../google/protobuf/wrappers.ts";
 
 /**
  * weft.v1.BackendPolicy: compiled DestinationRule traffic policy for one service host.
@@ -34,6 +34,14 @@ export interface LoadBalancer_ConsistentHash {
   httpCookie?: string | undefined;
   useSourceIp?: boolean | undefined;
   httpQueryParameterName?: string | undefined;
+  cookie?: LoadBalancer_Cookie | undefined;
+  minimumRingSize?: number | undefined;
+}
+
+export interface LoadBalancer_Cookie {
+  name: string;
+  path: string;
+  ttl?: Duration | undefined;
 }
 
 export interface ConnectionPool {
@@ -42,8 +50,26 @@ export interface ConnectionPool {
   http1MaxPendingRequests?: number | undefined;
   http2MaxRequests?: number | undefined;
   maxRequestsPerConnection?: number | undefined;
-  maxRetries?: number | undefined;
+  maxRetries?:
+    | number
+    | undefined;
+  /** HTTP idle timeout. */
   idleTimeout?: Duration | undefined;
+  tcpKeepalive?: ConnectionPool_Keepalive | undefined;
+  maxConnectionDuration?: Duration | undefined;
+  tcpIdleTimeout?:
+    | Duration
+    | undefined;
+  /** `DEFAULT`, `DO_NOT_UPGRADE` or `UPGRADE`; empty = unset. */
+  h2UpgradePolicy: string;
+  useClientProtocol?: boolean | undefined;
+  maxConcurrentStreams?: number | undefined;
+}
+
+export interface ConnectionPool_Keepalive {
+  probes?: number | undefined;
+  time?: Duration | undefined;
+  interval?: Duration | undefined;
 }
 
 export interface OutlierDetection {
@@ -53,12 +79,15 @@ export interface OutlierDetection {
   baseEjectionTime?: Duration | undefined;
   maxEjectionPercent?: number | undefined;
   minHealthPercent?: number | undefined;
+  consecutiveLocalOriginFailures?: number | undefined;
 }
 
 export interface BackendTls {
   mode: BackendTls_Mode;
   sni: string;
   subjectAltNames: string[];
+  credentialName: string;
+  insecureSkipVerify?: boolean | undefined;
 }
 
 export const BackendTls_Mode = {
@@ -90,7 +119,11 @@ export interface Subset {
   /** Endpoints whose workload labels contain these. */
   labels: { [key: string]: string };
   /** Overrides the top-level policy when set. */
-  policy?: TrafficPolicy | undefined;
+  policy?:
+    | TrafficPolicy
+    | undefined;
+  /** Workload uids of the service's endpoints that carry `labels`, sorted. */
+  workloads: string[];
 }
 
 export interface Subset_LabelsEntry {
@@ -184,6 +217,8 @@ function createBaseLoadBalancer_ConsistentHash(): LoadBalancer_ConsistentHash {
     httpCookie: undefined,
     useSourceIp: undefined,
     httpQueryParameterName: undefined,
+    cookie: undefined,
+    minimumRingSize: undefined,
   };
 }
 
@@ -200,6 +235,12 @@ export const LoadBalancer_ConsistentHash: MessageFns<LoadBalancer_ConsistentHash
     }
     if (message.httpQueryParameterName !== undefined) {
       writer.uint32(34).string(message.httpQueryParameterName);
+    }
+    if (message.cookie !== undefined) {
+      LoadBalancer_Cookie.encode(message.cookie, writer.uint32(42).fork()).join();
+    }
+    if (message.minimumRingSize !== undefined) {
+      UInt64Value.encode({ value: message.minimumRingSize! }, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -249,6 +290,22 @@ export const LoadBalancer_ConsistentHash: MessageFns<LoadBalancer_ConsistentHash
             message.httpQueryParameterName = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cookie = LoadBalancer_Cookie.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.minimumRingSize = UInt64Value.decode(reader, reader.uint32()).value;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -270,6 +327,89 @@ export const LoadBalancer_ConsistentHash: MessageFns<LoadBalancer_ConsistentHash
     message.httpCookie = object.httpCookie ?? undefined;
     message.useSourceIp = object.useSourceIp ?? undefined;
     message.httpQueryParameterName = object.httpQueryParameterName ?? undefined;
+    message.cookie = (object.cookie !== undefined && object.cookie !== null)
+      ? LoadBalancer_Cookie.fromPartial(object.cookie)
+      : undefined;
+    message.minimumRingSize = object.minimumRingSize ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLoadBalancer_Cookie(): LoadBalancer_Cookie {
+  return { name: "", path: "", ttl: undefined };
+}
+
+export const LoadBalancer_Cookie: MessageFns<LoadBalancer_Cookie> = {
+  encode(message: LoadBalancer_Cookie, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.ttl !== undefined) {
+      Duration.encode(message.ttl, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadBalancer_Cookie {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadBalancer_Cookie();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ttl = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LoadBalancer_Cookie>): LoadBalancer_Cookie {
+    return LoadBalancer_Cookie.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LoadBalancer_Cookie>): LoadBalancer_Cookie {
+    const message = createBaseLoadBalancer_Cookie();
+    message.name = object.name ?? "";
+    message.path = object.path ?? "";
+    message.ttl = (object.ttl !== undefined && object.ttl !== null) ? Duration.fromPartial(object.ttl) : undefined;
     return message;
   },
 };
@@ -283,6 +423,12 @@ function createBaseConnectionPool(): ConnectionPool {
     maxRequestsPerConnection: undefined,
     maxRetries: undefined,
     idleTimeout: undefined,
+    tcpKeepalive: undefined,
+    maxConnectionDuration: undefined,
+    tcpIdleTimeout: undefined,
+    h2UpgradePolicy: "",
+    useClientProtocol: undefined,
+    maxConcurrentStreams: undefined,
   };
 }
 
@@ -308,6 +454,24 @@ export const ConnectionPool: MessageFns<ConnectionPool> = {
     }
     if (message.idleTimeout !== undefined) {
       Duration.encode(message.idleTimeout, writer.uint32(58).fork()).join();
+    }
+    if (message.tcpKeepalive !== undefined) {
+      ConnectionPool_Keepalive.encode(message.tcpKeepalive, writer.uint32(66).fork()).join();
+    }
+    if (message.maxConnectionDuration !== undefined) {
+      Duration.encode(message.maxConnectionDuration, writer.uint32(74).fork()).join();
+    }
+    if (message.tcpIdleTimeout !== undefined) {
+      Duration.encode(message.tcpIdleTimeout, writer.uint32(82).fork()).join();
+    }
+    if (message.h2UpgradePolicy !== "") {
+      writer.uint32(90).string(message.h2UpgradePolicy);
+    }
+    if (message.useClientProtocol !== undefined) {
+      BoolValue.encode({ value: message.useClientProtocol! }, writer.uint32(98).fork()).join();
+    }
+    if (message.maxConcurrentStreams !== undefined) {
+      UInt32Value.encode({ value: message.maxConcurrentStreams! }, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -381,6 +545,54 @@ export const ConnectionPool: MessageFns<ConnectionPool> = {
             message.idleTimeout = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.tcpKeepalive = ConnectionPool_Keepalive.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.maxConnectionDuration = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.tcpIdleTimeout = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.h2UpgradePolicy = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.useClientProtocol = BoolValue.decode(reader, reader.uint32()).value;
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.maxConcurrentStreams = UInt32Value.decode(reader, reader.uint32()).value;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -409,6 +621,100 @@ export const ConnectionPool: MessageFns<ConnectionPool> = {
     message.idleTimeout = (object.idleTimeout !== undefined && object.idleTimeout !== null)
       ? Duration.fromPartial(object.idleTimeout)
       : undefined;
+    message.tcpKeepalive = (object.tcpKeepalive !== undefined && object.tcpKeepalive !== null)
+      ? ConnectionPool_Keepalive.fromPartial(object.tcpKeepalive)
+      : undefined;
+    message.maxConnectionDuration =
+      (object.maxConnectionDuration !== undefined && object.maxConnectionDuration !== null)
+        ? Duration.fromPartial(object.maxConnectionDuration)
+        : undefined;
+    message.tcpIdleTimeout = (object.tcpIdleTimeout !== undefined && object.tcpIdleTimeout !== null)
+      ? Duration.fromPartial(object.tcpIdleTimeout)
+      : undefined;
+    message.h2UpgradePolicy = object.h2UpgradePolicy ?? "";
+    message.useClientProtocol = object.useClientProtocol ?? undefined;
+    message.maxConcurrentStreams = object.maxConcurrentStreams ?? undefined;
+    return message;
+  },
+};
+
+function createBaseConnectionPool_Keepalive(): ConnectionPool_Keepalive {
+  return { probes: undefined, time: undefined, interval: undefined };
+}
+
+export const ConnectionPool_Keepalive: MessageFns<ConnectionPool_Keepalive> = {
+  encode(message: ConnectionPool_Keepalive, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.probes !== undefined) {
+      UInt32Value.encode({ value: message.probes! }, writer.uint32(10).fork()).join();
+    }
+    if (message.time !== undefined) {
+      Duration.encode(message.time, writer.uint32(18).fork()).join();
+    }
+    if (message.interval !== undefined) {
+      Duration.encode(message.interval, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectionPool_Keepalive {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectionPool_Keepalive();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.probes = UInt32Value.decode(reader, reader.uint32()).value;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.time = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.interval = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ConnectionPool_Keepalive>): ConnectionPool_Keepalive {
+    return ConnectionPool_Keepalive.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConnectionPool_Keepalive>): ConnectionPool_Keepalive {
+    const message = createBaseConnectionPool_Keepalive();
+    message.probes = object.probes ?? undefined;
+    message.time = (object.time !== undefined && object.time !== null) ? Duration.fromPartial(object.time) : undefined;
+    message.interval = (object.interval !== undefined && object.interval !== null)
+      ? Duration.fromPartial(object.interval)
+      : undefined;
     return message;
   },
 };
@@ -421,6 +727,7 @@ function createBaseOutlierDetection(): OutlierDetection {
     baseEjectionTime: undefined,
     maxEjectionPercent: undefined,
     minHealthPercent: undefined,
+    consecutiveLocalOriginFailures: undefined,
   };
 }
 
@@ -443,6 +750,9 @@ export const OutlierDetection: MessageFns<OutlierDetection> = {
     }
     if (message.minHealthPercent !== undefined) {
       UInt32Value.encode({ value: message.minHealthPercent! }, writer.uint32(50).fork()).join();
+    }
+    if (message.consecutiveLocalOriginFailures !== undefined) {
+      UInt32Value.encode({ value: message.consecutiveLocalOriginFailures! }, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -508,6 +818,14 @@ export const OutlierDetection: MessageFns<OutlierDetection> = {
             message.minHealthPercent = UInt32Value.decode(reader, reader.uint32()).value;
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.consecutiveLocalOriginFailures = UInt32Value.decode(reader, reader.uint32()).value;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -535,12 +853,13 @@ export const OutlierDetection: MessageFns<OutlierDetection> = {
       : undefined;
     message.maxEjectionPercent = object.maxEjectionPercent ?? undefined;
     message.minHealthPercent = object.minHealthPercent ?? undefined;
+    message.consecutiveLocalOriginFailures = object.consecutiveLocalOriginFailures ?? undefined;
     return message;
   },
 };
 
 function createBaseBackendTls(): BackendTls {
-  return { mode: 0, sni: "", subjectAltNames: [] };
+  return { mode: 0, sni: "", subjectAltNames: [], credentialName: "", insecureSkipVerify: undefined };
 }
 
 export const BackendTls: MessageFns<BackendTls> = {
@@ -553,6 +872,12 @@ export const BackendTls: MessageFns<BackendTls> = {
     }
     for (const v of message.subjectAltNames) {
       writer.uint32(26).string(v!);
+    }
+    if (message.credentialName !== "") {
+      writer.uint32(34).string(message.credentialName);
+    }
+    if (message.insecureSkipVerify !== undefined) {
+      BoolValue.encode({ value: message.insecureSkipVerify! }, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -594,6 +919,22 @@ export const BackendTls: MessageFns<BackendTls> = {
             message.subjectAltNames.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.credentialName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.insecureSkipVerify = BoolValue.decode(reader, reader.uint32()).value;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -614,6 +955,8 @@ export const BackendTls: MessageFns<BackendTls> = {
     message.mode = object.mode ?? 0;
     message.sni = object.sni ?? "";
     message.subjectAltNames = object.subjectAltNames?.map((e) => e) || [];
+    message.credentialName = object.credentialName ?? "";
+    message.insecureSkipVerify = object.insecureSkipVerify ?? undefined;
     return message;
   },
 };
@@ -785,7 +1128,7 @@ export const PortTrafficPolicy: MessageFns<PortTrafficPolicy> = {
 };
 
 function createBaseSubset(): Subset {
-  return { name: "", labels: {}, policy: undefined };
+  return { name: "", labels: {}, policy: undefined, workloads: [] };
 }
 
 export const Subset: MessageFns<Subset> = {
@@ -798,6 +1141,9 @@ export const Subset: MessageFns<Subset> = {
     });
     if (message.policy !== undefined) {
       TrafficPolicy.encode(message.policy, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.workloads) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -842,6 +1188,14 @@ export const Subset: MessageFns<Subset> = {
             message.policy = TrafficPolicy.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.workloads.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -872,6 +1226,7 @@ export const Subset: MessageFns<Subset> = {
     message.policy = (object.policy !== undefined && object.policy !== null)
       ? TrafficPolicy.fromPartial(object.policy)
       : undefined;
+    message.workloads = object.workloads?.map((e) => e) || [];
     return message;
   },
 };

@@ -52,6 +52,11 @@ export interface WaypointRef {
   hbonePort: number;
   /** SPIFFE identity the waypoint must present. */
   identity: string;
+  /**
+   * `<namespace>/<name>` of the waypoint's Gateway. Always set by weftd; with neither `address` nor
+   * `hostname`, the waypoint is declared but not deployed yet (traffic to it cannot be sent).
+   */
+  gateway: string;
 }
 
 /** A reference to a policy target (Gateway API PolicyTargetReference). */
@@ -60,6 +65,19 @@ export interface TargetRef {
   kind: string;
   name: string;
   namespace: string;
+}
+
+/**
+ * A Kubernetes label selector (`matchLabels` only). A message so that "no selector" (absent) and
+ * "select everything" (present, empty) differ.
+ */
+export interface LabelSelector {
+  matchLabels: { [key: string]: string };
+}
+
+export interface LabelSelector_MatchLabelsEntry {
+  key: string;
+  value: string;
 }
 
 function createBaseNetworkAddress(): NetworkAddress {
@@ -319,7 +337,7 @@ export const StringMatch: MessageFns<StringMatch> = {
 };
 
 function createBaseWaypointRef(): WaypointRef {
-  return { address: undefined, hostname: undefined, hbonePort: 0, identity: "" };
+  return { address: undefined, hostname: undefined, hbonePort: 0, identity: "", gateway: "" };
 }
 
 export const WaypointRef: MessageFns<WaypointRef> = {
@@ -335,6 +353,9 @@ export const WaypointRef: MessageFns<WaypointRef> = {
     }
     if (message.identity !== "") {
       writer.uint32(34).string(message.identity);
+    }
+    if (message.gateway !== "") {
+      writer.uint32(42).string(message.gateway);
     }
     return writer;
   },
@@ -384,6 +405,14 @@ export const WaypointRef: MessageFns<WaypointRef> = {
             message.identity = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.gateway = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -407,6 +436,7 @@ export const WaypointRef: MessageFns<WaypointRef> = {
     message.hostname = object.hostname ?? undefined;
     message.hbonePort = object.hbonePort ?? 0;
     message.identity = object.identity ?? "";
+    message.gateway = object.gateway ?? "";
     return message;
   },
 };
@@ -498,6 +528,139 @@ export const TargetRef: MessageFns<TargetRef> = {
     message.kind = object.kind ?? "";
     message.name = object.name ?? "";
     message.namespace = object.namespace ?? "";
+    return message;
+  },
+};
+
+function createBaseLabelSelector(): LabelSelector {
+  return { matchLabels: {} };
+}
+
+export const LabelSelector: MessageFns<LabelSelector> = {
+  encode(message: LabelSelector, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.matchLabels).forEach(([key, value]: [string, string]) => {
+      LabelSelector_MatchLabelsEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LabelSelector {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLabelSelector();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = LabelSelector_MatchLabelsEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.matchLabels[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LabelSelector>): LabelSelector {
+    return LabelSelector.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LabelSelector>): LabelSelector {
+    const message = createBaseLabelSelector();
+    message.matchLabels = (globalThis.Object.entries(object.matchLabels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseLabelSelector_MatchLabelsEntry(): LabelSelector_MatchLabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const LabelSelector_MatchLabelsEntry: MessageFns<LabelSelector_MatchLabelsEntry> = {
+  encode(message: LabelSelector_MatchLabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LabelSelector_MatchLabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLabelSelector_MatchLabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LabelSelector_MatchLabelsEntry>): LabelSelector_MatchLabelsEntry {
+    return LabelSelector_MatchLabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LabelSelector_MatchLabelsEntry>): LabelSelector_MatchLabelsEntry {
+    const message = createBaseLabelSelector_MatchLabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };

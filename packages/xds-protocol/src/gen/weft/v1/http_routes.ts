@@ -20,7 +20,12 @@ export interface PathMatch {
     | undefined;
   /** Gateway API PathPrefix: matches whole path segments (`/a` matches `/a` and `/a/b`, not `/ab`). */
   prefix?: string | undefined;
-  regex?: string | undefined;
+  regex?:
+    | string
+    | undefined;
+  /** A plain string prefix (VirtualService `uri.prefix`): `/a` matches `/ab`. */
+  plainPrefix?: string | undefined;
+  ignoreCase: boolean;
 }
 
 export interface HeaderMatch {
@@ -44,6 +49,9 @@ export interface HttpRouteMatch {
   /** GRPCRoute method match, `<service>/<method>`; either part may be empty (= any). */
   grpcService: string;
   grpcMethod: string;
+  /** The service port the request was sent to (VirtualService `match.port`); 0 = any. */
+  port: number;
+  authority?: StringMatch | undefined;
 }
 
 export interface HeaderValue {
@@ -60,6 +68,12 @@ export interface HeaderModifier {
 export interface PathModifier {
   replaceFullPath?: string | undefined;
   replacePrefixMatch?: string | undefined;
+  replaceRegex?: RegexRewrite | undefined;
+}
+
+export interface RegexRewrite {
+  pattern: string;
+  substitution: string;
 }
 
 export interface RequestRedirect {
@@ -101,6 +115,8 @@ export interface BackendRef {
   /** BackendPolicy subset name, if any. */
   subset: string;
   filters: HttpFilter[];
+  /** Set when the backend does not resolve to a known service port: traffic to it fails (500). */
+  unresolved: string;
 }
 
 export interface RetryPolicy {
@@ -112,7 +128,9 @@ export interface RetryPolicy {
   retryOn: string[];
   /** HTTP status codes that are retried in addition to `retry_on`. */
   retryOnStatus: number[];
+  /** Base interval of the exponential backoff between retries. */
   backoff?: Duration | undefined;
+  maxBackoff?: Duration | undefined;
 }
 
 export interface FaultInjection {
@@ -133,6 +151,10 @@ export interface FaultInjection_Abort {
   grpcStatus?:
     | number
     | undefined;
+  /** A gRPC status as written in the source (`UNAVAILABLE`). */
+  grpcStatusName?:
+    | string
+    | undefined;
   /** Share of requests aborted, 0..100. */
   percent: number;
 }
@@ -149,6 +171,20 @@ export interface HttpRouteRule {
   backendRequestTimeout?: Duration | undefined;
   retry?: RetryPolicy | undefined;
   fault?: FaultInjection | undefined;
+  source?:
+    | RouteSource
+    | undefined;
+  /** The rule's own name (Gateway API `rules[].name`, VirtualService `http[].name`), if any. */
+  ruleName: string;
+}
+
+/** The object and rule a compiled rule came from. */
+export interface RouteSource {
+  /** `HTTPRoute`, `GRPCRoute`, `TCPRoute` or `VirtualService`. */
+  kind: string;
+  namespace: string;
+  name: string;
+  rule: number;
 }
 
 export interface HttpRoutes {
@@ -156,10 +192,12 @@ export interface HttpRoutes {
   port: number;
   /** Evaluated in order; the first matching rule wins (already sorted by Gateway API precedence). */
   rules: HttpRouteRule[];
+  /** `http`, `grpc` or `tcp` (TCPRoute rules: only backends apply). */
+  protocol: string;
 }
 
 function createBasePathMatch(): PathMatch {
-  return { exact: undefined, prefix: undefined, regex: undefined };
+  return { exact: undefined, prefix: undefined, regex: undefined, plainPrefix: undefined, ignoreCase: false };
 }
 
 export const PathMatch: MessageFns<PathMatch> = {
@@ -172,6 +210,12 @@ export const PathMatch: MessageFns<PathMatch> = {
     }
     if (message.regex !== undefined) {
       writer.uint32(26).string(message.regex);
+    }
+    if (message.plainPrefix !== undefined) {
+      writer.uint32(34).string(message.plainPrefix);
+    }
+    if (message.ignoreCase !== false) {
+      writer.uint32(40).bool(message.ignoreCase);
     }
     return writer;
   },
@@ -213,6 +257,22 @@ export const PathMatch: MessageFns<PathMatch> = {
             message.regex = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.plainPrefix = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ignoreCase = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -233,6 +293,8 @@ export const PathMatch: MessageFns<PathMatch> = {
     message.exact = object.exact ?? undefined;
     message.prefix = object.prefix ?? undefined;
     message.regex = object.regex ?? undefined;
+    message.plainPrefix = object.plainPrefix ?? undefined;
+    message.ignoreCase = object.ignoreCase ?? false;
     return message;
   },
 };
@@ -388,7 +450,16 @@ export const QueryParamMatch: MessageFns<QueryParamMatch> = {
 };
 
 function createBaseHttpRouteMatch(): HttpRouteMatch {
-  return { path: undefined, headers: [], queryParams: [], method: "", grpcService: "", grpcMethod: "" };
+  return {
+    path: undefined,
+    headers: [],
+    queryParams: [],
+    method: "",
+    grpcService: "",
+    grpcMethod: "",
+    port: 0,
+    authority: undefined,
+  };
 }
 
 export const HttpRouteMatch: MessageFns<HttpRouteMatch> = {
@@ -410,6 +481,12 @@ export const HttpRouteMatch: MessageFns<HttpRouteMatch> = {
     }
     if (message.grpcMethod !== "") {
       writer.uint32(50).string(message.grpcMethod);
+    }
+    if (message.port !== 0) {
+      writer.uint32(56).uint32(message.port);
+    }
+    if (message.authority !== undefined) {
+      StringMatch.encode(message.authority, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -475,6 +552,22 @@ export const HttpRouteMatch: MessageFns<HttpRouteMatch> = {
             message.grpcMethod = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.authority = StringMatch.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -498,6 +591,10 @@ export const HttpRouteMatch: MessageFns<HttpRouteMatch> = {
     message.method = object.method ?? "";
     message.grpcService = object.grpcService ?? "";
     message.grpcMethod = object.grpcMethod ?? "";
+    message.port = object.port ?? 0;
+    message.authority = (object.authority !== undefined && object.authority !== null)
+      ? StringMatch.fromPartial(object.authority)
+      : undefined;
     return message;
   },
 };
@@ -649,7 +746,7 @@ export const HeaderModifier: MessageFns<HeaderModifier> = {
 };
 
 function createBasePathModifier(): PathModifier {
-  return { replaceFullPath: undefined, replacePrefixMatch: undefined };
+  return { replaceFullPath: undefined, replacePrefixMatch: undefined, replaceRegex: undefined };
 }
 
 export const PathModifier: MessageFns<PathModifier> = {
@@ -659,6 +756,9 @@ export const PathModifier: MessageFns<PathModifier> = {
     }
     if (message.replacePrefixMatch !== undefined) {
       writer.uint32(18).string(message.replacePrefixMatch);
+    }
+    if (message.replaceRegex !== undefined) {
+      RegexRewrite.encode(message.replaceRegex, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -692,6 +792,14 @@ export const PathModifier: MessageFns<PathModifier> = {
             message.replacePrefixMatch = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.replaceRegex = RegexRewrite.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -711,6 +819,76 @@ export const PathModifier: MessageFns<PathModifier> = {
     const message = createBasePathModifier();
     message.replaceFullPath = object.replaceFullPath ?? undefined;
     message.replacePrefixMatch = object.replacePrefixMatch ?? undefined;
+    message.replaceRegex = (object.replaceRegex !== undefined && object.replaceRegex !== null)
+      ? RegexRewrite.fromPartial(object.replaceRegex)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRegexRewrite(): RegexRewrite {
+  return { pattern: "", substitution: "" };
+}
+
+export const RegexRewrite: MessageFns<RegexRewrite> = {
+  encode(message: RegexRewrite, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pattern !== "") {
+      writer.uint32(10).string(message.pattern);
+    }
+    if (message.substitution !== "") {
+      writer.uint32(18).string(message.substitution);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegexRewrite {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegexRewrite();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pattern = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.substitution = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RegexRewrite>): RegexRewrite {
+    return RegexRewrite.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegexRewrite>): RegexRewrite {
+    const message = createBaseRegexRewrite();
+    message.pattern = object.pattern ?? "";
+    message.substitution = object.substitution ?? "";
     return message;
   },
 };
@@ -1080,7 +1258,7 @@ export const HttpFilter: MessageFns<HttpFilter> = {
 };
 
 function createBaseBackendRef(): BackendRef {
-  return { hostname: "", port: 0, weight: 0, subset: "", filters: [] };
+  return { hostname: "", port: 0, weight: 0, subset: "", filters: [], unresolved: "" };
 }
 
 export const BackendRef: MessageFns<BackendRef> = {
@@ -1099,6 +1277,9 @@ export const BackendRef: MessageFns<BackendRef> = {
     }
     for (const v of message.filters) {
       HttpFilter.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.unresolved !== "") {
+      writer.uint32(50).string(message.unresolved);
     }
     return writer;
   },
@@ -1156,6 +1337,14 @@ export const BackendRef: MessageFns<BackendRef> = {
             message.filters.push(HttpFilter.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.unresolved = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1178,12 +1367,20 @@ export const BackendRef: MessageFns<BackendRef> = {
     message.weight = object.weight ?? 0;
     message.subset = object.subset ?? "";
     message.filters = object.filters?.map((e) => HttpFilter.fromPartial(e)) || [];
+    message.unresolved = object.unresolved ?? "";
     return message;
   },
 };
 
 function createBaseRetryPolicy(): RetryPolicy {
-  return { attempts: 0, perTryTimeout: undefined, retryOn: [], retryOnStatus: [], backoff: undefined };
+  return {
+    attempts: 0,
+    perTryTimeout: undefined,
+    retryOn: [],
+    retryOnStatus: [],
+    backoff: undefined,
+    maxBackoff: undefined,
+  };
 }
 
 export const RetryPolicy: MessageFns<RetryPolicy> = {
@@ -1206,6 +1403,9 @@ export const RetryPolicy: MessageFns<RetryPolicy> = {
     }
     if (message.backoff !== undefined) {
       Duration.encode(message.backoff, writer.uint32(42).fork()).join();
+    }
+    if (message.maxBackoff !== undefined) {
+      Duration.encode(message.maxBackoff, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1273,6 +1473,14 @@ export const RetryPolicy: MessageFns<RetryPolicy> = {
             message.backoff = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.maxBackoff = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1298,6 +1506,9 @@ export const RetryPolicy: MessageFns<RetryPolicy> = {
     message.retryOnStatus = object.retryOnStatus?.map((e) => e) || [];
     message.backoff = (object.backoff !== undefined && object.backoff !== null)
       ? Duration.fromPartial(object.backoff)
+      : undefined;
+    message.maxBackoff = (object.maxBackoff !== undefined && object.maxBackoff !== null)
+      ? Duration.fromPartial(object.maxBackoff)
       : undefined;
     return message;
   },
@@ -1444,7 +1655,7 @@ export const FaultInjection_Delay: MessageFns<FaultInjection_Delay> = {
 };
 
 function createBaseFaultInjection_Abort(): FaultInjection_Abort {
-  return { httpStatus: undefined, grpcStatus: undefined, percent: 0 };
+  return { httpStatus: undefined, grpcStatus: undefined, grpcStatusName: undefined, percent: 0 };
 }
 
 export const FaultInjection_Abort: MessageFns<FaultInjection_Abort> = {
@@ -1454,6 +1665,9 @@ export const FaultInjection_Abort: MessageFns<FaultInjection_Abort> = {
     }
     if (message.grpcStatus !== undefined) {
       writer.uint32(16).uint32(message.grpcStatus);
+    }
+    if (message.grpcStatusName !== undefined) {
+      writer.uint32(34).string(message.grpcStatusName);
     }
     if (message.percent !== 0) {
       writer.uint32(25).double(message.percent);
@@ -1490,6 +1704,14 @@ export const FaultInjection_Abort: MessageFns<FaultInjection_Abort> = {
             message.grpcStatus = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.grpcStatusName = reader.string();
+            continue;
+          }
           case 3: {
             if (tag !== 25) {
               break;
@@ -1517,6 +1739,7 @@ export const FaultInjection_Abort: MessageFns<FaultInjection_Abort> = {
     const message = createBaseFaultInjection_Abort();
     message.httpStatus = object.httpStatus ?? undefined;
     message.grpcStatus = object.grpcStatus ?? undefined;
+    message.grpcStatusName = object.grpcStatusName ?? undefined;
     message.percent = object.percent ?? 0;
     return message;
   },
@@ -1532,6 +1755,8 @@ function createBaseHttpRouteRule(): HttpRouteRule {
     backendRequestTimeout: undefined,
     retry: undefined,
     fault: undefined,
+    source: undefined,
+    ruleName: "",
   };
 }
 
@@ -1560,6 +1785,12 @@ export const HttpRouteRule: MessageFns<HttpRouteRule> = {
     }
     if (message.fault !== undefined) {
       FaultInjection.encode(message.fault, writer.uint32(66).fork()).join();
+    }
+    if (message.source !== undefined) {
+      RouteSource.encode(message.source, writer.uint32(74).fork()).join();
+    }
+    if (message.ruleName !== "") {
+      writer.uint32(82).string(message.ruleName);
     }
     return writer;
   },
@@ -1641,6 +1872,22 @@ export const HttpRouteRule: MessageFns<HttpRouteRule> = {
             message.fault = FaultInjection.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.source = RouteSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.ruleName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1675,12 +1922,107 @@ export const HttpRouteRule: MessageFns<HttpRouteRule> = {
     message.fault = (object.fault !== undefined && object.fault !== null)
       ? FaultInjection.fromPartial(object.fault)
       : undefined;
+    message.source = (object.source !== undefined && object.source !== null)
+      ? RouteSource.fromPartial(object.source)
+      : undefined;
+    message.ruleName = object.ruleName ?? "";
+    return message;
+  },
+};
+
+function createBaseRouteSource(): RouteSource {
+  return { kind: "", namespace: "", name: "", rule: 0 };
+}
+
+export const RouteSource: MessageFns<RouteSource> = {
+  encode(message: RouteSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.namespace !== "") {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.rule !== 0) {
+      writer.uint32(32).uint32(message.rule);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RouteSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRouteSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rule = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RouteSource>): RouteSource {
+    return RouteSource.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RouteSource>): RouteSource {
+    const message = createBaseRouteSource();
+    message.kind = object.kind ?? "";
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.rule = object.rule ?? 0;
     return message;
   },
 };
 
 function createBaseHttpRoutes(): HttpRoutes {
-  return { hostname: "", port: 0, rules: [] };
+  return { hostname: "", port: 0, rules: [], protocol: "" };
 }
 
 export const HttpRoutes: MessageFns<HttpRoutes> = {
@@ -1693,6 +2035,9 @@ export const HttpRoutes: MessageFns<HttpRoutes> = {
     }
     for (const v of message.rules) {
       HttpRouteRule.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.protocol !== "") {
+      writer.uint32(34).string(message.protocol);
     }
     return writer;
   },
@@ -1734,6 +2079,14 @@ export const HttpRoutes: MessageFns<HttpRoutes> = {
             message.rules.push(HttpRouteRule.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1754,6 +2107,7 @@ export const HttpRoutes: MessageFns<HttpRoutes> = {
     message.hostname = object.hostname ?? "";
     message.port = object.port ?? 0;
     message.rules = object.rules?.map((e) => HttpRouteRule.fromPartial(e)) || [];
+    message.protocol = object.protocol ?? "";
     return message;
   },
 };

@@ -4,7 +4,8 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { NetworkAddress, WaypointRef } from "./common.ts";
+import { LabelSelector, NetworkAddress, WaypointRef } from "./common.ts";
+import { WorkloadStatus } from "./workload.ts";
 
 /**
  * weft.v1.Service: a logical destination with VIPs, ports and endpoints.
@@ -18,6 +19,10 @@ export interface ServicePort {
   /** `http`, `http2`, `grpc`, `tcp`, ... (Kubernetes appProtocol or port-name prefix). */
   appProtocol: string;
   name: string;
+  /** `TCP` (when empty), `UDP` or `SCTP`. */
+  protocol: string;
+  /** The target port by name, when it is one (then `target_port` is 0). */
+  targetPortName: string;
 }
 
 export interface Endpoint {
@@ -25,6 +30,10 @@ export interface Endpoint {
   workloadUid: string;
   /** Service port -> port on this workload. */
   ports: { [key: number]: number };
+  /** Address of the workload used for this service (same family as the VIP when it has one). */
+  address: Uint8Array;
+  /** UNSPECIFIED is read as HEALTHY. */
+  status: WorkloadStatus;
 }
 
 export interface Endpoint_PortsEntry {
@@ -41,11 +50,30 @@ export interface Service {
   ports: ServicePort[];
   endpoints: Endpoint[];
   /** Set when the service's traffic goes through a waypoint. */
-  waypoint?: WaypointRef | undefined;
+  waypoint?:
+    | WaypointRef
+    | undefined;
+  /** No cluster IP (clients connect to endpoints directly). */
+  headless: boolean;
+  labels: { [key: string]: string };
+  /** Absent: the service selects no pods (endpoints managed elsewhere). */
+  selector?:
+    | LabelSelector
+    | undefined;
+  /**
+   * Keys of the Authorization resources whose target_refs name this service, sorted (enforced by
+   * its waypoint).
+   */
+  authorizationPolicies: string[];
+}
+
+export interface Service_LabelsEntry {
+  key: string;
+  value: string;
 }
 
 function createBaseServicePort(): ServicePort {
-  return { port: 0, targetPort: 0, appProtocol: "", name: "" };
+  return { port: 0, targetPort: 0, appProtocol: "", name: "", protocol: "", targetPortName: "" };
 }
 
 export const ServicePort: MessageFns<ServicePort> = {
@@ -61,6 +89,12 @@ export const ServicePort: MessageFns<ServicePort> = {
     }
     if (message.name !== "") {
       writer.uint32(34).string(message.name);
+    }
+    if (message.protocol !== "") {
+      writer.uint32(42).string(message.protocol);
+    }
+    if (message.targetPortName !== "") {
+      writer.uint32(50).string(message.targetPortName);
     }
     return writer;
   },
@@ -110,6 +144,22 @@ export const ServicePort: MessageFns<ServicePort> = {
             message.name = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.targetPortName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -131,12 +181,14 @@ export const ServicePort: MessageFns<ServicePort> = {
     message.targetPort = object.targetPort ?? 0;
     message.appProtocol = object.appProtocol ?? "";
     message.name = object.name ?? "";
+    message.protocol = object.protocol ?? "";
+    message.targetPortName = object.targetPortName ?? "";
     return message;
   },
 };
 
 function createBaseEndpoint(): Endpoint {
-  return { workloadUid: "", ports: {} };
+  return { workloadUid: "", ports: {}, address: new Uint8Array(0), status: 0 };
 }
 
 export const Endpoint: MessageFns<Endpoint> = {
@@ -147,6 +199,12 @@ export const Endpoint: MessageFns<Endpoint> = {
     globalThis.Object.entries(message.ports).forEach(([key, value]: [string, number]) => {
       Endpoint_PortsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
+    if (message.address.length !== 0) {
+      writer.uint32(26).bytes(message.address);
+    }
+    if (message.status !== 0) {
+      writer.uint32(32).int32(message.status);
+    }
     return writer;
   },
 
@@ -182,6 +240,22 @@ export const Endpoint: MessageFns<Endpoint> = {
             }
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.address = reader.bytes();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -209,6 +283,8 @@ export const Endpoint: MessageFns<Endpoint> = {
       },
       {},
     );
+    message.address = object.address ?? new Uint8Array(0);
+    message.status = object.status ?? 0;
     return message;
   },
 };
@@ -281,7 +357,19 @@ export const Endpoint_PortsEntry: MessageFns<Endpoint_PortsEntry> = {
 };
 
 function createBaseService(): Service {
-  return { name: "", namespace: "", hostname: "", vips: [], ports: [], endpoints: [], waypoint: undefined };
+  return {
+    name: "",
+    namespace: "",
+    hostname: "",
+    vips: [],
+    ports: [],
+    endpoints: [],
+    waypoint: undefined,
+    headless: false,
+    labels: {},
+    selector: undefined,
+    authorizationPolicies: [],
+  };
 }
 
 export const Service: MessageFns<Service> = {
@@ -306,6 +394,18 @@ export const Service: MessageFns<Service> = {
     }
     if (message.waypoint !== undefined) {
       WaypointRef.encode(message.waypoint, writer.uint32(58).fork()).join();
+    }
+    if (message.headless !== false) {
+      writer.uint32(64).bool(message.headless);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      Service_LabelsEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    if (message.selector !== undefined) {
+      LabelSelector.encode(message.selector, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.authorizationPolicies) {
+      writer.uint32(90).string(v!);
     }
     return writer;
   },
@@ -379,6 +479,41 @@ export const Service: MessageFns<Service> = {
             message.waypoint = WaypointRef.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.headless = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = Service_LabelsEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.labels[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.selector = LabelSelector.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.authorizationPolicies.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -405,6 +540,87 @@ export const Service: MessageFns<Service> = {
     message.waypoint = (object.waypoint !== undefined && object.waypoint !== null)
       ? WaypointRef.fromPartial(object.waypoint)
       : undefined;
+    message.headless = object.headless ?? false;
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.selector = (object.selector !== undefined && object.selector !== null)
+      ? LabelSelector.fromPartial(object.selector)
+      : undefined;
+    message.authorizationPolicies = object.authorizationPolicies?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseService_LabelsEntry(): Service_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const Service_LabelsEntry: MessageFns<Service_LabelsEntry> = {
+  encode(message: Service_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Service_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseService_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Service_LabelsEntry>): Service_LabelsEntry {
+    return Service_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Service_LabelsEntry>): Service_LabelsEntry {
+    const message = createBaseService_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };

@@ -44,6 +44,29 @@ export const WorkloadStatus = {
 export type WorkloadStatus = typeof WorkloadStatus[keyof typeof WorkloadStatus];
 
 
+/**
+ * Effective mutual-TLS mode for traffic into a workload (PeerAuthentication, resolved by weftd:
+ * mesh -> namespace -> workload -> port).
+ */
+export const MtlsMode = {
+  /** MTLS_MODE_UNSPECIFIED - Read as PERMISSIVE (the default without any PeerAuthentication). */
+  MTLS_MODE_UNSPECIFIED: 0,
+  MTLS_MODE_STRICT: 1,
+  MTLS_MODE_PERMISSIVE: 2,
+  MTLS_MODE_DISABLE: 3,
+} as const;
+
+export type MtlsMode = typeof MtlsMode[keyof typeof MtlsMode];
+
+
+/** A port a container of the workload declares (named target ports of services resolve to these). */
+export interface ContainerPort {
+  name: string;
+  port: number;
+  /** `TCP` (when empty), `UDP` or `SCTP`. */
+  protocol: string;
+}
+
 export interface Workload {
   /** Stable unique id, e.g. `<cluster>//Pod/<namespace>/<name>`. */
   uid: string;
@@ -72,12 +95,108 @@ export interface Workload {
   canonicalRevision: string;
   clusterId: string;
   status: WorkloadStatus;
+  containerPorts: ContainerPort[];
+  /** Hostnames of the services that select this workload, sorted. */
+  services: string[];
+  /**
+   * Keys (`<namespace>/<name>`) of the Authorization resources that apply to this workload
+   * (mesh-, namespace- and selector-scoped), sorted. Enforce exactly these: no selector matching
+   * is needed on the proxy.
+   */
+  authorizationPolicies: string[];
+  /** Resolved mTLS mode for inbound traffic, and the target ports whose mode differs from it. */
+  mtlsMode: MtlsMode;
+  portMtlsModes: { [key: number]: MtlsMode };
 }
 
 export interface Workload_LabelsEntry {
   key: string;
   value: string;
 }
+
+export interface Workload_PortMtlsModesEntry {
+  key: number;
+  value: MtlsMode;
+}
+
+function createBaseContainerPort(): ContainerPort {
+  return { name: "", port: 0, protocol: "" };
+}
+
+export const ContainerPort: MessageFns<ContainerPort> = {
+  encode(message: ContainerPort, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.port !== 0) {
+      writer.uint32(16).uint32(message.port);
+    }
+    if (message.protocol !== "") {
+      writer.uint32(26).string(message.protocol);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerPort {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerPort();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ContainerPort>): ContainerPort {
+    return ContainerPort.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ContainerPort>): ContainerPort {
+    const message = createBaseContainerPort();
+    message.name = object.name ?? "";
+    message.port = object.port ?? 0;
+    message.protocol = object.protocol ?? "";
+    return message;
+  },
+};
 
 function createBaseWorkload(): Workload {
   return {
@@ -99,6 +218,11 @@ function createBaseWorkload(): Workload {
     canonicalRevision: "",
     clusterId: "",
     status: 0,
+    containerPorts: [],
+    services: [],
+    authorizationPolicies: [],
+    mtlsMode: 0,
+    portMtlsModes: {},
   };
 }
 
@@ -158,6 +282,21 @@ export const Workload: MessageFns<Workload> = {
     if (message.status !== 0) {
       writer.uint32(144).int32(message.status);
     }
+    for (const v of message.containerPorts) {
+      ContainerPort.encode(v!, writer.uint32(154).fork()).join();
+    }
+    for (const v of message.services) {
+      writer.uint32(162).string(v!);
+    }
+    for (const v of message.authorizationPolicies) {
+      writer.uint32(170).string(v!);
+    }
+    if (message.mtlsMode !== 0) {
+      writer.uint32(176).int32(message.mtlsMode);
+    }
+    globalThis.Object.entries(message.portMtlsModes).forEach(([key, value]: [string, MtlsMode]) => {
+      Workload_PortMtlsModesEntry.encode({ key: key as any, value }, writer.uint32(186).fork()).join();
+    });
     return writer;
   },
 
@@ -321,6 +460,49 @@ export const Workload: MessageFns<Workload> = {
             message.status = reader.int32() as any;
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.containerPorts.push(ContainerPort.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.services.push(reader.string());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.authorizationPolicies.push(reader.string());
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.mtlsMode = reader.int32() as any;
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            const entry23 = Workload_PortMtlsModesEntry.decode(reader, reader.uint32());
+            if (entry23.value !== undefined) {
+              message.portMtlsModes[entry23.key] = entry23.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -366,6 +548,19 @@ export const Workload: MessageFns<Workload> = {
     message.canonicalRevision = object.canonicalRevision ?? "";
     message.clusterId = object.clusterId ?? "";
     message.status = object.status ?? 0;
+    message.containerPorts = object.containerPorts?.map((e) => ContainerPort.fromPartial(e)) || [];
+    message.services = object.services?.map((e) => e) || [];
+    message.authorizationPolicies = object.authorizationPolicies?.map((e) => e) || [];
+    message.mtlsMode = object.mtlsMode ?? 0;
+    message.portMtlsModes = (globalThis.Object.entries(object.portMtlsModes ?? {}) as [string, MtlsMode][]).reduce(
+      (acc: { [key: number]: MtlsMode }, [key, value]: [string, MtlsMode]) => {
+        if (value !== undefined) {
+          acc[globalThis.Number(key)] = value as MtlsMode;
+        }
+        return acc;
+      },
+      {},
+    );
     return message;
   },
 };
@@ -433,6 +628,73 @@ export const Workload_LabelsEntry: MessageFns<Workload_LabelsEntry> = {
     const message = createBaseWorkload_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseWorkload_PortMtlsModesEntry(): Workload_PortMtlsModesEntry {
+  return { key: 0, value: 0 };
+}
+
+export const Workload_PortMtlsModesEntry: MessageFns<Workload_PortMtlsModesEntry> = {
+  encode(message: Workload_PortMtlsModesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== 0) {
+      writer.uint32(8).uint32(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int32(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Workload_PortMtlsModesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWorkload_PortMtlsModesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.key = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Workload_PortMtlsModesEntry>): Workload_PortMtlsModesEntry {
+    return Workload_PortMtlsModesEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Workload_PortMtlsModesEntry>): Workload_PortMtlsModesEntry {
+    const message = createBaseWorkload_PortMtlsModesEntry();
+    message.key = object.key ?? 0;
+    message.value = object.value ?? 0;
     return message;
   },
 };
