@@ -1,0 +1,47 @@
+// What a scenario may ask of a cluster. The local (loopback), netns and kind drivers each
+// implement it, so the same scenarios run on all three.
+
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** A call either got an HTTP answer or failed at the connection level (refused, reset, timed out). */
+export type CallResult =
+  | { readonly ok: true; readonly response: HttpResult }
+  | { readonly ok: false; readonly error: string };
+
+export interface RequestOptions {
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  readonly timeoutMs?: number;
+}
+
+export interface MeshDriver {
+  readonly name: 'local' | 'netns' | 'kind';
+  /** Starts the control plane, the node proxies and the example workloads; resolves when all are ready. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Adds or replaces a manifest file (YAML, may hold several documents) in the cluster's config. */
+  apply(name: string, yaml: string): Promise<void>;
+  /** Removes what `apply(name, …)` added. */
+  remove(name: string): Promise<void>;
+  /** An HTTP request sent by the workload `fromPod` (in namespace demo) through its mesh data plane. */
+  request(fromPod: string, url: string, opts?: RequestOptions): Promise<CallResult>;
+  /**
+   * A plaintext HTTP request from outside the mesh straight to a workload's port, as a legacy
+   * client would send it: the destination's data plane sees a caller with no mesh identity.
+   */
+  plaintextRequest(toPod: string, port: number, path: string): Promise<CallResult>;
+  /** Prometheus text from a component's metrics port: "weftd", or a node name for its ztunnel. */
+  metrics(component: string): Promise<string>;
+  /** Access-log lines a node's ztunnel wrote so far. */
+  accessLog(node: string): Promise<string[]>;
+  /** Where the driver keeps its endpoints file, logs and config. */
+  readonly workDir: string;
+}
+
+/** Prints one step of a scenario: the demo shows these, tests keep them in their output. */
+export type StepLogger = (line: string) => void;

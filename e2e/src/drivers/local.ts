@@ -1,0 +1,310 @@
+// The local driver: a whole mesh on loopback, no root. weftd reads a folder of YAML, two ztunnel
+// "nodes" each own a loopback address, and every workload is a process on its own 127.0.x.y
+// address (its pod IP). Clients enter the mesh through their node's SOCKS5 port, sending from their
+// pod IP so the ztunnel knows who is calling.
+import { randomBytes } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { meshRequest } from '@weft/examples';
+import { parseAllDocuments } from 'yaml';
+import type { CallResult, MeshDriver, RequestOptions } from '../driver.ts';
+import { type ManagedProcess, startProcess, waitReady } from '../processes.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface LocalNode {
+  readonly name: string;
+  readonly ip: string;
+}
+
+export interface LocalPod {
+  readonly name: string;
+  readonly namespace: string;
+  readonly ip: string;
+  readonly node: string;
+  readonly labels: Record<string, string>;
+  readonly ports: readonly number[];
+}
+
+export interface LocalDriverOptions {
+  /** Where config, tokens, CA files, logs and endpoints.json go. Default: <repo>/.weft/local. */
+  readonly workDir?: string;
+  /** Manifests copied into the config folder at start. Default: apps/examples/manifests. */
+  readonly manifestsDir?: string;
+  readonly nodes?: readonly LocalNode[];
+  /** Runtime for every component: Node on built dist/ (default) or Bun on TypeScript source. */
+  readonly runtime?: 'node' | 'bun';
+  readonly xdsAddress?: string;
+  readonly adminAddress?: string;
+}
+
+export interface LocalEndpoints {
+  readonly weftd: { readonly xds: string; readonly admin: string };
+  readonly nodes: readonly {
+    readonly name: string;
+    readonly ip: string;
+    readonly socks5: string;
+    readonly admin: string;
+    readonly metrics: string;
+    readonly readiness: string;
+  }[];
+  readonly pods: readonly LocalPod[];
+  readonly configDir: string;
+  readonly logsDir: string;
+}
+
+const DEFAULT_NODES: readonly LocalNode[] = [
+  { name: 'node-a', ip: '127.0.1.1' },
+  { name: 'node-b', ip: '127.0.2.1' },
+];
+
+/** Pods declared by the manifests in `dir` (the ones with a pod IP). */
+export function readPods(dir: string): LocalPod[] {
+  const pods: LocalPod[] = [];
+  for (const file of readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
+      const o = doc.toJSON() as {
+        kind?: string;
+        metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+        spec?: { nodeName?: string; containers?: { ports?: { containerPort?: number }[] }[] };
+        status?: { podIP?: string };
+      } | null;
+      if (o?.kind !== 'Pod' || !o.status?.podIP || !o.metadata?.name) continue;
+      pods.push({
+        name: o.metadata.name,
+        namespace: o.metadata.namespace ?? 'default',
+        ip: o.status.podIP,
+        node: o.spec?.nodeName ?? '',
+        labels: o.metadata.labels ?? {},
+        ports: (o.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.containerPort ?? 0)),
+      });
+    }
+  }
+  return pods;
+}
+
+export class LocalDriver implements MeshDriver {
+  readonly name = 'local' as const;
+  readonly workDir: string;
+  readonly nodes: readonly LocalNode[];
+  private readonly manifestsDir: string;
+  private readonly runtime: 'node' | 'bun';
+  private readonly xdsAddress: string;
+  private readonly adminAddress: string;
+  private readonly procs = new Map<string, ManagedProcess>();
+  private pods: LocalPod[] = [];
+
+  constructor(opts: LocalDriverOptions = {}) {
+    this.workDir = opts.workDir ?? join(REPO_ROOT, '.weft', 'local');
+    this.manifestsDir = opts.manifestsDir ?? join(REPO_ROOT, 'apps', 'examples', 'manifests');
+    this.nodes = opts.nodes ?? DEFAULT_NODES;
+    this.runtime = opts.runtime ?? 'node';
+    this.xdsAddress = opts.xdsAddress ?? '127.0.0.1:15010';
+    this.adminAddress = opts.adminAddress ?? '127.0.0.1:15014';
+  }
+
+  get configDir(): string {
+    return join(this.workDir, 'config');
+  }
+  get logsDir(): string {
+    return join(this.workDir, 'logs');
+  }
+  get endpointsFile(): string {
+    return join(this.workDir, 'endpoints.json');
+  }
+
+  /** The command line that runs a component: built JS on Node, or TypeScript source on Bun. */
+  private command(entry: { pkg: string; main: string }): { cmd: string; args: string[] } {
+    if (this.runtime === 'bun') {
+      const bun = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
+      return {
+        cmd: bun,
+        args: ['--conditions=weft-source', join(REPO_ROOT, entry.pkg, 'src', `${entry.main}.ts`)],
+      };
+    }
+    const file = join(REPO_ROOT, entry.pkg, 'dist', `${entry.main}.js`);
+    if (!existsSync(file)) throw new Error(`${file} is missing: run \`pnpm build\` first`);
+    return { cmd: process.execPath, args: [file] };
+  }
+
+  private spawn(name: string, entry: { pkg: string; main: string }, args: string[]): ManagedProcess {
+    const { cmd, args: base } = this.command(entry);
+    const proc = startProcess(name, cmd, [...base, ...args], join(this.logsDir, `${name}.log`));
+    this.procs.set(name, proc);
+    return proc;
+  }
+
+  async start(): Promise<void> {
+    rmSync(this.workDir, { recursive: true, force: true });
+    for (const dir of [this.configDir, this.logsDir, join(this.workDir, 'ca')])
+      mkdirSync(dir, { recursive: true });
+    for (const file of readdirSync(this.manifestsDir).filter((f) => /\.ya?ml$/.test(f))) {
+      copyFileSync(join(this.manifestsDir, file), join(this.configDir, file));
+    }
+    this.pods = readPods(this.configDir);
+
+    // One token per node: ztunnels authenticate to the CA as weft-system/ztunnel bound to their node.
+    const tokens = new Map(this.nodes.map((n) => [n.name, randomBytes(16).toString('hex')]));
+    const tokenFile = join(this.workDir, 'tokens.txt');
+    writeFileSync(
+      tokenFile,
+      `# token namespace service-account node\n${[...tokens].map(([node, t]) => `${t} weft-system ztunnel ${node}`).join('\n')}\n`,
+      { mode: 0o600 },
+    );
+
+    const weftd = this.spawn('weftd', { pkg: 'apps/control-plane', main: 'main' }, [
+      '--config-dir',
+      this.configDir,
+      '--xds-address',
+      this.xdsAddress,
+      '--admin-address',
+      this.adminAddress,
+      '--token-file',
+      tokenFile,
+      '--ca-dir',
+      join(this.workDir, 'ca'),
+    ]);
+    await waitReady(weftd, `http://${this.adminAddress}/healthz/ready`);
+
+    const ztunnels: Promise<void>[] = [];
+    for (const node of this.nodes) {
+      const tokenPath = join(this.workDir, `${node.name}.token`);
+      writeFileSync(tokenPath, `${tokens.get(node.name)}\n`, { mode: 0o600 });
+      const z = this.spawn(`ztunnel-${node.name}`, { pkg: 'packages/ztunnel', main: 'main' }, [
+        '--node',
+        node.name,
+        '--node-ip',
+        node.ip,
+        '--xds-address',
+        this.xdsAddress,
+        '--token-file',
+        tokenPath,
+      ]);
+      ztunnels.push(waitReady(z, `http://${node.ip}:15021/healthz/ready`));
+    }
+    await Promise.all(ztunnels);
+
+    // The example workloads: every pod with a container port is an echo server.
+    const servers: Promise<void>[] = [];
+    for (const pod of this.pods) {
+      const port = pod.ports[0];
+      if (port === undefined || port === 0) continue;
+      const echo = this.spawn(pod.name, { pkg: 'apps/examples', main: 'echo-main' }, [
+        '--listen',
+        `${pod.ip}:${port}`,
+        '--service',
+        pod.labels.app ?? pod.name,
+        '--version',
+        pod.labels.version ?? 'v1',
+        '--pod',
+        pod.name,
+      ]);
+      servers.push(waitReady(echo, `http://${pod.ip}:${port}/healthz`));
+    }
+    await Promise.all(servers);
+    writeFileSync(this.endpointsFile, `${JSON.stringify(this.endpoints(), null, 2)}\n`);
+  }
+
+  endpoints(): LocalEndpoints {
+    return {
+      weftd: { xds: this.xdsAddress, admin: `http://${this.adminAddress}` },
+      nodes: this.nodes.map((n) => ({
+        name: n.name,
+        ip: n.ip,
+        socks5: `${n.ip}:15080`,
+        admin: `http://${n.ip}:15000`,
+        metrics: `http://${n.ip}:15020/metrics`,
+        readiness: `http://${n.ip}:15021/healthz/ready`,
+      })),
+      pods: this.pods,
+      configDir: this.configDir,
+      logsDir: this.logsDir,
+    };
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.procs.values()].reverse();
+    this.procs.clear();
+    await Promise.all(all.map((p) => p.stop()));
+  }
+
+  /** Stops one component (e.g. "weftd" or "ztunnel-node-a"), for reliability scenarios. */
+  async kill(name: string): Promise<void> {
+    await this.procs.get(name)?.stop();
+  }
+
+  async apply(name: string, yaml: string): Promise<void> {
+    writeFileSync(join(this.configDir, name), yaml);
+  }
+
+  async remove(name: string): Promise<void> {
+    rmSync(join(this.configDir, name), { force: true });
+  }
+
+  private pod(name: string): LocalPod {
+    const pod = this.pods.find((p) => p.name === name);
+    if (pod === undefined) throw new Error(`no pod named ${name} in the local manifests`);
+    return pod;
+  }
+
+  private node(name: string): LocalNode {
+    const node = this.nodes.find((n) => n.name === name);
+    if (node === undefined) throw new Error(`no local node named ${name}`);
+    return node;
+  }
+
+  async request(fromPod: string, url: string, opts: RequestOptions = {}): Promise<CallResult> {
+    const pod = this.pod(fromPod);
+    const node = this.node(pod.node);
+    try {
+      const response = await meshRequest({
+        url,
+        socks: { host: node.ip, port: 15080 },
+        source: pod.ip,
+        ...opts,
+      });
+      return { ok: true, response };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
+  async plaintextRequest(toPod: string, _port: number, path: string): Promise<CallResult> {
+    // Local mode has no interception: the workload's plaintext inbound listener (podIP:15006)
+    // stands for the captured port, and forwards to the workload's first container port.
+    const pod = this.pod(toPod);
+    try {
+      const response = await meshRequest({ url: `http://${pod.ip}:15006${path}`, timeoutMs: 3000 });
+      return { ok: true, response };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
+  async metrics(component: string): Promise<string> {
+    const url =
+      component === 'weftd'
+        ? `http://${this.adminAddress}/metrics`
+        : `http://${this.node(component).ip}:15020/metrics`;
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    return await res.text();
+  }
+
+  async accessLog(node: string): Promise<string[]> {
+    const proc = this.procs.get(`ztunnel-${node}`);
+    return (proc?.lines() ?? []).filter(
+      (l) => l.includes('src.identity=') || l.includes('src_identity') || l.includes('spiffe://'),
+    );
+  }
+}

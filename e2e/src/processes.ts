@@ -1,0 +1,78 @@
+// Child processes of a local mesh: started with execa, output kept in a log file and in memory
+// (the last lines), stopped with SIGTERM then SIGKILL.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { execa, type ResultPromise } from 'execa';
+
+export interface ManagedProcess {
+  readonly name: string;
+  /** Output lines so far (stdout and stderr), the last 5,000. */
+  lines(): readonly string[];
+  readonly exited: Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+export function startProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  logPath: string,
+): ManagedProcess {
+  const log: WriteStream = createWriteStream(logPath, { flags: 'a' });
+  const kept: string[] = [];
+  const child = execa(command, args, {
+    reject: false,
+    stdin: 'ignore',
+    buffer: false,
+    forceKillAfterDelay: 3000,
+    env: { FORCE_COLOR: '0' },
+  });
+  const onData = (chunk: Buffer): void => {
+    log.write(chunk);
+    for (const line of chunk.toString().split('\n')) {
+      if (line.length === 0) continue;
+      kept.push(line);
+      if (kept.length > 5000) kept.splice(0, kept.length - 5000);
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = child.then(
+    (r) => r.exitCode,
+    () => undefined,
+  );
+  return {
+    name,
+    lines: () => kept,
+    exited,
+    async stop() {
+      if (child.exitCode === null && !child.killed) child.kill('SIGTERM');
+      await exited;
+      await new Promise<void>((r) => log.end(r));
+    },
+  };
+}
+
+/** Resolves once `url` answers 200, or rejects naming the process when it exits or time runs out. */
+export async function waitReady(proc: ManagedProcess, url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void proc.exited.then(() => {
+    exited = true;
+  });
+  let last = '';
+  while (Date.now() < deadline) {
+    if (exited)
+      throw new Error(`${proc.name} exited before it was ready:\n${proc.lines().slice(-20).join('\n')}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `${proc.name} not ready at ${url} after ${timeoutMs} ms (${last}):\n${proc.lines().slice(-20).join('\n')}`,
+  );
+}

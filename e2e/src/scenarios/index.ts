@@ -1,0 +1,4 @@
+import { L4_SCENARIOS, type Scenario } from './l4.ts';
+
+export type { Scenario } from './l4.ts';
+export const ALL_SCENARIOS: readonly Scenario[] = [...L4_SCENARIOS];

@@ -1,0 +1,21 @@
+// The shared scenarios on the local (loopback) driver: real weftd, ztunnel and workload processes.
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { LocalDriver } from '../src/drivers/local.ts';
+import { ALL_SCENARIOS } from '../src/scenarios/index.ts';
+
+const driver = new LocalDriver({ runtime: process.env.WEFT_E2E_RUNTIME === 'bun' ? 'bun' : 'node' });
+
+describe('local driver', () => {
+  beforeAll(async () => {
+    await driver.start();
+  });
+  afterAll(async () => {
+    await driver.stop();
+  });
+
+  for (const scenario of ALL_SCENARIOS) {
+    it(`${scenario.name}: ${scenario.title}`, async () => {
+      await scenario.run(driver, (line) => console.log(`[${scenario.name}] ${line}`));
+    });
+  }
+});
