@@ -1,0 +1,188 @@
+import { authorizationPolicy, peerAuthentication } from '@weft/policy/testing';
+import { describe, expect, it } from 'vitest';
+import { applyUpdate, batchFromSnapshot, createStateStore, type ProxyState } from '../state/store.ts';
+import { compileOrThrow, localMeshObjects, LOCAL_MESH as M, NODE_A } from '../testing/mesh.ts';
+import {
+  decideInboundHbone,
+  decideInboundPlaintext,
+  type InboundDecision,
+  type InboundRequest,
+} from './decide.ts';
+
+const CLIENT = 'spiffe://cluster.local/ns/demo/sa/client';
+const OTHER = 'spiffe://cluster.local/ns/other/sa/legacy';
+
+function stateOf(extra: unknown[]): ProxyState {
+  const store = createStateStore();
+  applyUpdate(store, batchFromSnapshot(compileOrThrow([...localMeshObjects(), ...extra]), 'test'));
+  return store.state;
+}
+
+function summary(d: InboundDecision): string {
+  return d.allow ? `allow ${d.target.ip}:${d.target.port} (${d.authz.code})` : `${d.status} ${d.reason}`;
+}
+
+const base: InboundRequest = {
+  nodeName: NODE_A.name,
+  destination: { ip: M.echo1, port: 8080 },
+  peerIdentity: CLIENT,
+  sourceIp: M.client,
+};
+
+const denyOther = authorizationPolicy('deny-other', {
+  namespace: 'demo',
+  action: 'DENY',
+  selector: { app: 'echo' },
+  rules: [{ from: [{ source: { namespaces: ['other'] } }] }],
+});
+const allowClient = authorizationPolicy('allow-client', {
+  namespace: 'demo',
+  action: 'ALLOW',
+  selector: { app: 'echo' },
+  rules: [{ from: [{ source: { principals: ['cluster.local/ns/demo/sa/client'] } }] }],
+});
+const allowIp = authorizationPolicy('allow-ip', {
+  namespace: 'demo',
+  action: 'ALLOW',
+  rules: [{ from: [{ source: { ipBlocks: ['127.0.2.0/24'] } }], to: [{ operation: { ports: ['8080'] } }] }],
+});
+const allowL7 = authorizationPolicy('allow-get', {
+  namespace: 'demo',
+  action: 'ALLOW',
+  rules: [{ to: [{ operation: { methods: ['GET'] } }] }],
+});
+
+describe('decideInboundHbone', () => {
+  const cases: { name: string; extra: unknown[]; req: Partial<InboundRequest>; expected: string }[] = [
+    { name: 'no policy: allowed', extra: [], req: {}, expected: `allow ${M.echo1}:8080 (no-policy)` },
+    {
+      name: 'DENY by namespace matches other/legacy',
+      extra: [denyOther],
+      req: { peerIdentity: OTHER },
+      expected: '401 denied',
+    },
+    {
+      name: 'DENY by namespace lets demo/client in',
+      extra: [denyOther],
+      req: {},
+      expected: `allow ${M.echo1}:8080 (no-policy)`,
+    },
+    {
+      name: 'ALLOW by principal matches',
+      extra: [allowClient],
+      req: {},
+      expected: `allow ${M.echo1}:8080 (allowed)`,
+    },
+    {
+      name: 'ALLOW by principal refuses others',
+      extra: [allowClient],
+      req: { peerIdentity: OTHER },
+      expected: '401 denied',
+    },
+    {
+      name: 'ALLOW by ipBlock and port',
+      extra: [allowIp],
+      req: {},
+      expected: `allow ${M.echo1}:8080 (allowed)`,
+    },
+    {
+      name: 'ALLOW by ipBlock: other port refused',
+      extra: [allowIp],
+      req: { destination: { ip: M.echo1, port: 9090 } },
+      expected: '401 denied',
+    },
+    {
+      name: 'ALLOW by ipBlock: other source refused',
+      extra: [allowIp],
+      req: { sourceIp: '127.0.3.3' },
+      expected: '401 denied',
+    },
+    { name: 'L7-only ALLOW never matches at L4', extra: [allowL7], req: {}, expected: '401 denied' },
+    {
+      name: 'unknown destination address',
+      extra: [],
+      req: { destination: { ip: '127.0.9.9', port: 1 } },
+      expected: '400 unknown-destination',
+    },
+    {
+      name: 'workload on another node',
+      extra: [],
+      req: { destination: { ip: M.client, port: 1 } },
+      expected: '400 destination-not-local',
+    },
+    {
+      name: 'authority names another workload than the listener serves',
+      extra: [],
+      req: { listenerWorkloadUid: 'uid-demo-client' },
+      expected: '400 authority-mismatch',
+    },
+    {
+      name: 'listener workload matches',
+      extra: [],
+      req: { listenerWorkloadUid: 'uid-demo-echo-1' },
+      expected: `allow ${M.echo1}:8080 (no-policy)`,
+    },
+  ];
+  it.each(cases)('$name', ({ extra, req, expected }) => {
+    expect(summary(decideInboundHbone(stateOf(extra), { ...base, ...req }))).toBe(expected);
+  });
+});
+
+describe('decideInboundPlaintext', () => {
+  const strict = peerAuthentication('strict', { namespace: 'demo', mode: 'STRICT' });
+  const permissive = peerAuthentication('permissive', { namespace: 'demo', mode: 'PERMISSIVE' });
+  const portStrict = peerAuthentication('port', {
+    namespace: 'demo',
+    selector: { app: 'echo' },
+    mode: 'PERMISSIVE',
+    portLevelMtls: { '8080': 'STRICT' },
+  });
+  const cases: { name: string; extra: unknown[]; req: Partial<InboundRequest>; expected: string }[] = [
+    {
+      name: 'default (PERMISSIVE): passes',
+      extra: [],
+      req: {},
+      expected: `allow ${M.echo1}:8080 (no-policy)`,
+    },
+    { name: 'STRICT refuses', extra: [strict], req: {}, expected: '401 strict-mtls' },
+    {
+      name: 'PERMISSIVE passes',
+      extra: [permissive],
+      req: {},
+      expected: `allow ${M.echo1}:8080 (no-policy)`,
+    },
+    {
+      name: 'port-level STRICT refuses that port',
+      extra: [portStrict],
+      req: {},
+      expected: '401 strict-mtls',
+    },
+    {
+      name: 'port-level STRICT leaves other ports',
+      extra: [portStrict],
+      req: { destination: { ip: M.echo1, port: 9090 } },
+      expected: `allow ${M.echo1}:9090 (no-policy)`,
+    },
+    {
+      name: 'ALLOW requiring principals does not match plaintext (even with an identity passed in)',
+      extra: [permissive, allowClient],
+      req: {},
+      expected: '401 denied',
+    },
+    {
+      name: 'ALLOW by ipBlock matches plaintext',
+      extra: [permissive, allowIp],
+      req: {},
+      expected: `allow ${M.echo1}:8080 (allowed)`,
+    },
+    {
+      name: 'DENY by namespace does not match plaintext',
+      extra: [denyOther],
+      req: {},
+      expected: `allow ${M.echo1}:8080 (no-policy)`,
+    },
+  ];
+  it.each(cases)('$name', ({ extra, req, expected }) => {
+    expect(summary(decideInboundPlaintext(stateOf(extra), { ...base, ...req }))).toBe(expected);
+  });
+});

@@ -1,0 +1,249 @@
+// Outbound decision: who is calling, where the call goes, and how. Pure: the state, the
+// connection and an endpoint picker in, a plain plan out (STYLE.md point 4). Sockets only
+// execute plans (outbound/execute.ts).
+//
+// logical (service VIP or hostname) -> concrete (service port) -> endpoint (one backend)
+import { type Endpoint, normalizeIp, type Service, type ServicePort, type Workload } from '@weft/policy';
+import type { ProxyState } from '../state/store.ts';
+
+export interface SocketAddress {
+  readonly ip: string;
+  readonly port: number;
+}
+
+/** What the app asked for: an address, or a mesh hostname (SOCKS5 DOMAINNAME). */
+export type OutboundTarget =
+  | { readonly kind: 'address'; readonly ip: string; readonly port: number }
+  | { readonly kind: 'hostname'; readonly hostname: string; readonly port: number };
+
+export interface OutboundConnection {
+  /** The calling app's address (SOCKS5 peer, or the captured socket's source). */
+  readonly sourceIp: string;
+  readonly target: OutboundTarget;
+}
+
+/** Chooses one of `count` (>= 1) endpoints of `key` ("hostname:port"). */
+export type EndpointPicker = (key: string, count: number) => number;
+
+export interface PlanOptions {
+  /** This ztunnel's node: sources must run here. */
+  readonly nodeName: string;
+  readonly pick: EndpointPicker;
+  /** Port peers accept HBONE on. Default 15008. */
+  readonly hbonePort?: number;
+}
+
+export type DenyReason =
+  /** No workload has the source address. */
+  | 'unknown-source'
+  /** The source workload runs on another node (this ztunnel holds no certificate for it). */
+  | 'source-not-local'
+  /** The source workload is not in ambient mode. */
+  | 'source-not-ambient'
+  /** A hostname that is no mesh service (SOCKS5 resolves only mesh names). */
+  | 'unknown-hostname'
+  /** A service VIP or hostname without that port. */
+  | 'unknown-service-port'
+  /** The service has no endpoint for the port. */
+  | 'no-endpoints'
+  /** The destination is behind a waypoint; this ztunnel does not route to waypoints yet (fail closed). */
+  | 'waypoint-unsupported'
+  /** The destination address is not a usable unicast address. */
+  | 'invalid-destination';
+
+export interface DenyPlan {
+  readonly kind: 'deny';
+  readonly reason: DenyReason;
+  readonly message: string;
+  /** The source, when it was found. */
+  readonly source?: Workload;
+}
+
+/** Mutual TLS tunnel to the destination's node proxy. */
+export interface HbonePlan {
+  readonly kind: 'hbone';
+  readonly source: Workload;
+  /** The certificate to present. */
+  readonly sourceIdentity: string;
+  /** The destination workload (the chosen endpoint). */
+  readonly destination: Workload;
+  /** The identity the peer must prove. */
+  readonly expectedIdentity: string;
+  /** Where the tunnel connects: endpointIP:15008. */
+  readonly via: SocketAddress;
+  /** The CONNECT :authority: endpointIP:targetPort. */
+  readonly authority: SocketAddress;
+  /** Set when the call was addressed to a service. */
+  readonly service?: Service;
+  readonly servicePort?: ServicePort;
+}
+
+/** Plain TCP to the original destination (not in the mesh, or a workload without a proxy). */
+export interface PassthroughPlan {
+  readonly kind: 'passthrough';
+  readonly source: Workload;
+  readonly target: SocketAddress;
+  readonly reason: 'not-in-mesh' | 'destination-not-captured';
+  /** The destination workload, when it is known to the mesh (mode none/proxyless). */
+  readonly destination?: Workload;
+  readonly service?: Service;
+}
+
+export type OutboundPlan = DenyPlan | HbonePlan | PassthroughPlan;
+
+/** Whether the workload's node proxy (or sidecar) terminates HBONE for it. */
+function speaksHbone(w: Workload): boolean {
+  return w.mode === 'ambient' || w.mode === 'sidecar';
+}
+
+function deny(reason: DenyReason, message: string, source?: Workload): DenyPlan {
+  return { kind: 'deny', reason, message, ...(source !== undefined ? { source } : {}) };
+}
+
+/** Healthy endpoints of the port if any, else all of them (a degraded service still gets tried). */
+function candidates(service: Service, port: number): Endpoint[] {
+  const all = service.endpoints.filter((e) => e.port === port);
+  const healthy = all.filter((e) => e.healthy);
+  return healthy.length > 0 ? healthy : all;
+}
+
+function toWorkload(
+  source: Workload,
+  destination: Workload,
+  targetIp: string,
+  targetPort: number,
+  hbonePort: number,
+  service?: { service: Service; port: ServicePort },
+): OutboundPlan {
+  if (destination.waypoint !== undefined || service?.service.waypoint !== undefined) {
+    const which = destination.waypoint ?? service?.service.waypoint;
+    return deny(
+      'waypoint-unsupported',
+      `destination ${destination.namespace}/${destination.name} is served by waypoint ${which?.key}, which this ztunnel does not route to`,
+      source,
+    );
+  }
+  if (!speaksHbone(destination)) {
+    return {
+      kind: 'passthrough',
+      source,
+      target: { ip: targetIp, port: targetPort },
+      reason: 'destination-not-captured',
+      destination,
+      ...(service !== undefined ? { service: service.service } : {}),
+    };
+  }
+  return {
+    kind: 'hbone',
+    source,
+    sourceIdentity: source.identity,
+    destination,
+    expectedIdentity: destination.identity,
+    via: { ip: targetIp, port: hbonePort },
+    authority: { ip: targetIp, port: targetPort },
+    ...(service !== undefined ? { service: service.service, servicePort: service.port } : {}),
+  };
+}
+
+function toService(
+  state: ProxyState,
+  source: Workload,
+  service: Service,
+  port: ServicePort,
+  options: PlanOptions,
+): OutboundPlan {
+  const hbonePort = options.hbonePort ?? 15008;
+  const list = candidates(service, port.port);
+  if (list.length === 0) {
+    return deny('no-endpoints', `service ${service.hostname} has no endpoint for port ${port.port}`, source);
+  }
+  const at = options.pick(`${service.hostname}:${port.port}`, list.length);
+  const endpoint = list[Math.min(Math.max(0, Math.floor(at)), list.length - 1)] as Endpoint;
+  const ip = normalizeIp(endpoint.ip) ?? endpoint.ip;
+  const destination = state.workloadByUid(endpoint.workloadUid) ?? state.workloadByIp(ip);
+  if (destination === undefined) {
+    // An endpoint without a known workload: plain TCP, as for any address outside the mesh.
+    return {
+      kind: 'passthrough',
+      source,
+      target: { ip, port: endpoint.targetPort },
+      reason: 'not-in-mesh',
+      service,
+    };
+  }
+  return toWorkload(source, destination, ip, endpoint.targetPort, hbonePort, { service, port });
+}
+
+export function planOutbound(
+  state: ProxyState,
+  conn: OutboundConnection,
+  options: PlanOptions,
+): OutboundPlan {
+  const source = state.workloadByIp(conn.sourceIp);
+  if (source === undefined) return deny('unknown-source', `no workload has source address ${conn.sourceIp}`);
+  if (source.node !== options.nodeName) {
+    return deny(
+      'source-not-local',
+      `source ${source.namespace}/${source.name} runs on node ${source.node ?? '(none)'}, not ${options.nodeName}`,
+      source,
+    );
+  }
+  if (source.mode !== 'ambient') {
+    return deny(
+      'source-not-ambient',
+      `source ${source.namespace}/${source.name} is in ${source.mode} mode`,
+      source,
+    );
+  }
+
+  const target = conn.target;
+  if (target.kind === 'hostname') {
+    const literal = normalizeIp(target.hostname);
+    if (literal !== undefined) {
+      return planOutbound(
+        state,
+        { ...conn, target: { kind: 'address', ip: literal, port: target.port } },
+        options,
+      );
+    }
+    const service = state.serviceByHostname(target.hostname);
+    if (service === undefined) {
+      return deny('unknown-hostname', `${target.hostname} is not a mesh service`, source);
+    }
+    const port = service.ports.find((p) => p.port === target.port);
+    if (port === undefined) {
+      return deny('unknown-service-port', `service ${service.hostname} has no port ${target.port}`, source);
+    }
+    return toService(state, source, service, port, options);
+  }
+
+  const ip = normalizeIp(target.ip);
+  if (ip === undefined || ip === '0.0.0.0' || ip === '::' || target.port < 1 || target.port > 65535) {
+    return deny('invalid-destination', `${target.ip}:${target.port} is not a destination`, source);
+  }
+  const byVip = state.serviceByAddress(ip, target.port);
+  if (byVip !== undefined) return toService(state, source, byVip.service, byVip.port, options);
+  if (state.isServiceVip(ip)) {
+    return deny('unknown-service-port', `service VIP ${ip} has no port ${target.port}`, source);
+  }
+  const destination = state.workloadByIp(ip);
+  if (destination !== undefined) {
+    return toWorkload(source, destination, ip, target.port, options.hbonePort ?? 15008);
+  }
+  return { kind: 'passthrough', source, target: { ip, port: target.port }, reason: 'not-in-mesh' };
+}
+
+/** Round robin per key, the default picker. Holds one counter per service port. */
+export function roundRobinPicker(): EndpointPicker {
+  const next = new Map<string, number>();
+  return (key, count) => {
+    const n = next.get(key) ?? 0;
+    next.set(key, n + 1 >= Number.MAX_SAFE_INTEGER ? 0 : n + 1);
+    return n % count;
+  };
+}
+
+/** Uniform random choice with injected randomness ([0, 1)). */
+export function randomPicker(random: () => number = Math.random): EndpointPicker {
+  return (_key, count) => Math.floor(random() * count);
+}

@@ -1,0 +1,544 @@
+// The proxy's one state store (STYLE.md point 3). Config sources (xDS, the static file loader)
+// turn their input into policy-domain objects and hand them to `applyUpdate`, the only writer.
+// Each write produces a new immutable `ProxyState` with its indexes; readers (the proxy paths,
+// the admin endpoint) take `store.state` and keep using the value they read, so a connection
+// decided against one generation never sees a half-applied batch.
+import {
+  type AuthzPolicy,
+  DEFAULT_ROOT_NAMESPACE,
+  DEFAULT_TRUST_DOMAIN,
+  type MtlsMode,
+  normalizeIp,
+  type PeerAuthenticationPolicy,
+  resolvePeerAuthentication,
+  type Service,
+  type ServicePort,
+  selectorMatches,
+  type Workload,
+  type WorkloadPeerAuthentication,
+} from '@weft/policy';
+
+/** Upserts (whole objects) and removals (by key) for one collection. */
+export interface CollectionChange<T> {
+  readonly upserts?: readonly T[];
+  readonly removals?: readonly string[];
+}
+
+/** One unit of change from one config source. */
+export interface StateBatch {
+  /** Who wrote it: `xds`, `file`, ... (shown in /config_dump). */
+  readonly source: string;
+  /** The source's version label, if it has one. */
+  readonly version?: string;
+  /** Replace the whole state with the upserts (file loads); removals are ignored then. */
+  readonly replace?: boolean;
+  /** The source has delivered its first complete view (readiness). */
+  readonly synced?: boolean;
+  /** By `uid`. */
+  readonly workloads?: CollectionChange<Workload>;
+  /** By hostname. */
+  readonly services?: CollectionChange<Service>;
+  /** By "namespace/name". */
+  readonly authorizationPolicies?: CollectionChange<AuthzPolicy>;
+  /** Resolved mTLS mode per workload, by workload uid. */
+  readonly peerAuthentication?: CollectionChange<WorkloadPeerAuthentication>;
+  /** The PeerAuthentication policies themselves (used for workloads without a resolved entry). */
+  readonly peerAuthenticationPolicies?: CollectionChange<PeerAuthenticationPolicy>;
+}
+
+export type StateCollection =
+  | 'workloads'
+  | 'services'
+  | 'authorizationPolicies'
+  | 'peerAuthentication'
+  | 'peerAuthenticationPolicies';
+
+/** An object `applyUpdate` refused, with the field at fault. */
+export interface RejectedObject {
+  readonly source: string;
+  readonly collection: StateCollection;
+  readonly key: string;
+  readonly field: string;
+  readonly message: string;
+}
+
+export interface ApplyResult {
+  readonly generation: number;
+  readonly applied: number;
+  readonly removed: number;
+  readonly rejected: readonly RejectedObject[];
+}
+
+export interface ServiceAddressMatch {
+  readonly service: Service;
+  readonly port: ServicePort;
+}
+
+/** An immutable view of the config with its indexes. */
+export interface ProxyState {
+  /** Increases by one with every applied batch. */
+  readonly generation: number;
+  readonly trustDomain: string;
+  readonly rootNamespace: string;
+  /** True once any source reported a complete first view. */
+  readonly synced: boolean;
+  /** Source name -> its last version and when it last wrote (ms since epoch). */
+  readonly sources: ReadonlyMap<
+    string,
+    { readonly version: string; readonly updatedAt: number; readonly synced: boolean }
+  >;
+  readonly workloads: ReadonlyMap<string, Workload>;
+  readonly services: ReadonlyMap<string, Service>;
+  readonly authorizationPolicies: ReadonlyMap<string, AuthzPolicy>;
+  readonly peerAuthentication: ReadonlyMap<string, WorkloadPeerAuthentication>;
+  readonly peerAuthenticationPolicies: ReadonlyMap<string, PeerAuthenticationPolicy>;
+  workloadByIp(ip: string): Workload | undefined;
+  workloadByUid(uid: string): Workload | undefined;
+  /** The service with `ip` as a VIP and `port` as a service port. */
+  serviceByAddress(ip: string, port: number): ServiceAddressMatch | undefined;
+  /** Whether `ip` is some service's VIP (on any port). */
+  isServiceVip(ip: string): boolean;
+  serviceByHostname(hostname: string): Service | undefined;
+  /** The mesh-, namespace- and selector-scoped ALLOW/DENY/AUDIT policies of a workload, by key. */
+  policiesForWorkload(uid: string): readonly AuthzPolicy[];
+  /** The effective mTLS mode for traffic to `port` (target port) of the workload. */
+  peerAuthenticationMode(workload: Workload, port: number): MtlsMode;
+  /** Workloads scheduled on `node`, by uid. */
+  workloadsOnNode(node: string): readonly Workload[];
+}
+
+export interface StateStoreOptions {
+  readonly trustDomain?: string;
+  readonly rootNamespace?: string;
+  /** Wall clock for `sources[].updatedAt`. */
+  readonly now?: () => number;
+  /** How many rejected objects /config_dump keeps. Default 50. */
+  readonly keepRejected?: number;
+}
+
+export type StateListener = (state: ProxyState, previous: ProxyState) => void;
+
+export interface StateStore {
+  readonly state: ProxyState;
+  /** Called after each applied batch; a throwing listener is ignored. */
+  subscribe(listener: StateListener): () => void;
+  /** Recent rejected objects, newest last. */
+  readonly rejected: readonly RejectedObject[];
+  /** Total objects ever rejected, per collection. */
+  readonly rejectedTotal: Readonly<Record<StateCollection, number>>;
+}
+
+interface StoreInternals {
+  state: ProxyState;
+  readonly listeners: Set<StateListener>;
+  readonly rejected: RejectedObject[];
+  readonly rejectedTotal: Record<StateCollection, number>;
+  readonly options: Required<Pick<StateStoreOptions, 'now' | 'keepRejected'>>;
+}
+
+// Only applyUpdate (this module) reaches a store's writable internals.
+const internals = new WeakMap<StateStore, StoreInternals>();
+
+interface StateData {
+  readonly generation: number;
+  readonly trustDomain: string;
+  readonly rootNamespace: string;
+  readonly synced: boolean;
+  readonly sources: ReadonlyMap<string, { version: string; updatedAt: number; synced: boolean }>;
+  readonly workloads: ReadonlyMap<string, Workload>;
+  readonly services: ReadonlyMap<string, Service>;
+  readonly authorizationPolicies: ReadonlyMap<string, AuthzPolicy>;
+  readonly peerAuthentication: ReadonlyMap<string, WorkloadPeerAuthentication>;
+  readonly peerAuthenticationPolicies: ReadonlyMap<string, PeerAuthenticationPolicy>;
+}
+
+function vipKey(ip: string, port: number): string {
+  return `${ip}|${port}`;
+}
+
+function byKey<T>(a: [string, T], b: [string, T]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/** Builds the indexes of one generation. Collections are sorted by key so output is stable. */
+function buildState(data: StateData): ProxyState {
+  const byIp = new Map<string, Workload>();
+  const byNode = new Map<string, Workload[]>();
+  for (const w of data.workloads.values()) {
+    for (const raw of w.ips) {
+      const ip = normalizeIp(raw);
+      // Two workloads with one address (host network): the first by uid keeps it.
+      if (ip !== undefined && !byIp.has(ip)) byIp.set(ip, w);
+    }
+    if (w.node !== undefined) {
+      const list = byNode.get(w.node) ?? [];
+      list.push(w);
+      byNode.set(w.node, list);
+    }
+  }
+  const byVipPort = new Map<string, ServiceAddressMatch>();
+  const vips = new Set<string>();
+  for (const s of data.services.values()) {
+    for (const raw of s.vips) {
+      const ip = normalizeIp(raw);
+      if (ip === undefined) continue;
+      vips.add(ip);
+      for (const port of s.ports) {
+        const k = vipKey(ip, port.port);
+        if (!byVipPort.has(k)) byVipPort.set(k, { service: s, port });
+      }
+    }
+  }
+  const policyCache = new Map<string, readonly AuthzPolicy[]>();
+  const policies = [...data.authorizationPolicies.values()];
+
+  const policiesForWorkload = (uid: string): readonly AuthzPolicy[] => {
+    const cached = policyCache.get(uid);
+    if (cached !== undefined) return cached;
+    const w = data.workloads.get(uid);
+    let out: AuthzPolicy[] = [];
+    if (w !== undefined) {
+      // Istio's selection, the same as @weft/policy's compile: mesh-wide, same namespace, or
+      // selector-matched (in the workload's namespace, or any namespace from the root one).
+      // targetRefs policies belong to waypoints and never apply at L4 here.
+      const listed = new Set(w.authorizationPolicies);
+      out = policies.filter((p) => {
+        if (listed.has(p.key)) return p.scope !== 'targets';
+        switch (p.scope) {
+          case 'mesh':
+            return p.namespace === data.rootNamespace;
+          case 'namespace':
+            return p.namespace === w.namespace;
+          case 'workload':
+            return (
+              (p.namespace === w.namespace || p.namespace === data.rootNamespace) &&
+              selectorMatches(p.selector, w.labels)
+            );
+          case 'targets':
+            return false;
+          default: {
+            const never: never = p.scope;
+            return never;
+          }
+        }
+      });
+    }
+    policyCache.set(uid, out);
+    return out;
+  };
+
+  const paSet = {
+    rootNamespace: data.rootNamespace,
+    policies: [...data.peerAuthenticationPolicies.values()],
+  };
+
+  return {
+    ...data,
+    workloadByIp: (ip) => {
+      const n = normalizeIp(ip);
+      return n === undefined ? undefined : byIp.get(n);
+    },
+    workloadByUid: (uid) => data.workloads.get(uid),
+    serviceByAddress: (ip, port) => {
+      const n = normalizeIp(ip);
+      return n === undefined ? undefined : byVipPort.get(vipKey(n, port));
+    },
+    isServiceVip: (ip) => {
+      const n = normalizeIp(ip);
+      return n !== undefined && vips.has(n);
+    },
+    serviceByHostname: (hostname) => data.services.get(hostname.toLowerCase().replace(/\.$/, '')),
+    policiesForWorkload,
+    peerAuthenticationMode: (workload, port) => {
+      const pre = data.peerAuthentication.get(workload.uid);
+      if (pre !== undefined) return pre.ports[String(port)] ?? pre.mode;
+      return resolvePeerAuthentication(
+        paSet,
+        { namespace: workload.namespace, labels: workload.labels },
+        port,
+      );
+    },
+    workloadsOnNode: (node) => byNode.get(node) ?? [],
+  };
+}
+
+export function createStateStore(options: StateStoreOptions = {}): StateStore {
+  const state = buildState({
+    generation: 0,
+    trustDomain: options.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+    rootNamespace: options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
+    synced: false,
+    sources: new Map(),
+    workloads: new Map(),
+    services: new Map(),
+    authorizationPolicies: new Map(),
+    peerAuthentication: new Map(),
+    peerAuthenticationPolicies: new Map(),
+  });
+  const inner: StoreInternals = {
+    state,
+    listeners: new Set(),
+    rejected: [],
+    rejectedTotal: {
+      workloads: 0,
+      services: 0,
+      authorizationPolicies: 0,
+      peerAuthentication: 0,
+      peerAuthenticationPolicies: 0,
+    },
+    options: { now: options.now ?? Date.now, keepRejected: options.keepRejected ?? 50 },
+  };
+  const store: StateStore = {
+    get state() {
+      return inner.state;
+    },
+    subscribe(listener) {
+      inner.listeners.add(listener);
+      return () => {
+        inner.listeners.delete(listener);
+      };
+    },
+    get rejected() {
+      return inner.rejected;
+    },
+    get rejectedTotal() {
+      return inner.rejectedTotal;
+    },
+  };
+  internals.set(store, inner);
+  return store;
+}
+
+// ---- validation: the store checks what the proxy relies on; everything else is the source's job.
+
+type Check<T> = (value: T) => { field: string; message: string } | undefined;
+
+function validPort(p: unknown): boolean {
+  return typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 65535;
+}
+
+const checkWorkload: Check<Workload> = (w) => {
+  if (typeof w.uid !== 'string' || w.uid === '') return { field: 'uid', message: 'empty' };
+  if (typeof w.namespace !== 'string' || w.namespace === '') return { field: 'namespace', message: 'empty' };
+  if (!Array.isArray(w.ips)) return { field: 'ips', message: 'not a list' };
+  for (const [i, ip] of w.ips.entries()) {
+    if (typeof ip !== 'string' || normalizeIp(ip) === undefined)
+      return { field: `ips[${i}]`, message: `"${String(ip)}" is not an IP address` };
+  }
+  if (typeof w.identity !== 'string' || !w.identity.startsWith('spiffe://'))
+    return { field: 'identity', message: 'not a spiffe:// ID' };
+  if (!['ambient', 'sidecar', 'proxyless', 'none'].includes(w.mode))
+    return { field: 'mode', message: `unknown mode "${String(w.mode)}"` };
+  if (typeof w.labels !== 'object' || w.labels === null) return { field: 'labels', message: 'not a map' };
+  for (const [i, p] of (w.ports ?? []).entries()) {
+    if (!validPort(p.port)) return { field: `ports[${i}].port`, message: `${String(p.port)} out of range` };
+  }
+  return undefined;
+};
+
+const checkService: Check<Service> = (s) => {
+  if (typeof s.hostname !== 'string' || s.hostname === '') return { field: 'hostname', message: 'empty' };
+  for (const [i, ip] of s.vips.entries()) {
+    if (normalizeIp(ip) === undefined)
+      return { field: `vips[${i}]`, message: `"${ip}" is not an IP address` };
+  }
+  for (const [i, p] of s.ports.entries()) {
+    if (!validPort(p.port)) return { field: `ports[${i}].port`, message: `${String(p.port)} out of range` };
+  }
+  for (const [i, e] of s.endpoints.entries()) {
+    if (normalizeIp(e.ip) === undefined)
+      return { field: `endpoints[${i}].ip`, message: `"${e.ip}" is not an IP address` };
+    if (!validPort(e.targetPort))
+      return { field: `endpoints[${i}].targetPort`, message: `${String(e.targetPort)} out of range` };
+  }
+  return undefined;
+};
+
+const checkPolicy: Check<AuthzPolicy> = (p) => {
+  if (typeof p.key !== 'string' || p.key === '') return { field: 'key', message: 'empty' };
+  if (!['ALLOW', 'DENY', 'AUDIT'].includes(p.action))
+    return { field: 'action', message: `unsupported action "${String(p.action)}"` };
+  if (!Array.isArray(p.rules)) return { field: 'rules', message: 'not a list' };
+  return undefined;
+};
+
+const checkPeerAuthn: Check<WorkloadPeerAuthentication> = (p) => {
+  if (typeof p.key !== 'string' || p.key === '') return { field: 'key', message: 'empty' };
+  if (!['STRICT', 'PERMISSIVE', 'DISABLE'].includes(p.mode))
+    return { field: 'mode', message: `unknown mode "${String(p.mode)}"` };
+  return undefined;
+};
+
+const checkPeerAuthnPolicy: Check<PeerAuthenticationPolicy> = (p) => {
+  if (typeof p.key !== 'string' || p.key === '') return { field: 'key', message: 'empty' };
+  return undefined;
+};
+
+interface CollectionSpec<T> {
+  readonly name: StateCollection;
+  readonly key: (value: T) => string;
+  readonly check: Check<T>;
+}
+
+const SPECS = {
+  workloads: { name: 'workloads', key: (w: Workload) => w.uid, check: checkWorkload },
+  services: { name: 'services', key: (s: Service) => s.hostname, check: checkService },
+  authorizationPolicies: {
+    name: 'authorizationPolicies',
+    key: (p: AuthzPolicy) => p.key,
+    check: checkPolicy,
+  },
+  peerAuthentication: {
+    name: 'peerAuthentication',
+    key: (p: WorkloadPeerAuthentication) => p.key,
+    check: checkPeerAuthn,
+  },
+  peerAuthenticationPolicies: {
+    name: 'peerAuthenticationPolicies',
+    key: (p: PeerAuthenticationPolicy) => p.key,
+    check: checkPeerAuthnPolicy,
+  },
+} as const;
+
+function keyOf<T>(spec: CollectionSpec<T>, value: T): string {
+  try {
+    const k = spec.key(value);
+    return typeof k === 'string' ? k : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The one write path into a store: validates each object alone (a bad one is rejected and
+ * counted, the rest apply), builds the next generation and notifies subscribers.
+ */
+export function applyUpdate(store: StateStore, batch: StateBatch): ApplyResult {
+  const inner = internals.get(store);
+  if (inner === undefined) throw new TypeError('applyUpdate: not a store made by createStateStore');
+  const prev = inner.state;
+  const rejected: RejectedObject[] = [];
+  let applied = 0;
+  let removed = 0;
+
+  const next = <T>(
+    spec: CollectionSpec<T>,
+    current: ReadonlyMap<string, T>,
+    change: CollectionChange<T> | undefined,
+  ) => {
+    if (change === undefined) return batch.replace ? new Map<string, T>() : current;
+    const out = batch.replace ? new Map<string, T>() : new Map(current);
+    if (!batch.replace) {
+      for (const key of change.removals ?? []) if (out.delete(key)) removed++;
+    }
+    for (const value of change.upserts ?? []) {
+      let problem: { field: string; message: string } | undefined;
+      try {
+        problem =
+          typeof value !== 'object' || value === null
+            ? { field: '', message: 'not an object' }
+            : spec.check(value);
+      } catch (err) {
+        problem = { field: '', message: err instanceof Error ? err.message : String(err) };
+      }
+      const key = keyOf(spec, value);
+      if (problem !== undefined) {
+        rejected.push({ source: batch.source, collection: spec.name, key, ...problem });
+        continue;
+      }
+      out.set(key, value);
+      applied++;
+    }
+    return new Map([...out.entries()].sort(byKey));
+  };
+
+  const sources = new Map(prev.sources);
+  const before = sources.get(batch.source);
+  const sourceSynced = (before?.synced ?? false) || batch.synced === true;
+  sources.set(batch.source, {
+    version: batch.version ?? before?.version ?? '',
+    updatedAt: inner.options.now(),
+    synced: sourceSynced,
+  });
+
+  const state = buildState({
+    generation: prev.generation + 1,
+    trustDomain: prev.trustDomain,
+    rootNamespace: prev.rootNamespace,
+    synced: prev.synced || sourceSynced,
+    sources,
+    workloads: next(SPECS.workloads, prev.workloads, batch.workloads),
+    services: next(SPECS.services, prev.services, batch.services),
+    authorizationPolicies: next(
+      SPECS.authorizationPolicies,
+      prev.authorizationPolicies,
+      batch.authorizationPolicies,
+    ),
+    peerAuthentication: next(SPECS.peerAuthentication, prev.peerAuthentication, batch.peerAuthentication),
+    peerAuthenticationPolicies: next(
+      SPECS.peerAuthenticationPolicies,
+      prev.peerAuthenticationPolicies,
+      batch.peerAuthenticationPolicies,
+    ),
+  });
+  inner.state = state;
+  for (const r of rejected) {
+    inner.rejectedTotal[r.collection]++;
+    inner.rejected.push(r);
+  }
+  if (inner.rejected.length > inner.options.keepRejected)
+    inner.rejected.splice(0, inner.rejected.length - inner.options.keepRejected);
+  for (const l of [...inner.listeners]) {
+    try {
+      l(state, prev);
+    } catch {
+      // A subscriber's failure must not stop the others or the writer.
+    }
+  }
+  return { generation: state.generation, applied, removed, rejected };
+}
+
+/** The store as plain JSON data (what /config_dump serves). */
+export function dumpState(store: StateStore): Record<string, unknown> {
+  const s = store.state;
+  return {
+    generation: s.generation,
+    synced: s.synced,
+    trustDomain: s.trustDomain,
+    rootNamespace: s.rootNamespace,
+    sources: Object.fromEntries(
+      [...s.sources].map(([name, v]) => [name, { ...v, updatedAt: new Date(v.updatedAt).toISOString() }]),
+    ),
+    workloads: [...s.workloads.values()],
+    services: [...s.services.values()],
+    authorizationPolicies: [...s.authorizationPolicies.values()],
+    peerAuthentication: [...s.peerAuthentication.values()],
+    peerAuthenticationPolicies: [...s.peerAuthenticationPolicies.values()],
+    rejected: { total: { ...store.rejectedTotal }, recent: [...store.rejected] },
+  };
+}
+
+/** A batch holding a compiled snapshot's collections (what the file loader and tests write). */
+export function batchFromSnapshot(
+  snapshot: {
+    readonly version?: string;
+    readonly workloads: Readonly<Record<string, Workload>>;
+    readonly services: Readonly<Record<string, Service>>;
+    readonly authorizationPolicies: Readonly<Record<string, AuthzPolicy>>;
+    readonly peerAuthentication: Readonly<Record<string, WorkloadPeerAuthentication>>;
+    readonly peerAuthenticationPolicies: Readonly<Record<string, PeerAuthenticationPolicy>>;
+  },
+  source: string,
+): StateBatch {
+  return {
+    source,
+    replace: true,
+    synced: true,
+    ...(snapshot.version !== undefined ? { version: snapshot.version } : {}),
+    workloads: { upserts: Object.values(snapshot.workloads) },
+    services: { upserts: Object.values(snapshot.services) },
+    authorizationPolicies: { upserts: Object.values(snapshot.authorizationPolicies) },
+    peerAuthentication: { upserts: Object.values(snapshot.peerAuthentication) },
+    peerAuthenticationPolicies: { upserts: Object.values(snapshot.peerAuthenticationPolicies) },
+  };
+}
