@@ -53,18 +53,53 @@ function writeCanonical(value: unknown, out: string[]): void {
   }
 }
 
+/** UTF-8 bytes of a string (the package has no TextEncoder in its lib typings). */
+function utf8(text: string): Uint8Array {
+  const out = new Uint8Array(text.length * 3);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    let cp = text.charCodeAt(i);
+    if (cp < 0x80) {
+      out[n++] = cp;
+      continue;
+    }
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < text.length) {
+      const lo = text.charCodeAt(i + 1);
+      if (lo >= 0xdc00 && lo <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        i++;
+      }
+    }
+    if (cp < 0x800) {
+      out[n++] = 0xc0 | (cp >> 6);
+      out[n++] = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x10000) {
+      out[n++] = 0xe0 | (cp >> 12);
+      out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[n++] = 0x80 | (cp & 0x3f);
+    } else {
+      out[n++] = 0xf0 | (cp >> 18);
+      out[n++] = 0x80 | ((cp >> 12) & 0x3f);
+      out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[n++] = 0x80 | (cp & 0x3f);
+    }
+  }
+  return out.subarray(0, n);
+}
+
 /**
  * FNV-1a, 64-bit, over the UTF-8 bytes of `text`; returns 16 lowercase hex digits.
  * The 64-bit state is kept in four 16-bit limbs so that it runs on plain numbers.
  */
 export function fnv1a64(text: string): string {
+  const bytes = utf8(text);
   // offset basis 0xcbf29ce484222325
   let h0 = 0x2325;
   let h1 = 0x8422;
   let h2 = 0x9ce4;
   let h3 = 0xcbf2;
-  const step = (byte: number) => {
-    h0 ^= byte;
+  for (let i = 0; i < bytes.length; i++) {
+    h0 ^= bytes[i] as number;
     // multiply by the prime 0x00000100_000001b3 = 2^40 + 0x1b3
     const t0 = h0 * 0x1b3;
     const t1 = h1 * 0x1b3;
@@ -76,24 +111,6 @@ export function fnv1a64(text: string): string {
     h2 = c2 & 0xffff;
     h1 = c1 & 0xffff;
     h0 = t0 & 0xffff;
-  };
-  // UTF-8 encode on the fly (the package has no TextEncoder in its lib typings).
-  for (const ch of text) {
-    const cp = ch.codePointAt(0) ?? 0;
-    if (cp < 0x80) step(cp);
-    else if (cp < 0x800) {
-      step(0xc0 | (cp >> 6));
-      step(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      step(0xe0 | (cp >> 12));
-      step(0x80 | ((cp >> 6) & 0x3f));
-      step(0x80 | (cp & 0x3f));
-    } else {
-      step(0xf0 | (cp >> 18));
-      step(0x80 | ((cp >> 12) & 0x3f));
-      step(0x80 | ((cp >> 6) & 0x3f));
-      step(0x80 | (cp & 0x3f));
-    }
   }
   return hex4(h3) + hex4(h2) + hex4(h1) + hex4(h0);
 }

@@ -4,8 +4,9 @@ import type { Labels } from './snapshot.ts';
  * selector matches everything. */
 export function selectorMatches(selector: Labels | undefined, labels: Labels): boolean {
   if (!selector) return true;
-  for (const [k, v] of Object.entries(selector)) {
-    if (!Object.hasOwn(labels, k) || labels[k] !== v) return false;
+  for (const k in selector) {
+    if (!Object.hasOwn(selector, k)) continue;
+    if (labels[k] !== selector[k] || !Object.hasOwn(labels, k)) return false;
   }
   return true;
 }

@@ -23,6 +23,10 @@ export interface WaypointBinding {
   readonly key: string;
   readonly namespace: string;
   readonly name: string;
+  /** The waypoint's service hostname, when it has one. */
+  readonly service?: string;
+  /** Where to send traffic for the waypoint (its addresses; HBONE port 15008). */
+  readonly addresses: readonly string[];
 }
 
 export interface ContainerPort {

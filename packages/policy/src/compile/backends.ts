@@ -138,7 +138,7 @@ export function compileBackendPolicies(
   }
   const out: [string, BackendPolicy][] = [];
   for (const [host, candidates] of byHost) {
-    const svc = inventory.services.find((s) => s.hostname === host);
+    const svc = inventory.servicesByHost.get(host);
     if (!svc) {
       for (const dr of candidates) ctx.warn('unresolved-reference', dr, 'spec.host', `no service ${host}`);
       continue;
@@ -161,8 +161,9 @@ export function compileBackendPolicies(
         (p) => [String(p.port.number), merge(base, trafficPolicy(p))] as const,
       ),
     );
-    const endpointsOf = new Set(svc.endpoints.map((e) => e.workloadUid));
-    const workloads = inventory.workloads.filter((w: WorkloadDraft) => endpointsOf.has(w.uid));
+    const workloads = [...new Set(svc.endpoints.map((e) => e.workloadUid))]
+      .map((uid) => inventory.workloadsByUid.get(uid))
+      .filter((w): w is WorkloadDraft => w !== undefined);
     const subsets: BackendSubset[] = (winner.spec.subsets ?? []).map((s) => ({
       name: s.name,
       labels: s.labels ?? {},

@@ -51,7 +51,13 @@ describe('compile: inventory', () => {
       hostname: WEB,
       vips: ['10.96.1.10'],
       ports: [{ name: 'http', port: 80, targetPort: 'http', appProtocol: 'http' }],
-      waypoint: { key: 'shop/waypoint', namespace: 'shop', name: 'waypoint' },
+      waypoint: {
+        key: 'shop/waypoint',
+        namespace: 'shop',
+        name: 'waypoint',
+        service: 'waypoint.shop.svc.cluster.local',
+        addresses: ['10.96.1.2'],
+      },
     });
     expect(s?.endpoints).toEqual([
       { workloadUid: 'uid-shop-web-1', ip: '10.1.0.11', port: 80, targetPort: 8080, healthy: true },

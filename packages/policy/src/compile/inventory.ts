@@ -43,7 +43,11 @@ export interface Inventory {
   readonly workloads: readonly WorkloadDraft[];
   readonly services: readonly ServiceDraft[];
   readonly waypoints: readonly WaypointDraft[];
+  /** "namespace/name" -> service. */
   readonly servicesByName: ReadonlyMap<string, ServiceDraft>;
+  readonly servicesByHost: ReadonlyMap<string, ServiceDraft>;
+  readonly workloadsByNamespace: ReadonlyMap<string, readonly WorkloadDraft[]>;
+  readonly workloadsByUid: ReadonlyMap<string, WorkloadDraft>;
 }
 
 const WAYPOINT_FOR: readonly WaypointTrafficType[] = ['service', 'workload', 'all', 'none'];
@@ -117,7 +121,13 @@ function waypointRequest(
 }
 
 function binding(w: WaypointDraft): WaypointBinding {
-  return { key: w.key, namespace: w.namespace, name: w.name };
+  return {
+    key: w.key,
+    namespace: w.namespace,
+    name: w.name,
+    ...(w.service ? { service: w.service } : {}),
+    addresses: w.addresses,
+  };
 }
 
 function serviceVips(ctx: CompileContext, svc: ServiceResource): string[] {
@@ -191,6 +201,12 @@ export function buildInventory(
     });
   }
   workloads.sort((a, b) => byString(a.key, b.key));
+  const workloadsByNamespace = new Map<string, WorkloadDraft[]>();
+  for (const w of workloads) {
+    const list = workloadsByNamespace.get(w.namespace);
+    if (list) list.push(w);
+    else workloadsByNamespace.set(w.namespace, [w]);
+  }
 
   // Services (without endpoints and waypoint yet).
   const services: ServiceDraft[] = [];
@@ -336,7 +352,16 @@ export function buildInventory(
     }
   }
 
-  return { namespaceLabels, workloads, services, waypoints, servicesByName };
+  return {
+    namespaceLabels,
+    workloads,
+    services,
+    waypoints,
+    servicesByName,
+    servicesByHost: new Map(services.map((svc) => [svc.hostname, svc])),
+    workloadsByNamespace,
+    workloadsByUid: new Map(workloads.map((w) => [w.uid, w])),
+  };
 }
 
 function byAddress(a: string, b: string): number {

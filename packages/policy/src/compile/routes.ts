@@ -426,7 +426,7 @@ class RouteCompiler {
         return;
       }
       const host = this.ctx.resolveHost(rawHost, ns);
-      const service = this.inventory.services.find((s) => s.hostname === host);
+      const service = this.inventory.servicesByHost.get(host);
       if (!service) {
         this.ctx.warn('unresolved-reference', obj, `spec.hosts[${h}]`, `no service ${host}`);
         return;
@@ -481,7 +481,7 @@ class RouteCompiler {
       where: string,
     ) => {
       const host = this.ctx.resolveHost(d.host, ns);
-      const svc = this.inventory.services.find((s) => s.hostname === host);
+      const svc = this.inventory.servicesByHost.get(host);
       let unresolved: string | undefined;
       if (!svc) unresolved = `no service ${host}`;
       else if (d.port && !svc.ports.some((sp) => sp.port === d.port?.number))
