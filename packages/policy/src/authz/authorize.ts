@@ -26,7 +26,12 @@ import type {
 export type EnforcementMode = 'L7' | 'L4';
 
 export interface AuthorizeOptions {
-  /** `L7` (default): waypoint, sidecar, proxyless. `L4`: ztunnel, no HTTP fields. */
+  /**
+   * `L7` (default): an HTTP request (waypoint, sidecar, proxyless gRPC). `L4`: a connection
+   * without HTTP: ztunnel always, and sidecars/waypoints for plain TCP traffic. In L7 mode a
+   * missing path/host/method simply does not match, so a DENY on paths would not stop a TCP
+   * connection; use L4 for those.
+   */
   readonly mode?: EnforcementMode;
   /** How request paths are normalized before path rules (default: reject %2F/%5C, merge slashes). */
   readonly path?: NormalizePathOptions;

@@ -189,6 +189,13 @@ describe('compile: errors', () => {
     expect(r1.snapshot.version).toBe(r2.snapshot.version);
   });
 
+  it('flattens List objects', () => {
+    const { snapshot } = compile([
+      { apiVersion: 'v1', kind: 'List', items: [pod('a'), { kind: 'PodList', items: [pod('b')] }] },
+    ]);
+    expect(Object.keys(snapshot.workloads)).toEqual(['uid-default-a', 'uid-default-b']);
+  });
+
   it('puts objects without a namespace into the default namespace', () => {
     const p = pod('p');
     delete (p.metadata as Record<string, unknown>).namespace;

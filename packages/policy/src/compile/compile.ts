@@ -71,13 +71,37 @@ function preferred(a: MeshObject, b: MeshObject): MeshObject {
   return contentHash(a) <= contentHash(b) ? a : b;
 }
 
+/** Flattens Kubernetes `List` objects (what `kubectl get -o yaml` prints) into their items. */
+function* flatten(objects: Iterable<unknown>, depth = 0): Generator<unknown> {
+  for (const o of objects) {
+    const rec = o as { kind?: unknown; items?: unknown } | null;
+    if (
+      depth < 4 &&
+      typeof rec === 'object' &&
+      rec !== null &&
+      typeof rec.kind === 'string' &&
+      rec.kind.endsWith('List') &&
+      Array.isArray(rec.items)
+    ) {
+      yield* flatten(rec.items, depth + 1);
+    } else {
+      yield o;
+    }
+  }
+}
+
+/**
+ * Validates every object alone and compiles the valid ones into a MeshSnapshot. Never throws on
+ * bad input: rejected objects are in `errors`, problems of accepted ones in `warnings`.
+ * `List` objects are flattened.
+ */
 export function compile(objects: Iterable<unknown>, options: CompileOptions = {}): CompileResult {
   const ctx = new CompileContext(options);
   const defaultNamespace = options.defaultNamespace ?? 'default';
   const errors: ValidationError[] = [];
   const chosen = new Map<string, MeshObject>();
   let count = 0;
-  for (const raw of objects) {
+  for (const raw of flatten(objects)) {
     count++;
     const result = validateObject(raw);
     if (!result.ok) {

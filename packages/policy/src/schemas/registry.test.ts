@@ -248,6 +248,16 @@ describe('jsonSchemas', () => {
     expect(JSON.stringify(authz)).not.toContain('CUSTOM');
   });
 
+  it('publishes strict mesh specs (unknown fields rejected) and loose core objects', () => {
+    const schemas = jsonSchemas();
+    const spec = (schemas.AuthorizationPolicy as { properties: { spec: { additionalProperties?: unknown } } })
+      .properties.spec;
+    expect(spec.additionalProperties).toBe(false);
+    const podSpec = (schemas.Pod as { properties: { spec: { additionalProperties?: unknown } } }).properties
+      .spec;
+    expect(podSpec.additionalProperties).not.toBe(false);
+  });
+
   it('can target OpenAPI 3.0 for CRD manifests', () => {
     const schemas = jsonSchemas({ target: 'openapi-3.0' });
     expect(schemas.HTTPRoute).toBeDefined();
