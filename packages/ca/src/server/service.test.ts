@@ -241,6 +241,40 @@ describe('CertificateService over gRPC', () => {
     expect(code).not.toBe(status.OK);
   });
 
+  it('registers next to other services on a caller-provided server', async () => {
+    const { Server, ServerCredentials } = await import('@grpc/grpc-js');
+    const { addCertificateService } = await import('./service.ts');
+    const shared = new Server();
+    shared.addService(
+      {
+        ping: {
+          path: '/test.Other/Ping',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      { ping: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, Buffer.from('pong')) },
+    );
+    addCertificateService(shared, {
+      ca: server.ca,
+      authenticators: [await createStaticTokenAuthenticator({ text: `${WEB} default web` })],
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      shared.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    const c = createCaClient({ address: `127.0.0.1:${port}`, token: () => WEB });
+    const r = await c.createCertificate({ csr });
+    c.close();
+    shared.forceShutdown();
+    expect(r.ok).toBe(true);
+  });
+
   it('survives garbage bytes and an HTTP/1.1 peer on its port', async () => {
     for (const payload of [
       Buffer.from([0, 1, 2, 3, 255, 254, 253, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]),
