@@ -172,6 +172,27 @@ export function decodeDeltaResponse(bytes: Uint8Array): WireDeltaResponse {
   return out;
 }
 
+// Every resource of a response repeats the same type URL: decode it once, then compare bytes.
+let lastTypeUrlBytes = new Uint8Array(0);
+let lastTypeUrl = '';
+const utf8 = new TextDecoder();
+
+function typeUrlString(b: Uint8Array): string {
+  if (b.length === lastTypeUrlBytes.length) {
+    let same = true;
+    for (let i = 0; i < b.length; i++) {
+      if (b[i] !== lastTypeUrlBytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastTypeUrl;
+  }
+  lastTypeUrlBytes = b.slice();
+  lastTypeUrl = utf8.decode(b);
+  return lastTypeUrl;
+}
+
 function readResource(r: BinaryReader, end: number): WireResource {
   const res: WireResource = { name: '', version: '', typeUrl: undefined, value: undefined };
   while (r.pos < end) {
@@ -184,7 +205,7 @@ function readResource(r: BinaryReader, end: number): WireResource {
       res.value = new Uint8Array(0);
       while (r.pos < anyEnd) {
         const [n, w] = r.tag();
-        if (n === 1 && w === WireType.LengthDelimited) res.typeUrl = r.string();
+        if (n === 1 && w === WireType.LengthDelimited) res.typeUrl = typeUrlString(r.bytes());
         else if (n === 2 && w === WireType.LengthDelimited) res.value = r.bytes();
         else r.skip(w, n);
       }
