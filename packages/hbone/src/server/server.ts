@@ -81,6 +81,7 @@ interface Pending {
 
 const EXPIRY_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 const REJECTED_STREAM_LINGER_MS = 2_000;
+const BENIGN_SESSION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ETIMEDOUT']);
 
 export function createHboneServer(options: HboneServerOptions): HboneServer {
   const limits: HboneServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
@@ -298,10 +299,13 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
         // Best effort: a smaller window only costs throughput.
       }
     }
+    let faulted = false;
     session.on('error', (e: Error & { code?: string }) => {
-      if (!conn.session.destroyed || e.code !== 'ERR_HTTP2_SESSION_ERROR') {
-        log.info('hbone session error', { peer: conn.peer.identity, error: e.code ?? e.message });
-      }
+      log.info('hbone session error', { peer: conn.peer.identity, error: e.code ?? e.message });
+      // A peer that merely vanished is not at fault; protocol violations and floods are.
+      if (faulted || (e.code !== undefined && BENIGN_SESSION_ERRORS.has(e.code))) return;
+      faulted = true;
+      rejectConnection('protocol_error', { ip: conn.peer.ip, port: conn.peer.port }, e.code ?? e.message);
     });
     session.on('frameError', () => {});
     session.once('close', () => {
@@ -501,6 +505,11 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
       return;
     }
     peer = { ...conn.peer, forwardedFor: forwarded.value };
+
+    // Let the rest of this read be parsed first: a client that resets the stream in the same
+    // packet (HTTP/2 rapid reset) then costs no authorization and no upstream connect.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (done) return;
 
     // 2. Authorize and connect, within one deadline.
     const deadline = setTimeout(() => abort.abort(), limits.upstreamConnectTimeoutMs);
