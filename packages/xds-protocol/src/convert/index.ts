@@ -1,0 +1,66 @@
+// @weft/xds-protocol/convert: @weft/policy's compiled domain <-> the weft.v1 wire messages, one
+// module per resource. `toProto*` is the control plane's half (total: the domain is already
+// valid); `fromProto*` is the proxies' half and returns a value or an error naming the field, so a
+// malformed resource is rejected alone (NACK) and never reaches a proxy's state.
+import type { AuthzPolicy, BackendPolicy, RouteTable, Service } from '@weft/policy';
+import type { DecodeResult, ResourceTypeConfig } from '../client/delta-client.ts';
+import { WEFT_TYPE_URL } from '../type-urls.ts';
+import { decodeWeft, type WeftKind, type WeftMessages } from '../weft-resources.ts';
+import { fromProtoAuthorization } from './authorization.ts';
+import { fromProtoBackendPolicy } from './backend-policy.ts';
+import type { ConvertResult } from './common.ts';
+import { fromProtoHttpRoutes } from './http-routes.ts';
+import { fromProtoService } from './service.ts';
+import { fromProtoWorkload, type WorkloadWithPeerAuthentication } from './workload.ts';
+
+export { fromProtoAuthorization, toProtoAuthorization } from './authorization.ts';
+export { fromProtoBackendPolicy, toProtoBackendPolicy } from './backend-policy.ts';
+export type { ConvertResult } from './common.ts';
+export { fromProtoHttpRoutes, toProtoHttpRoutes } from './http-routes.ts';
+export { fromProtoService, toProtoService } from './service.ts';
+export { type SnapshotContext, WAYPOINT_HBONE_PORT } from './waypoint.ts';
+export { fromProtoWorkload, toProtoWorkload, type WorkloadWithPeerAuthentication } from './workload.ts';
+
+/** The domain value each weft.v1 kind converts to. */
+export interface WeftDomain {
+  workload: WorkloadWithPeerAuthentication;
+  service: Service;
+  authorization: AuthzPolicy;
+  httpRoutes: RouteTable;
+  backendPolicy: BackendPolicy;
+}
+
+const fromProto: { [K in WeftKind]: (m: WeftMessages[K]) => ConvertResult<WeftDomain[K]> } = {
+  workload: fromProtoWorkload,
+  service: fromProtoService,
+  authorization: fromProtoAuthorization,
+  httpRoutes: fromProtoHttpRoutes,
+  backendPolicy: fromProtoBackendPolicy,
+};
+
+/** Decodes, checks the wire form and the resource name, then converts to the domain. */
+export function decodeDomain<K extends WeftKind>(
+  kind: K,
+  bytes: Uint8Array,
+  name: string,
+): DecodeResult<WeftDomain[K]> {
+  const wire = decodeWeft(kind, bytes, name);
+  if (!wire.ok) return wire;
+  const domain = fromProto[kind](wire.value);
+  return domain.ok ? { ok: true, value: domain.value } : { ok: false, error: domain.error };
+}
+
+/**
+ * A delta-client type config whose updates carry domain values (wildcard unless names are given):
+ * `createDeltaAdsClient({ types: [domainResourceType('workload'), ...], ... })`.
+ */
+export function domainResourceType<K extends WeftKind>(
+  kind: K,
+  subscribe?: readonly string[],
+): ResourceTypeConfig<WeftDomain[K]> {
+  return {
+    typeUrl: WEFT_TYPE_URL[kind],
+    decode: (bytes, name) => decodeDomain(kind, bytes, name),
+    ...(subscribe === undefined ? {} : { subscribe }),
+  };
+}
