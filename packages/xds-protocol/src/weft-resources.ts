@@ -56,7 +56,9 @@ function checkAddress(field: string, a: NetworkAddress | undefined): string | un
 
 function checkWaypoint(w: WaypointRef | undefined): string | undefined {
   if (w === undefined) return undefined;
-  if (w.address === undefined && w.hostname === undefined) return 'waypoint: needs address or hostname';
+  // A waypoint named by its Gateway alone is declared but not deployed: traffic to it must fail.
+  if (w.address === undefined && w.hostname === undefined && w.gateway === '')
+    return 'waypoint: needs address or hostname';
   if (w.hbonePort > 65535) return `waypoint.hbone_port: ${w.hbonePort} out of range`;
   return checkAddress('waypoint', w.address);
 }
