@@ -3,37 +3,60 @@
 import { compile, type MeshSnapshot } from '@weft/policy';
 import { namespace, pod, service } from '@weft/policy/testing';
 
-export const NODE_A = { name: 'node-a', ip: '127.0.1.1' } as const;
-export const NODE_B = { name: 'node-b', ip: '127.0.2.1' } as const;
-
-/** Addresses of the fixture workloads. */
-export const LOCAL_MESH = {
+export interface LocalMeshLayout {
+  readonly nodeA: { readonly name: string; readonly ip: string };
+  readonly nodeB: { readonly name: string; readonly ip: string };
   /** demo/echo-1 on node-a, sa echo, app port 8080. */
-  echo1: '127.0.1.10',
+  readonly echo1: string;
   /** demo/echo-2 on node-b, sa echo, not ready. */
-  echo2: '127.0.2.11',
+  readonly echo2: string;
   /** demo/client on node-b, sa client. */
-  client: '127.0.2.10',
+  readonly client: string;
   /** other/legacy on node-b, mode none, app port 9000. */
-  legacy: '127.0.2.20',
+  readonly legacy: string;
   /** demo/echo VIP, port 80 -> 8080. */
-  echoVip: '10.96.0.10',
-  echoHost: 'echo.demo.svc.cluster.local',
+  readonly echoVip: string;
+  readonly echoHost: string;
   /** other/legacy VIP, port 90 -> 9000. */
-  legacyVip: '10.96.0.20',
-} as const;
+  readonly legacyVip: string;
+}
+
+/**
+ * Addresses of the fixture: node-a on 127.0.<a>.1 with its workloads on 127.0.<a>.x, node-b on
+ * 127.0.<b>.1 likewise. Test files that run at the same time use different octets.
+ */
+export function localMeshLayout(a = 1, b = 2): LocalMeshLayout {
+  return {
+    nodeA: { name: 'node-a', ip: `127.0.${a}.1` },
+    nodeB: { name: 'node-b', ip: `127.0.${b}.1` },
+    echo1: `127.0.${a}.10`,
+    echo2: `127.0.${b}.11`,
+    client: `127.0.${b}.10`,
+    legacy: `127.0.${b}.20`,
+    echoVip: `10.96.${a}.10`,
+    echoHost: 'echo.demo.svc.cluster.local',
+    legacyVip: `10.96.${a}.20`,
+  };
+}
+
+export const LOCAL_MESH = localMeshLayout(1, 2);
+export const NODE_A = LOCAL_MESH.nodeA;
+export const NODE_B = LOCAL_MESH.nodeB;
 
 export interface LocalMeshOptions {
   /** Port the echo workloads listen on (default 8080). */
   readonly echoPort?: number;
   /** Port the legacy workload listens on (default 9000). */
   readonly legacyPort?: number;
+  /** Default LOCAL_MESH (127.0.1.x and 127.0.2.x). */
+  readonly layout?: LocalMeshLayout;
 }
 
 /** Kubernetes-shaped objects of the fixture mesh (feed them to `compile`, or extend them). */
 export function localMeshObjects(options: LocalMeshOptions = {}): Record<string, unknown>[] {
   const echoPort = options.echoPort ?? 8080;
   const legacyPort = options.legacyPort ?? 9000;
+  const m = options.layout ?? LOCAL_MESH;
   return [
     namespace('weft-system'),
     namespace('demo', { labels: { 'weft.dev/dataplane-mode': 'ambient' } }),
@@ -41,43 +64,43 @@ export function localMeshObjects(options: LocalMeshOptions = {}): Record<string,
     pod('echo-1', {
       namespace: 'demo',
       labels: { app: 'echo', version: 'v1' },
-      ip: LOCAL_MESH.echo1,
+      ip: m.echo1,
       serviceAccount: 'echo',
-      node: NODE_A.name,
+      node: m.nodeA.name,
       ports: [{ name: 'tcp-echo', containerPort: echoPort }],
     }),
     pod('echo-2', {
       namespace: 'demo',
       labels: { app: 'echo', version: 'v2' },
-      ip: LOCAL_MESH.echo2,
+      ip: m.echo2,
       serviceAccount: 'echo',
-      node: NODE_B.name,
+      node: m.nodeB.name,
       ready: false,
       ports: [{ name: 'tcp-echo', containerPort: echoPort }],
     }),
     pod('client', {
       namespace: 'demo',
       labels: { app: 'client' },
-      ip: LOCAL_MESH.client,
+      ip: m.client,
       serviceAccount: 'client',
-      node: NODE_B.name,
+      node: m.nodeB.name,
     }),
     pod('legacy', {
       namespace: 'other',
       labels: { app: 'legacy' },
-      ip: LOCAL_MESH.legacy,
+      ip: m.legacy,
       serviceAccount: 'legacy',
-      node: NODE_B.name,
+      node: m.nodeB.name,
       ports: [{ name: 'tcp', containerPort: legacyPort }],
     }),
     service('echo', {
       namespace: 'demo',
-      clusterIP: LOCAL_MESH.echoVip,
+      clusterIP: m.echoVip,
       ports: [{ name: 'tcp-echo', port: 80, targetPort: echoPort }],
     }),
     service('legacy', {
       namespace: 'other',
-      clusterIP: LOCAL_MESH.legacyVip,
+      clusterIP: m.legacyVip,
       ports: [{ name: 'tcp', port: 90, targetPort: legacyPort }],
     }),
   ];

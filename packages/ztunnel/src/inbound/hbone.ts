@@ -1,0 +1,216 @@
+// Inbound HBONE (port 15008 of each local workload): @weft/hbone terminates mutual TLS and
+// verifies the peer's SPIFFE ID; here each CONNECT is decided (destination workload, L4
+// authorization) and its upstream opened through the SocketFactory. One HboneServer per local
+// workload, presenting that workload's certificate, fed by the listener on the workload's IP.
+import type { Socket } from 'node:net';
+import {
+  type CertSource,
+  type ConnectionRejectReason,
+  createHboneServer,
+  type HboneServer,
+} from '@weft/hbone';
+import type { Workload } from '@weft/policy';
+import type { Logger, ResponseFlag } from '@weft/telemetry';
+import type { SocketFactory } from '../net/socket-factory.ts';
+import type { ProxyState } from '../state/store.ts';
+import type { RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
+import { decideInboundHbone, type InboundDecision, type InboundRefusal } from './decide.ts';
+
+export interface InboundHboneOptions {
+  readonly workload: Workload;
+  readonly nodeName: string;
+  readonly state: () => ProxyState;
+  readonly certs: CertSource;
+  readonly sockets: SocketFactory;
+  readonly telemetry: ZtunnelTelemetry;
+  readonly logger: Logger;
+  readonly trustDomain: string;
+  readonly limits?: {
+    readonly maxConnections?: number;
+    readonly maxPendingHandshakes?: number;
+    readonly handshakeTimeoutMs?: number;
+  };
+}
+
+export interface InboundHbone {
+  readonly server: HboneServer;
+  handleConnection(socket: Socket): void;
+  close(graceMs?: number): Promise<void>;
+}
+
+const REFUSAL_REASON: Readonly<Record<InboundRefusal, RejectReason>> = {
+  'unknown-destination': 'unknown_destination',
+  'destination-not-local': 'destination_not_local',
+  'destination-not-ambient': 'destination_not_ambient',
+  'authority-mismatch': 'authority_mismatch',
+  'strict-mtls': 'strict_mtls',
+  denied: 'denied',
+  'no-original-destination': 'no_original_destination',
+};
+
+function connectionReason(r: ConnectionRejectReason): RejectReason {
+  switch (r) {
+    case 'connection_limit':
+    case 'handshake_overflow':
+    case 'rapid_reset':
+    case 'shutting_down':
+    case 'no_server_certificate':
+      return 'hbone_limit';
+    case 'handshake_timeout':
+    case 'tls_handshake':
+    case 'alpn':
+      return 'hbone_handshake';
+    case 'no_client_cert':
+    case 'untrusted_cert':
+    case 'expired_cert':
+      return 'hbone_tls';
+    case 'no_spiffe_id':
+    case 'multiple_spiffe_ids':
+    case 'invalid_spiffe_id':
+    case 'foreign_trust_domain':
+      return 'hbone_peer_identity';
+    case 'protocol_error':
+      return 'hbone_bad_request';
+    default: {
+      const never: never = r;
+      return never;
+    }
+  }
+}
+
+export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
+  const { workload, telemetry } = options;
+  // Decisions made in `authorize`, picked up by the stream hooks for logs and metrics.
+  const decisions = new Map<string, InboundDecision>();
+  const keyOf = (peerIp: string, peerPort: number, destIp: string, destPort: number) =>
+    `${peerIp}|${peerPort}|${destIp}|${destPort}`;
+  const opened = new Map<number, ReturnType<ZtunnelTelemetry['open']>>();
+
+  const server = createHboneServer({
+    certs: options.certs,
+    identity: workload.identity,
+    trustDomains: [options.trustDomain],
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    logger: options.logger,
+    authorize(peer, dest) {
+      const decision = decideInboundHbone(options.state(), {
+        nodeName: options.nodeName,
+        listenerWorkloadUid: workload.uid,
+        destination: dest,
+        peerIdentity: peer.identity,
+        sourceIp: peer.forwardedFor ?? peer.ip,
+      });
+      const key = keyOf(peer.ip, peer.port, dest.ip, dest.port);
+      decisions.set(key, decision);
+      // Bounded: a flood of streams must not grow this map.
+      if (decisions.size > 4096) decisions.delete(decisions.keys().next().value as string);
+      // Policy says no: 401. A destination this node does not serve is not a policy matter:
+      // the upstream step refuses it (503), see connectUpstream.
+      if (!decision.allow && decision.reason === 'denied') return { allow: false, reason: decision.message };
+      return { allow: true };
+    },
+    connectUpstream(dest, ctx) {
+      const decision = decisions.get(keyOf(ctx.peer.ip, ctx.peer.port, dest.ip, dest.port));
+      if (decision !== undefined && !decision.allow) return Promise.reject(new Error(decision.message));
+      return options.sockets.connect(dest, { signal: ctx.signal });
+    },
+    hooks: {
+      onConnectionRejected(e) {
+        telemetry.rejects.reject(connectionReason(e.reason));
+      },
+      onStreamOpened(e) {
+        const key = keyOf(e.peer.ip, e.peer.port, e.dest.ip, e.dest.port);
+        const decision = decisions.get(key);
+        decisions.delete(key);
+        const state = options.state();
+        const source = state.workloadByIp(e.peer.forwardedFor ?? e.peer.ip);
+        const dst = decision?.workload ?? workload;
+        const handle = telemetry.open(
+          {
+            reporter: 'destination',
+            security: 'mutual_tls',
+            sourceAddress: `${e.peer.forwardedFor ?? e.peer.ip}`,
+            source:
+              source !== undefined && source.identity === e.peer.identity
+                ? source
+                : { identity: e.peer.identity },
+            destination: dst,
+            upstreamHost: `${e.dest.ip}:${e.dest.port}`,
+            ...(decision?.allow ? { rbac: { decision: 'allow', policy: decision.authz.policy } } : {}),
+          },
+          {
+            direction: 'inbound',
+            kind: 'hbone',
+            source: e.peer.forwardedFor ?? e.peer.ip,
+            destination: `${e.dest.ip}:${e.dest.port}`,
+            sourceIdentity: e.peer.identity,
+            destinationIdentity: dst.identity,
+          },
+        );
+        opened.set(e.id, handle);
+      },
+      onStreamClosed(e) {
+        const handle = opened.get(e.id);
+        if (handle !== undefined) {
+          opened.delete(e.id);
+          const flags: ResponseFlag[] =
+            e.outcome === 'reset_by_upstream' ? ['UC'] : e.outcome === 'idle_timeout' ? ['SI'] : [];
+          handle.end({
+            bytesReceived: e.bytesIn,
+            bytesSent: e.bytesOut,
+            ...(flags.length > 0 ? { responseFlags: flags } : {}),
+            ...(e.outcome !== 'closed' ? { reason: e.outcome } : {}),
+          });
+          return;
+        }
+        if (e.outcome === 'cancelled' || e.outcome === 'unauthenticated') return;
+        const key =
+          e.peer === undefined || e.dest === undefined
+            ? undefined
+            : keyOf(e.peer.ip, e.peer.port, e.dest.ip, e.dest.port);
+        const decision = key === undefined ? undefined : decisions.get(key);
+        if (key !== undefined) decisions.delete(key);
+        let reason: RejectReason;
+        let flags: ResponseFlag[];
+        if (decision !== undefined && !decision.allow) {
+          reason = REFUSAL_REASON[decision.reason];
+          flags = reason === 'denied' ? ['RBAC'] : ['NR'];
+        } else if (e.outcome === 'denied') {
+          reason = 'denied';
+          flags = ['RBAC'];
+        } else if (e.outcome === 'upstream_unavailable') {
+          reason = 'upstream_connect_failed';
+          flags = ['UF'];
+        } else {
+          reason = 'hbone_bad_request';
+          flags = [];
+        }
+        const refusedWorkload = decision !== undefined && !decision.allow ? decision.workload : undefined;
+        telemetry.refused(
+          {
+            reporter: 'destination',
+            security: 'mutual_tls',
+            sourceAddress: e.peer?.forwardedFor ?? e.peer?.ip ?? '',
+            ...(e.peer !== undefined ? { source: { identity: e.peer.identity } } : {}),
+            destination: refusedWorkload ?? workload,
+            ...(e.dest !== undefined ? { upstreamHost: `${e.dest.ip}:${e.dest.port}` } : {}),
+            ...(e.outcome === 'denied' &&
+            decision !== undefined &&
+            !decision.allow &&
+            decision.authz !== undefined
+              ? { rbac: { decision: 'deny', policy: decision.authz.policy } }
+              : {}),
+          },
+          reason,
+          flags,
+        );
+      },
+    },
+  });
+
+  return {
+    server,
+    handleConnection: (socket) => server.handleConnection(socket),
+    close: (graceMs = 1000) => server.close({ graceMs }),
+  };
+}

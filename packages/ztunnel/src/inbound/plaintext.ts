@@ -1,0 +1,156 @@
+// Inbound plaintext (port 15006 of each local workload): a caller without mesh mTLS. Its
+// PeerAuthentication decides first (STRICT refuses), then L4 authorization with no principal,
+// then the bytes go to the workload's original destination port.
+import type { Socket } from 'node:net';
+import { splice } from '@weft/hbone';
+import { normalizeIp, type Workload } from '@weft/policy';
+import type { Logger, ResponseFlag } from '@weft/telemetry';
+import type { SocketFactory } from '../net/socket-factory.ts';
+import type { ProxyState } from '../state/store.ts';
+import type { RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
+import { decideInboundPlaintext, type InboundRefusal } from './decide.ts';
+
+/**
+ * The port the caller meant. Netns mode reads SO_ORIGINAL_DST; local mode has no interception and
+ * uses the workload's first container port (a documented limit).
+ */
+export type InboundOriginalDestination = (socket: Socket, workload: Workload) => number | undefined;
+
+export const firstContainerPort: InboundOriginalDestination = (_socket, workload) => workload.ports[0]?.port;
+
+export interface InboundPlaintextOptions {
+  readonly workload: Workload;
+  readonly nodeName: string;
+  readonly state: () => ProxyState;
+  readonly sockets: SocketFactory;
+  readonly telemetry: ZtunnelTelemetry;
+  readonly logger: Logger;
+  readonly originalDestination?: InboundOriginalDestination;
+  /** Open connections on this listener before new ones are refused. Default 1024. */
+  readonly maxConnections?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+export interface InboundPlaintext {
+  handleConnection(socket: Socket): void;
+  /** Resets every open connection. */
+  close(): void;
+}
+
+const REASON: Readonly<Record<InboundRefusal, RejectReason>> = {
+  'unknown-destination': 'unknown_destination',
+  'destination-not-local': 'destination_not_local',
+  'destination-not-ambient': 'destination_not_ambient',
+  'authority-mismatch': 'authority_mismatch',
+  'strict-mtls': 'strict_mtls',
+  denied: 'denied',
+  'no-original-destination': 'no_original_destination',
+};
+
+export function createInboundPlaintext(options: InboundPlaintextOptions): InboundPlaintext {
+  const { workload, telemetry } = options;
+  const originalDestination = options.originalDestination ?? firstContainerPort;
+  const max = options.maxConnections ?? 1024;
+  const open = new Set<Socket>();
+  const workloadIp = normalizeIp(workload.ips[0] ?? '') ?? '';
+
+  function handleConnection(socket: Socket): void {
+    socket.on('error', () => {});
+    const sourceIp = normalizeIp(socket.remoteAddress ?? '') ?? '';
+    const state = options.state();
+    const source = state.workloadByIp(sourceIp);
+    const base = {
+      reporter: 'destination' as const,
+      security: 'none' as const,
+      sourceAddress: `${sourceIp}:${socket.remotePort ?? 0}`,
+      ...(source !== undefined ? { source } : {}),
+      destination: workload,
+    };
+    if (open.size >= max) {
+      telemetry.refused(base, 'connection_limit', ['UO']);
+      socket.destroy();
+      return;
+    }
+    const port = originalDestination(socket, workload);
+    if (port === undefined) {
+      telemetry.refused(base, 'no_original_destination', ['NR']);
+      socket.destroy();
+      return;
+    }
+    const decision = decideInboundPlaintext(state, {
+      nodeName: options.nodeName,
+      listenerWorkloadUid: workload.uid,
+      destination: { ip: workloadIp, port },
+      sourceIp,
+    });
+    if (!decision.allow) {
+      const reason = REASON[decision.reason];
+      const flags: ResponseFlag[] = reason === 'denied' || reason === 'strict_mtls' ? ['RBAC'] : ['NR'];
+      telemetry.refused(
+        {
+          ...base,
+          upstreamHost: `${workloadIp}:${port}`,
+          rbac: { decision: 'deny', policy: decision.authz?.policy },
+        },
+        reason,
+        flags,
+      );
+      options.logger.debug('inbound plaintext refused', {
+        reason,
+        source: sourceIp,
+        port,
+        detail: decision.message,
+      });
+      socket.destroy();
+      return;
+    }
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    // Hold the caller's bytes until the upstream is there.
+    socket.pause();
+    const report = {
+      ...base,
+      upstreamHost: `${decision.target.ip}:${decision.target.port}`,
+      rbac: { decision: 'allow' as const, policy: decision.authz.policy },
+    };
+    options.sockets.connect(decision.target, { timeoutMs: options.connectTimeoutMs ?? 10_000 }).then(
+      (upstream) => {
+        if (socket.destroyed) {
+          upstream.destroy();
+          return;
+        }
+        const handle = telemetry.open(report, {
+          direction: 'inbound',
+          kind: 'plaintext',
+          source: report.sourceAddress,
+          destination: report.upstreamHost,
+          ...(source !== undefined ? { sourceIdentity: source.identity } : {}),
+          destinationIdentity: workload.identity,
+        });
+        const tunnel = splice(socket, upstream, (r) =>
+          handle.end({
+            bytesReceived: r.bytesAToB,
+            bytesSent: r.bytesBToA,
+            ...(r.outcome === 'reset_b' ? { responseFlags: ['UC'] as ResponseFlag[] } : {}),
+            ...(r.outcome !== 'closed' ? { reason: r.outcome } : {}),
+          }),
+        );
+        handle.setBytes(() => ({ received: tunnel.bytesAToB, sent: tunnel.bytesBToA }));
+        socket.resume();
+      },
+      (err: Error) => {
+        telemetry.refused(report, 'upstream_connect_failed', ['UF']);
+        options.logger.debug('inbound plaintext upstream failed', { error: err.message });
+        socket.destroy();
+      },
+    );
+  }
+
+  return {
+    handleConnection,
+    close() {
+      for (const s of open) s.destroy();
+      open.clear();
+    },
+  };
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// The ztunnel binary: parses flags and calls createZtunnel. Nothing else lives here.
+import { parseArgs } from 'node:util';
+import { createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
+import { defaultXdsTypes } from './state/xds-types.ts';
+import { createZtunnel } from './ztunnel.ts';
+
+const USAGE = `usage: ztunnel --node <name> --node-ip <ip> [options]
+  --node <name>            Kubernetes node name (which workloads are local)
+  --node-ip <ip>           the node's address for SOCKS5/admin/metrics/readiness listeners
+  --xds-address <h:p>      weftd ADS address (also the CA unless --ca-address)
+  --ca-address <h:p>       CA address
+  --token-file <path>      bearer token for the CA and xDS
+  --config-file <path>     static YAML/JSON manifests instead of xDS (debugging)
+  --trust-domain <td>      default cluster.local
+  --lb <round-robin|random>
+  --log-level <debug|info|warn|error|silent>
+  --access-log <kv|json>   access-log format on stdout (default kv)
+`;
+
+const { values } = parseArgs({
+  options: {
+    node: { type: 'string' },
+    'node-ip': { type: 'string' },
+    'xds-address': { type: 'string' },
+    'ca-address': { type: 'string' },
+    'token-file': { type: 'string' },
+    'config-file': { type: 'string' },
+    'trust-domain': { type: 'string' },
+    lb: { type: 'string' },
+    'log-level': { type: 'string' },
+    'access-log': { type: 'string' },
+    help: { type: 'boolean' },
+  },
+  strict: true,
+});
+
+if (values.help || values.node === undefined || values['node-ip'] === undefined) {
+  process.stderr.write(USAGE);
+  process.exit(values.help ? 0 : 2);
+}
+const logger = createLogger({
+  sink: streamSink(process.stderr),
+  level: parseLogLevel(values['log-level']) ?? 'info',
+  fields: { component: 'ztunnel', node: values.node },
+});
+const xdsTypes = defaultXdsTypes();
+const lb = values.lb === 'random' ? 'random' : 'round-robin';
+
+const ztunnel = await createZtunnel(
+  {
+    nodeName: values.node,
+    nodeIp: values['node-ip'],
+    loadBalancing: lb,
+    ...(values['xds-address'] !== undefined ? { xdsAddress: values['xds-address'] } : {}),
+    ...(values['ca-address'] !== undefined ? { caAddress: values['ca-address'] } : {}),
+    ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
+    ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
+    ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
+    accessLogFormat: values['access-log'] === 'json' ? 'json' : 'kv',
+  },
+  {
+    logger,
+    accessLog: streamSink(process.stdout),
+    ...(xdsTypes !== undefined ? { xdsTypes } : {}),
+  },
+);
+logger.info('ztunnel started', {
+  admin: `${ztunnel.addresses.admin.ip}:${ztunnel.addresses.admin.port}`,
+  socks5: `${ztunnel.addresses.socks5.ip}:${ztunnel.addresses.socks5.port}`,
+});
+
+let stopping = false;
+const stop = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info('stopping', { signal });
+  ztunnel.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));

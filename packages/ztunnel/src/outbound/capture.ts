@@ -1,0 +1,91 @@
+// Captured outbound (port 15001): connections redirected by the interception rules. The
+// original destination comes from an injected function (SO_ORIGINAL_DST through the netns
+// SocketFactory later; tests inject their own); without one, nothing can be proxied and the
+// connection is refused and counted.
+import type { Socket } from 'node:net';
+import { normalizeIp } from '@weft/policy';
+import type { Logger } from '@weft/telemetry';
+import type { ProxyState } from '../state/store.ts';
+import type { ZtunnelTelemetry } from '../telemetry.ts';
+import type { AppPeer, OutboundExecutor } from './execute.ts';
+import { type EndpointPicker, planOutbound, type SocketAddress } from './plan.ts';
+
+/** Where a captured connection was going before the redirect; undefined when unknown. */
+export type OriginalDestination = (socket: Socket) => SocketAddress | undefined;
+
+export interface CaptureOptions {
+  readonly nodeName: string;
+  readonly state: () => ProxyState;
+  readonly executor: OutboundExecutor;
+  readonly telemetry: ZtunnelTelemetry;
+  readonly logger: Logger;
+  readonly pick: EndpointPicker;
+  readonly originalDestination?: OriginalDestination;
+  readonly hbonePort?: number;
+  /** Default 4096. */
+  readonly maxConnections?: number;
+}
+
+export interface CaptureServer {
+  handleConnection(socket: Socket): void;
+  close(): void;
+}
+
+export function createCaptureServer(options: CaptureOptions): CaptureServer {
+  const max = options.maxConnections ?? 4096;
+  const open = new Set<Socket>();
+
+  async function handleConnection(socket: Socket): Promise<void> {
+    socket.on('error', () => {});
+    if (open.size >= max) {
+      options.telemetry.rejects.reject('connection_limit');
+      socket.destroy();
+      return;
+    }
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    socket.pause();
+    const peer: AppPeer = { ip: normalizeIp(socket.remoteAddress ?? '') ?? '', port: socket.remotePort ?? 0 };
+    let dest: SocketAddress | undefined;
+    try {
+      dest = options.originalDestination?.(socket);
+    } catch {
+      dest = undefined;
+    }
+    if (dest === undefined) {
+      options.telemetry.rejects.reject('no_original_destination');
+      socket.destroy();
+      return;
+    }
+    const plan = planOutbound(
+      options.state(),
+      { sourceIp: peer.ip, target: { kind: 'address', ip: dest.ip, port: dest.port } },
+      {
+        nodeName: options.nodeName,
+        pick: options.pick,
+        ...(options.hbonePort ? { hbonePort: options.hbonePort } : {}),
+      },
+    );
+    if (plan.kind === 'deny') {
+      options.executor.refuse(plan, peer);
+      socket.destroy();
+      return;
+    }
+    const result = await options.executor.openUpstream(plan, peer);
+    if (!result.ok || socket.destroyed) {
+      if (result.ok) result.upstream.destroy();
+      socket.destroy();
+      return;
+    }
+    options.executor.run(socket, result.upstream, plan, peer);
+    socket.resume();
+  }
+
+  return {
+    handleConnection: (socket) => void handleConnection(socket),
+    close() {
+      for (const s of open) s.destroy();
+      open.clear();
+    },
+  };
+}

@@ -1,0 +1,497 @@
+// Composition root (STYLE.md point 8): builds one ztunnel from its config and capabilities.
+// main.ts only parses flags and calls this; tests call the same builder.
+//
+// Local-mode addressing (the weftd/ztunnel contract): node-level listeners on the node's own
+// loopback address (SOCKS5 15080, outbound capture 15001, admin 15000, metrics 15020, readiness
+// 15021) and, for each local ambient workload, HBONE 15008 and plaintext 15006 on the workload's
+// own IP, as the in-pod model opens them inside each pod's network namespace.
+import { readFileSync } from 'node:fs';
+import type { Server, Socket } from 'node:net';
+import { type CertificateSource, type CertManager, createCaClient } from '@weft/ca/client';
+import { createHboneClient, type HboneClient } from '@weft/hbone';
+import { DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, normalizeIp, type Workload } from '@weft/policy';
+import {
+  createRegistry,
+  type LineSink,
+  type Logger,
+  type MetricsRegistry,
+  metricsHandler,
+  noopLogger,
+} from '@weft/telemetry';
+import { createHttpEndpoint, type Route, sendJson, sendText } from './admin/http.ts';
+import { createIdentityCerts, type IdentityCerts } from './identity/certs.ts';
+import { createInboundHbone, type InboundHbone } from './inbound/hbone.ts';
+import {
+  createInboundPlaintext,
+  type InboundOriginalDestination,
+  type InboundPlaintext,
+} from './inbound/plaintext.ts';
+import {
+  closeServer,
+  createLocalSocketFactory,
+  type SocketAddress,
+  type SocketFactory,
+} from './net/socket-factory.ts';
+import { createCaptureServer, type OriginalDestination } from './outbound/capture.ts';
+import { createOutboundExecutor } from './outbound/execute.ts';
+import { type EndpointPicker, randomPicker, roundRobinPicker } from './outbound/plan.ts';
+import { createSocks5Server } from './outbound/socks5.ts';
+import { FILE_SOURCE, loadConfigFile } from './state/file-source.ts';
+import { createStateStore, dumpState, type StateStore } from './state/store.ts';
+import { startXdsSource, type XdsResourceTypes, type XdsSource } from './state/xds-source.ts';
+import { createZtunnelTelemetry, type ZtunnelTelemetry } from './telemetry.ts';
+
+export interface ZtunnelPorts {
+  readonly hbone: number;
+  readonly inboundPlaintext: number;
+  readonly outboundCapture: number;
+  readonly socks5: number;
+  readonly admin: number;
+  readonly metrics: number;
+  readonly readiness: number;
+}
+
+export const DEFAULT_PORTS: ZtunnelPorts = {
+  hbone: 15008,
+  inboundPlaintext: 15006,
+  outboundCapture: 15001,
+  socks5: 15080,
+  admin: 15000,
+  metrics: 15020,
+  readiness: 15021,
+};
+
+export interface ZtunnelConfig {
+  /** Kubernetes node name: which workloads are local. */
+  readonly nodeName: string;
+  /** The node's own address (local mode: a 127.0.x.y of its own) for node-level listeners. */
+  readonly nodeIp: string;
+  readonly trustDomain?: string;
+  readonly rootNamespace?: string;
+  /** weftd's ADS `host:port`. Without it (and without configFile) the store stays empty. */
+  readonly xdsAddress?: string;
+  /** The CA `host:port`; default xdsAddress (weftd serves both). */
+  readonly caAddress?: string;
+  /** File holding the bearer token for the CA and xDS (re-read on each use). */
+  readonly tokenFile?: string;
+  /** Static config: YAML/JSON manifests compiled locally (tests, debugging). */
+  readonly configFile?: string;
+  readonly ports?: Partial<ZtunnelPorts>;
+  /** Endpoint choice within a service port. Default round-robin. */
+  readonly loadBalancing?: 'round-robin' | 'random';
+  /** Upstream connect deadline (TCP or HBONE). Default 10 s. */
+  readonly connectTimeoutMs?: number;
+  /** SOCKS5 greeting + request deadline. Default 10 s. */
+  readonly socks5HandshakeTimeoutMs?: number;
+  /** HBONE TLS handshake deadline. Default 10 s. */
+  readonly hboneHandshakeTimeoutMs?: number;
+  /** Access-log line format. Default kv. */
+  readonly accessLogFormat?: 'kv' | 'json';
+  /** Per-listener connection caps. */
+  readonly maxConnections?: number;
+  /** Per-listener concurrent handshakes (HBONE TLS, SOCKS5) before new connections are refused. */
+  readonly maxHandshakes?: number;
+}
+
+export interface ZtunnelDeps {
+  /** Where listeners and upstream sockets come from. Default: local mode (loopback). */
+  readonly sockets?: SocketFactory;
+  /** A store to use (tests pre-fill it); default a new one. */
+  readonly store?: StateStore;
+  /** The CA capability; default a gRPC client of caAddress with the token file. */
+  readonly certificates?: CertificateSource;
+  /** Builds the cert manager of one identity (tests: short lifetimes, fake clocks). */
+  readonly createCertManager?: (identity: string, source: CertificateSource) => CertManager;
+  /** weft.v1 -> domain type configs for the xDS client (`@weft/xds-protocol/convert`). */
+  readonly xdsTypes?: XdsResourceTypes;
+  readonly logger?: Logger;
+  /** Access-log lines; default discarded (the binary writes them to stdout). */
+  readonly accessLog?: LineSink;
+  readonly registry?: MetricsRegistry;
+  /** Randomness for the random endpoint picker. */
+  readonly random?: () => number;
+  /** Original destination of captured outbound connections (SO_ORIGINAL_DST in netns mode). */
+  readonly outboundOriginalDestination?: OriginalDestination;
+  /** Original destination port of plaintext inbound connections; default the first container port. */
+  readonly inboundOriginalDestination?: InboundOriginalDestination;
+}
+
+export interface ZtunnelAddresses {
+  readonly admin: SocketAddress;
+  readonly metrics: SocketAddress;
+  readonly readiness: SocketAddress;
+  readonly socks5: SocketAddress;
+  readonly outboundCapture: SocketAddress;
+  /** Per local workload uid: its HBONE and plaintext inbound listeners. */
+  readonly workloads: Readonly<
+    Record<string, { readonly hbone: SocketAddress; readonly plaintext: SocketAddress }>
+  >;
+}
+
+export interface Ztunnel {
+  readonly addresses: ZtunnelAddresses;
+  readonly store: StateStore;
+  readonly telemetry: ZtunnelTelemetry;
+  /** Config synced and certificates + listeners of every local workload ready. */
+  ready(): boolean;
+  whenReady(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface WorkloadListeners {
+  readonly fingerprint: string;
+  readonly workload: Workload;
+  readonly hbone: InboundHbone;
+  readonly plaintext: InboundPlaintext;
+  readonly servers: Server[];
+  readonly addresses: { hbone: SocketAddress; plaintext: SocketAddress };
+}
+
+function readToken(path: string): string | undefined {
+  try {
+    const t = readFileSync(path, 'utf8').trim();
+    return t === '' ? undefined : t;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {}): Promise<Ztunnel> {
+  const nodeIp = normalizeIp(config.nodeIp);
+  if (nodeIp === undefined) throw new Error(`nodeIp: "${config.nodeIp}" is not an IP address`);
+  if (config.nodeName === '') throw new Error('nodeName: empty');
+  const ports: ZtunnelPorts = { ...DEFAULT_PORTS, ...config.ports };
+  const logger = deps.logger ?? noopLogger;
+  const sockets = deps.sockets ?? createLocalSocketFactory();
+  const registry = deps.registry ?? createRegistry();
+  const trustDomain = config.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  const store =
+    deps.store ??
+    createStateStore({ trustDomain, rootNamespace: config.rootNamespace ?? DEFAULT_ROOT_NAMESPACE });
+  const telemetry = createZtunnelTelemetry({
+    registry,
+    accessLog: deps.accessLog ?? { write: () => {} },
+    ...(config.accessLogFormat !== undefined ? { accessLogFormat: config.accessLogFormat } : {}),
+  });
+  const token = config.tokenFile === undefined ? undefined : () => readToken(config.tokenFile as string);
+
+  const caAddress = config.caAddress ?? config.xdsAddress;
+  let caClient: { close(): void } | undefined;
+  let certificates = deps.certificates;
+  if (certificates === undefined) {
+    if (caAddress === undefined) {
+      certificates = {
+        createCertificate: async () => ({
+          ok: false,
+          error: { code: 14, codeName: 'UNAVAILABLE', message: 'no CA address configured' },
+        }),
+      };
+    } else {
+      const client = createCaClient({ address: caAddress, ...(token !== undefined ? { token } : {}) });
+      caClient = client;
+      certificates = client;
+    }
+  }
+  const identities: IdentityCerts = createIdentityCerts({
+    source: certificates,
+    logger: logger.child({ component: 'certs' }),
+    ...(deps.createCertManager !== undefined ? { createManager: deps.createCertManager } : {}),
+  });
+
+  const hboneClient: HboneClient = createHboneClient({
+    certs: identities.certs,
+    logger,
+    pool: { connectTimeoutMs: config.connectTimeoutMs ?? 10_000 },
+  });
+  const executor = createOutboundExecutor({
+    hbone: (req) => hboneClient.connect(req),
+    sockets,
+    telemetry,
+    logger,
+    ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
+  });
+  const pick: EndpointPicker =
+    config.loadBalancing === 'random' ? randomPicker(deps.random ?? Math.random) : roundRobinPicker();
+  const state = () => store.state;
+  const common = {
+    nodeName: config.nodeName,
+    state,
+    executor,
+    telemetry,
+    logger,
+    pick,
+    hbonePort: ports.hbone,
+  };
+  const socks5 = createSocks5Server({
+    ...common,
+    ...(config.socks5HandshakeTimeoutMs !== undefined
+      ? { handshakeTimeoutMs: config.socks5HandshakeTimeoutMs }
+      : {}),
+    ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
+    ...(config.maxHandshakes !== undefined ? { maxHandshakes: config.maxHandshakes } : {}),
+  });
+  const capture = createCaptureServer({
+    ...common,
+    ...(deps.outboundOriginalDestination !== undefined
+      ? { originalDestination: deps.outboundOriginalDestination }
+      : {}),
+    ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
+  });
+
+  const nodeServers: Server[] = [];
+  const workloadListeners = new Map<string, WorkloadListeners>();
+  const listenerErrors = new Map<string, string>();
+  let xds: XdsSource | undefined;
+  let closed = false;
+
+  const listenAt = async (port: number, onConnection: (s: Socket) => void): Promise<SocketAddress> => {
+    const server = await sockets.listen({ ip: nodeIp, port });
+    server.on('connection', onConnection);
+    nodeServers.push(server);
+    const a = server.address();
+    return typeof a === 'object' && a !== null ? { ip: nodeIp, port: a.port } : { ip: nodeIp, port };
+  };
+  const listenHttp = async (port: number, routes: Record<string, Route>): Promise<SocketAddress> => {
+    const http = createHttpEndpoint({
+      routes,
+      onBadRequest: () => telemetry.rejects.reject('http_bad_request'),
+      ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
+    });
+    const server = await sockets.listen({ ip: nodeIp, port }, { server: http });
+    nodeServers.push(server);
+    const a = server.address();
+    return typeof a === 'object' && a !== null ? { ip: nodeIp, port: a.port } : { ip: nodeIp, port };
+  };
+
+  // ---- local workloads: certificates and per-workload listeners, reconciled on every change.
+
+  const localWorkloads = () =>
+    store.state.workloadsOnNode(config.nodeName).filter((w) => w.mode === 'ambient' && w.ips.length > 0);
+  const fingerprint = (w: Workload) => `${w.uid}|${w.ips[0]}|${w.identity}`;
+
+  async function openWorkload(w: Workload): Promise<void> {
+    const ip = normalizeIp(w.ips[0] ?? '') as string;
+    const hbone = createInboundHbone({
+      workload: w,
+      nodeName: config.nodeName,
+      state,
+      certs: identities.certs,
+      sockets,
+      telemetry,
+      logger,
+      trustDomain,
+      limits: {
+        ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
+        ...(config.maxHandshakes !== undefined ? { maxPendingHandshakes: config.maxHandshakes } : {}),
+        ...(config.hboneHandshakeTimeoutMs !== undefined
+          ? { handshakeTimeoutMs: config.hboneHandshakeTimeoutMs }
+          : {}),
+      },
+    });
+    const plaintext = createInboundPlaintext({
+      workload: w,
+      nodeName: config.nodeName,
+      state,
+      sockets,
+      telemetry,
+      logger,
+      ...(deps.inboundOriginalDestination !== undefined
+        ? { originalDestination: deps.inboundOriginalDestination }
+        : {}),
+      ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
+      ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
+    });
+    const servers: Server[] = [];
+    try {
+      const h = await sockets.listen({ ip, port: ports.hbone });
+      h.on('connection', (s: Socket) => hbone.handleConnection(s));
+      servers.push(h);
+      const p = await sockets.listen({ ip, port: ports.inboundPlaintext });
+      p.on('connection', (s: Socket) => plaintext.handleConnection(s));
+      servers.push(p);
+    } catch (err) {
+      for (const s of servers) await closeServer(s);
+      await hbone.close(0);
+      listenerErrors.set(w.uid, (err as Error).message);
+      logger.warn('workload listeners failed', {
+        workload: `${w.namespace}/${w.name}`,
+        ip,
+        error: (err as Error).message,
+      });
+      return;
+    }
+    listenerErrors.delete(w.uid);
+    const port = (s: Server, fallback: number) => {
+      const a = s.address();
+      return typeof a === 'object' && a !== null ? a.port : fallback;
+    };
+    workloadListeners.set(w.uid, {
+      fingerprint: fingerprint(w),
+      workload: w,
+      hbone,
+      plaintext,
+      servers,
+      addresses: {
+        hbone: { ip, port: port(servers[0] as Server, ports.hbone) },
+        plaintext: { ip, port: port(servers[1] as Server, ports.inboundPlaintext) },
+      },
+    });
+    logger.info('workload enrolled', { workload: `${w.namespace}/${w.name}`, ip, identity: w.identity });
+  }
+
+  async function closeWorkload(l: WorkloadListeners, graceMs: number): Promise<void> {
+    workloadListeners.delete(l.workload.uid);
+    await Promise.all(l.servers.map((s) => closeServer(s)));
+    l.plaintext.close();
+    await l.hbone.close(graceMs);
+  }
+
+  // Reconciles run one at a time; a change during a run schedules one more.
+  let reconciling: Promise<void> | undefined;
+  let again = false;
+  function reconcile(): Promise<void> {
+    if (reconciling !== undefined) {
+      again = true;
+      return reconciling;
+    }
+    reconciling = (async () => {
+      do {
+        again = false;
+        if (closed) return;
+        const want = new Map(localWorkloads().map((w) => [w.uid, w]));
+        identities.reconcile(new Set([...want.values()].map((w) => w.identity)));
+        for (const [uid, l] of [...workloadListeners]) {
+          const w = want.get(uid);
+          if (w === undefined || fingerprint(w) !== l.fingerprint) await closeWorkload(l, 1000);
+        }
+        for (const w of want.values()) {
+          if (!workloadListeners.has(w.uid) && !closed) await openWorkload(w);
+        }
+        for (const uid of [...listenerErrors.keys()]) if (!want.has(uid)) listenerErrors.delete(uid);
+      } while (again && !closed);
+    })().finally(() => {
+      reconciling = undefined;
+    });
+    return reconciling;
+  }
+  const unsubscribe = store.subscribe(() => void reconcile());
+
+  // ---- readiness
+
+  const readiness = () => {
+    const reasons: string[] = [];
+    if (!store.state.synced) reasons.push('config not synced');
+    const want = localWorkloads();
+    if (!identities.ready()) reasons.push('certificates pending');
+    const missing = want.filter((w) => !workloadListeners.has(w.uid)).map((w) => `${w.namespace}/${w.name}`);
+    if (missing.length > 0) reasons.push(`listeners pending: ${missing.join(', ')}`);
+    return reasons;
+  };
+  let readyWaiters: (() => void)[] = [];
+  const checkReady = () => {
+    if (readiness().length > 0) return;
+    const list = readyWaiters;
+    readyWaiters = [];
+    for (const w of list) w();
+  };
+  const readyTimer = setInterval(checkReady, 50);
+  readyTimer.unref?.();
+
+  // ---- node-level listeners
+
+  const addresses = {
+    socks5: await listenAt(ports.socks5, (s) => socks5.handleConnection(s)),
+    outboundCapture: await listenAt(ports.outboundCapture, (s) => capture.handleConnection(s)),
+    admin: await listenHttp(ports.admin, {
+      '/': (_req, res) => sendText(res, 200, 'ztunnel admin: /config_dump /certs /connections\n'),
+      '/config_dump': (_req, res) =>
+        sendJson(res, 200, {
+          node: { name: config.nodeName, ip: nodeIp },
+          ...dumpState(store),
+          ...(xds !== undefined ? { xds: xds.status() } : {}),
+          listeners: Object.fromEntries([...workloadListeners].map(([uid, l]) => [uid, l.addresses])),
+          listenerErrors: Object.fromEntries(listenerErrors),
+        }),
+      '/certs': (_req, res) => sendJson(res, 200, { certificates: identities.list() }),
+      '/connections': (_req, res) =>
+        sendJson(res, 200, {
+          connections: telemetry.connections().map(({ bytes, ...c }) => ({
+            ...c,
+            startedAt: new Date(c.startedAt).toISOString(),
+            bytes: bytes(),
+          })),
+          hboneClient: hboneClient.stats(),
+        }),
+    }),
+    metrics: await (async () => {
+      const handler = metricsHandler(registry);
+      return listenHttp(ports.metrics, { '/metrics': handler, '/stats/prometheus': handler });
+    })(),
+    readiness: await listenHttp(ports.readiness, {
+      '/healthz/ready': (_req, res) => {
+        const reasons = readiness();
+        if (reasons.length === 0) sendText(res, 200, 'ready\n');
+        else sendText(res, 503, `not ready: ${reasons.join('; ')}\n`);
+      },
+    }),
+  };
+
+  // ---- config sources
+
+  if (config.configFile !== undefined) {
+    const r = await loadConfigFile(store, config.configFile);
+    if (!r.ok)
+      logger.warn('config file not loaded', { file: config.configFile, errors: r.parseErrors.join('; ') });
+    for (const e of r.invalid) logger.warn('config object rejected', { path: e.path, message: e.message });
+    logger.info('config file loaded', { source: FILE_SOURCE, file: config.configFile, ok: r.ok });
+  }
+  if (config.xdsAddress !== undefined) {
+    if (deps.xdsTypes === undefined) {
+      logger.warn('xds address given but no weft.v1 converter wired; xDS disabled');
+    } else {
+      xds = startXdsSource({
+        store,
+        target: config.xdsAddress,
+        nodeName: config.nodeName,
+        nodeIp,
+        types: deps.xdsTypes,
+        logger: logger.child({ component: 'xds' }),
+        ...(token !== undefined ? { token } : {}),
+      });
+    }
+  }
+  await reconcile();
+
+  return {
+    get addresses() {
+      return {
+        ...addresses,
+        workloads: Object.fromEntries([...workloadListeners].map(([uid, l]) => [uid, l.addresses])),
+      };
+    },
+    store,
+    telemetry,
+    ready: () => readiness().length === 0,
+    whenReady() {
+      if (readiness().length === 0) return Promise.resolve();
+      return new Promise((resolve) => readyWaiters.push(resolve));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(readyTimer);
+      unsubscribe();
+      xds?.close();
+      await reconciling;
+      await Promise.all(nodeServers.map((s) => closeServer(s)));
+      socks5.close();
+      capture.close();
+      await Promise.all([...workloadListeners.values()].map((l) => closeWorkload(l, 0)));
+      await hboneClient.close({ graceMs: 0 });
+      identities.close();
+      caClient?.close();
+      for (const s of nodeServers)
+        (s as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    },
+  };
+}
