@@ -168,7 +168,6 @@ async function main(): Promise<void> {
   /** A worker thread, or the in-thread stand-in. */
   type Peer = Pick<Worker, 'postMessage'>;
   const workers: Peer[] = [];
-  const threads: Worker[] = [];
   const exited: Array<Promise<unknown>> = [];
   const inbox = new Map<Peer, FromWorker[]>();
   const waiters: Array<() => void> = [];
@@ -219,7 +218,6 @@ async function main(): Promise<void> {
       workerData: config,
     });
     inbox.set(w, []);
-    threads.push(w);
     exited.push(new Promise((r) => w.once('exit', r)));
     w.on('message', (m: FromWorker) => receive(w, m));
     w.on('error', (err) => {
@@ -231,15 +229,8 @@ async function main(): Promise<void> {
   // Clients start once every worker thread has loaded (thread start-up is not part of the sync).
   await fromAll('booted');
   const syncStart = now();
-  const eluStart = performance.eventLoopUtilization();
-  const workerEluStart = threads.map((t) => t.performance.eventLoopUtilization());
   for (const w of workers) w.postMessage({ kind: 'connect' } satisfies ToWorker);
   const fulls = await fromAll('full');
-  const serverBusyMs = performance.eventLoopUtilization(eluStart).active;
-  const clientBusyMs = threads.reduce(
-    (sum, t, i) => sum + t.performance.eventLoopUtilization(workerEluStart[i]).active,
-    0,
-  );
   const fullSyncMs = Math.max(...fulls.map((f) => f.at)) - syncStart;
 
   const latencies: number[] = [];
@@ -277,8 +268,6 @@ async function main(): Promise<void> {
     ['resources decoded by clients', String(clientStats.reduce((a, s) => a + s.decoded, 0))],
     ['bytes sent (MiB)', (stats.bytesSent / 2 ** 20).toFixed(1)],
     ['full sync (ms)', fullSyncMs.toFixed(0)],
-    ['  server thread busy (ms)', serverBusyMs.toFixed(0)],
-    ['  client threads busy, sum (ms)', inThread ? 'in server thread' : clientBusyMs.toFixed(0)],
     ...perUpdate.map((p, k): [string, string] => [
       `update ${k + 1} p50 / p99 / max (ms)`,
       `${p.p50.toFixed(1)} / ${p.p99.toFixed(1)} / ${p.max.toFixed(1)}`,

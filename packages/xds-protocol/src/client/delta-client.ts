@@ -194,6 +194,18 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
     call.write(message);
   }
 
+  /**
+   * ACK/NACK after the current I/O callbacks: when many responses arrive together (many streams
+   * in one process, or several types at once) each is applied before any reply is written. A
+   * reply meant for a stream that has since ended is dropped (its nonce means nothing later).
+   */
+  function reply(req: Partial<DeltaDiscoveryRequest> & { typeUrl: string }): void {
+    const c = call;
+    setImmediate(() => {
+      if (call === c) send(req);
+    });
+  }
+
   /** First request of a type on this stream: its subscription and what we already hold. */
   function announce(t: TypeEntry): void {
     if (t.announced || call === undefined) return;
@@ -321,14 +333,14 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
       stats.nacks++;
       const message = batch.rejected.map((r) => `${r.name}: ${r.error}`).join('; ');
       logger.warn('xds client: rejected resources', { typeUrl: res.typeUrl, message });
-      send({
+      reply({
         typeUrl: res.typeUrl,
         responseNonce: res.nonce,
         errorDetail: { code: INVALID_ARGUMENT, message, details: [] },
       });
     } else {
       stats.acks++;
-      send({ typeUrl: res.typeUrl, responseNonce: res.nonce });
+      reply({ typeUrl: res.typeUrl, responseNonce: res.nonce });
     }
     if (!t.synced) {
       t.synced = true;
