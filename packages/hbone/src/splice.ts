@@ -44,6 +44,10 @@ function isHttp2Stream(s: Duplex): s is Duplex & Http2StreamLike {
 export function resetStream(s: Duplex, h2Code: number = h2.NGHTTP2_CONNECT_ERROR): void {
   if (s.destroyed) return;
   if (isHttp2Stream(s)) {
+    // close(code) ends the writable side first, which puts END_STREAM on the wire before the
+    // RST_STREAM: the peer would see a clean half-close (and forward a FIN) before the reset. A
+    // no-op _final keeps that END_STREAM from being sent, so the peer sees only the reset.
+    if (!s.writableEnded) (s as unknown as { _final: (cb: () => void) => void })._final = (cb) => cb();
     s.close(h2Code);
     return;
   }

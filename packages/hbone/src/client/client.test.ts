@@ -1,0 +1,288 @@
+import { createServer, type Server } from 'node:net';
+import { createTestCa } from '@weft/ca/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type CertMaterial, createCertStore } from '../certs.ts';
+import { HboneError, type HboneErrorKind, kindForStatus } from '../errors.ts';
+import { type Harness, startHarness } from '../test-support/harness.ts';
+import { CLIENT_ID, createTestPki, materialOf, SERVER_ID, type TestPki } from '../test-support/mesh.ts';
+import { denyAll, type EchoServer, readAll, startEchoServer, waitFor } from '../testing/index.ts';
+import { createHboneClient } from './client.ts';
+import { hbonePoolKey, planConnect } from './request.ts';
+import type { HboneConnectRequest } from './types.ts';
+
+let pki: TestPki;
+let echo: EchoServer;
+let h: Harness | undefined;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  echo = await startEchoServer();
+});
+afterAll(async () => {
+  await echo.close();
+});
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function errorOf(p: Promise<unknown>): Promise<HboneError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof HboneError) return e;
+    throw e;
+  }
+  throw new Error('expected a failure');
+}
+
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('planConnect', () => {
+  const base: HboneConnectRequest = {
+    via: { ip: '10.0.0.2', port: 15008 },
+    dest: { ip: '10.0.0.9', port: 8080 },
+    expectedIdentity: SERVER_ID,
+  };
+
+  it('builds the CONNECT headers and the pool key', () => {
+    const r = planConnect({
+      ...base,
+      dest: { ip: '2001:DB8::9', port: 80 },
+      forwardedFor: '2001:db8::1',
+      headers: { traceparent: 'tp', baggage: 'b=1' },
+      sourceIdentity: CLIENT_ID,
+    });
+    if (!r.ok) throw new Error(r.message);
+    expect(r.value.headers).toEqual({
+      ':method': 'CONNECT',
+      ':authority': '[2001:db8::9]:80',
+      forwarded: 'for="[2001:db8::1]"',
+      traceparent: 'tp',
+      baggage: 'b=1',
+    });
+    expect(r.value.poolKey).toBe(`${CLIENT_ID} ${SERVER_ID} 10.0.0.2:15008`);
+  });
+
+  it('keys the pool by source identity, the set of expected identities and the endpoint, not dest', () => {
+    const a = 'spiffe://td/a';
+    const b = 'spiffe://td/b';
+    const via = { ip: '10.0.0.2', port: 15008 };
+    expect(hbonePoolKey(undefined, [a, b], via)).toBe(hbonePoolKey(undefined, [b, a], via));
+    expect(hbonePoolKey('spiffe://td/me', [a], via)).not.toBe(hbonePoolKey(undefined, [a], via));
+    expect(hbonePoolKey(undefined, [a], via)).not.toBe(hbonePoolKey(undefined, [a], { ...via, port: 15009 }));
+    const p1 = planConnect({ ...base, dest: { ip: '10.0.0.9', port: 1 } });
+    const p2 = planConnect({ ...base, dest: { ip: '10.0.0.10', port: 2 } });
+    expect(p1.ok && p2.ok && p1.value.poolKey === p2.value.poolKey).toBe(true);
+  });
+
+  it.each([
+    ['via', { via: { ip: 'node-1', port: 15008 } }],
+    ['via', { via: { ip: '10.0.0.2', port: 0 } }],
+    ['dest', { dest: { ip: '10.0.0.9', port: 70000 } }],
+    ['dest', { dest: { ip: 'fe80::1%eth0', port: 80 } }],
+    ['expectedIdentity', { expectedIdentity: [] }],
+    ['expectedIdentity', { expectedIdentity: 'web.default' }],
+    ['forwardedFor', { forwardedFor: 'client.example' }],
+    ['headers.connection', { headers: { connection: 'close' } }],
+    ['headers.forwarded', { headers: { forwarded: 'for=1.1.1.1' } }],
+    ['headers.Traceparent', { headers: { Traceparent: 'x' } }],
+    ['headers.:path', { headers: { ':path': '/' } }],
+    ['headers.x', { headers: { x: 'a\r\nb: c' } }],
+  ] as const)('rejects a bad %s', (field, patch) => {
+    const r = planConnect({ ...base, ...patch } as HboneConnectRequest);
+    expect(r.ok ? 'ok' : r.field).toBe(field);
+  });
+});
+
+describe('typed errors', () => {
+  it.each([
+    [400, 'bad_request'],
+    [401, 'denied'],
+    [503, 'upstream_unavailable'],
+    [500, 'unexpected_status'],
+  ] as const)('status %d -> %s', (status, kind) => {
+    expect(kindForStatus(status)).toBe(kind);
+  });
+
+  it('401 when the server policy denies', async () => {
+    h = await startHarness(pki, { authorize: denyAll });
+    const client = h.client();
+    const err = await errorOf(
+      client.connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(err).toMatchObject({ kind: 'denied', status: 401, peerIdentity: SERVER_ID });
+    expect(client.stats().errors.denied).toBe(1);
+    expect(h.server.stats().streams.outcomes.denied).toBe(1);
+  });
+
+  it('503 when the upstream is unreachable', async () => {
+    h = await startHarness(pki);
+    const port = await closedPort();
+    const err = await errorOf(
+      h.client().connect({ via: h.via, dest: { ip: '127.0.0.1', port }, expectedIdentity: SERVER_ID }),
+    );
+    expect(err).toMatchObject({ kind: 'upstream_unavailable', status: 503 });
+  });
+
+  it('an authorizer that throws fails closed with 401', async () => {
+    h = await startHarness(pki, {
+      authorize: () => {
+        throw new Error('policy store broken');
+      },
+    });
+    const err = await errorOf(
+      h.client().connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(err.kind).toBe('denied');
+  });
+
+  it('timeout when the server does not answer the CONNECT in time', async () => {
+    h = await startHarness(pki, { authorize: () => new Promise(() => {}) });
+    const err = await errorOf(
+      h.client().connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID, timeoutMs: 200 }),
+    );
+    expect(err.kind).toBe('timeout');
+  });
+
+  it('timeout when the endpoint accepts TCP but never speaks TLS', async () => {
+    const silent: Server = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const client = createHboneClient({ certs: createCertStore(pki.client), pool: { connectTimeoutMs: 200 } });
+    const err = await errorOf(
+      client.connect({ via: { ip: '127.0.0.1', port }, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(err.kind).toBe('timeout');
+    await client.close({ graceMs: 10 });
+    silent.close();
+  });
+
+  it('connect when nothing listens', async () => {
+    const client = createHboneClient({ certs: createCertStore(pki.client) });
+    const port = await closedPort();
+    const err = await errorOf(
+      client.connect({ via: { ip: '127.0.0.1', port }, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(err).toMatchObject({ kind: 'connect', code: 'ECONNREFUSED' });
+    await client.close();
+  });
+
+  const serverCases: [string, () => Promise<CertMaterial>, HboneErrorKind, string][] = [
+    [
+      'an expired server certificate',
+      () => pki.issue(SERVER_ID, { notBefore: new Date(Date.now() - 3 * 3600_000), ttlSeconds: 3600 }),
+      'tls',
+      'CERT_HAS_EXPIRED',
+    ],
+    [
+      'a server certificate from another CA',
+      async () => materialOf(await (await createTestCa()).issue(SERVER_ID), pki.ca.trustBundlePem),
+      'tls',
+      '',
+    ],
+    [
+      'a server with another identity',
+      () => pki.issue('spiffe://cluster.local/ns/evil/sa/mitm'),
+      'identity_mismatch',
+      '',
+    ],
+  ];
+  it.each(serverCases)('%s', async (_name, material, kind, code) => {
+    h = await startHarness(pki);
+    h.serverCerts.set(await material());
+    const err = await errorOf(
+      h.client().connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(err.kind).toBe(kind);
+    if (code !== '') expect(err.code).toBe(code);
+  });
+
+  it('no_certificate when the source identity has none', async () => {
+    const client = createHboneClient({ certs: createCertStore() });
+    const err = await errorOf(
+      client.connect({ via: { ip: '127.0.0.1', port: 1 }, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(err.kind).toBe('no_certificate');
+    await client.close();
+  });
+
+  it('invalid_argument, aborted and client_closed', async () => {
+    const client = createHboneClient({ certs: createCertStore(pki.client) });
+    const bad = await errorOf(
+      client.connect({ via: { ip: 'x', port: 1 }, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(bad.kind).toBe('invalid_argument');
+    expect(bad.message).toContain('via');
+    const ac = new AbortController();
+    ac.abort();
+    const aborted = await errorOf(
+      client.connect({
+        via: { ip: '127.0.0.1', port: 1 },
+        dest: echo.address,
+        expectedIdentity: SERVER_ID,
+        signal: ac.signal,
+      }),
+    );
+    expect(aborted.kind).toBe('aborted');
+    await client.close();
+    const closed = await errorOf(
+      client.connect({ via: { ip: '127.0.0.1', port: 1 }, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(closed.kind).toBe('client_closed');
+    expect(client.stats().errors).toMatchObject({ invalid_argument: 1, aborted: 1, client_closed: 1 });
+  });
+});
+
+describe('pool lifecycle', () => {
+  it('drops idle connections after idleTimeoutMs', async () => {
+    h = await startHarness(pki);
+    const client = h.client({ pool: { idleTimeoutMs: 50 } });
+    const t = await client.connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID });
+    const all = readAll(t);
+    t.end('x');
+    await all;
+    await waitFor(() => client.stats().connections.active === 0, 5000, 'idle connection to close');
+    const t2 = await client.connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID });
+    t2.end();
+    expect(client.stats().connections.opened).toBe(2);
+  });
+
+  it('drops a connection on GOAWAY and opens a new one for the next stream', async () => {
+    h = await startHarness(pki, { limits: { connectionIdleTimeoutMs: 50 } });
+    const client = h.client();
+    const t = await client.connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID });
+    const all = readAll(t);
+    t.end('x');
+    await all;
+    // The server closes the idle connection with GOAWAY; the pool forgets it.
+    await waitFor(() => client.stats().pool.length === 0, 5000, 'pool entry to go');
+    const t2 = await client.connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID });
+    const all2 = readAll(t2);
+    t2.end('y');
+    expect((await all2).toString()).toBe('y');
+    expect(client.stats().connections.opened).toBe(2);
+  });
+
+  it('reports connections opened and closed through hooks', async () => {
+    h = await startHarness(pki);
+    const events: string[] = [];
+    const client = h.client({
+      hooks: {
+        onConnectionOpened: (e) => events.push(`open ${e.peerIdentity}`),
+        onConnectionClosed: (e) => events.push(`close ${e.peerIdentity}`),
+      },
+    });
+    const t = await client.connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID });
+    t.end();
+    await readAll(t);
+    await client.close();
+    expect(events).toEqual([`open ${SERVER_ID}`, `close ${SERVER_ID}`]);
+  });
+});
