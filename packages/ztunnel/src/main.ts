@@ -44,7 +44,6 @@ const logger = createLogger({
   level: parseLogLevel(values['log-level']) ?? 'info',
   fields: { component: 'ztunnel', node: values.node },
 });
-const xdsTypes = defaultXdsTypes();
 const lb = values.lb === 'random' ? 'random' : 'round-robin';
 
 const ztunnel = await createZtunnel(
@@ -62,7 +61,7 @@ const ztunnel = await createZtunnel(
   {
     logger,
     accessLog: streamSink(process.stdout),
-    ...(xdsTypes !== undefined ? { xdsTypes } : {}),
+    xdsTypes: defaultXdsTypes(),
   },
 );
 logger.info('ztunnel started', {

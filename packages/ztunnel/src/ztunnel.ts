@@ -39,6 +39,7 @@ import { createSocks5Server } from './outbound/socks5.ts';
 import { FILE_SOURCE, loadConfigFile } from './state/file-source.ts';
 import { createStateStore, dumpState, type StateStore } from './state/store.ts';
 import { startXdsSource, type XdsResourceTypes, type XdsSource } from './state/xds-source.ts';
+import { defaultXdsTypes } from './state/xds-types.ts';
 import { createZtunnelTelemetry, type ZtunnelTelemetry } from './telemetry.ts';
 
 export interface ZtunnelPorts {
@@ -70,6 +71,8 @@ export interface ZtunnelConfig {
   readonly rootNamespace?: string;
   /** weftd's ADS `host:port`. Without it (and without configFile) the store stays empty. */
   readonly xdsAddress?: string;
+  /** Reconnect backoff of the xDS client (ms). */
+  readonly xdsBackoff?: { readonly initialMs?: number; readonly maxMs?: number };
   /** The CA `host:port`; default xdsAddress (weftd serves both). */
   readonly caAddress?: string;
   /** File holding the bearer token for the CA and xDS (re-read on each use). */
@@ -102,7 +105,7 @@ export interface ZtunnelDeps {
   readonly certificates?: CertificateSource;
   /** Builds the cert manager of one identity (tests: short lifetimes, fake clocks). */
   readonly createCertManager?: (identity: string, source: CertificateSource) => CertManager;
-  /** weft.v1 -> domain type configs for the xDS client (`@weft/xds-protocol/convert`). */
+  /** weft.v1 -> domain type configs for the xDS client; default `@weft/xds-protocol/convert`. */
   readonly xdsTypes?: XdsResourceTypes;
   readonly logger?: Logger;
   /** Access-log lines; default discarded (the binary writes them to stdout). */
@@ -446,19 +449,16 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
     logger.info('config file loaded', { source: FILE_SOURCE, file: config.configFile, ok: r.ok });
   }
   if (config.xdsAddress !== undefined) {
-    if (deps.xdsTypes === undefined) {
-      logger.warn('xds address given but no weft.v1 converter wired; xDS disabled');
-    } else {
-      xds = startXdsSource({
-        store,
-        target: config.xdsAddress,
-        nodeName: config.nodeName,
-        nodeIp,
-        types: deps.xdsTypes,
-        logger: logger.child({ component: 'xds' }),
-        ...(token !== undefined ? { token } : {}),
-      });
-    }
+    xds = startXdsSource({
+      store,
+      target: config.xdsAddress,
+      nodeName: config.nodeName,
+      nodeIp,
+      types: deps.xdsTypes ?? defaultXdsTypes(),
+      logger: logger.child({ component: 'xds' }),
+      ...(token !== undefined ? { token } : {}),
+      ...(config.xdsBackoff !== undefined ? { backoff: config.xdsBackoff } : {}),
+    });
   }
   await reconcile();
 
