@@ -33,6 +33,7 @@ export interface Splice {
 
 interface Http2StreamLike {
   readonly rstCode: number | undefined;
+  readonly aborted?: boolean;
   close(code?: number): void;
 }
 
@@ -81,7 +82,8 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
   };
   const clean = (s: Duplex, errored: boolean): boolean => {
     if (errored) return false;
-    if (isHttp2Stream(s)) return s.rstCode === h2.NGHTTP2_NO_ERROR && s.readableEnded;
+    // `aborted`: the peer closed the stream while we were still sending (even with NO_ERROR).
+    if (isHttp2Stream(s)) return s.rstCode === h2.NGHTTP2_NO_ERROR && s.readableEnded && s.aborted !== true;
     return s.readableEnded && s.writableFinished;
   };
 

@@ -506,10 +506,13 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     }
     peer = { ...conn.peer, forwardedFor: forwarded.value };
 
-    // Let the rest of this read be parsed first: a client that resets the stream in the same
-    // packet (HTTP/2 rapid reset) then costs no authorization and no upstream connect.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (done) return;
+    // On a connection that has cancelled streams lately, let the rest of this read be parsed
+    // first: a stream reset in the same packet (HTTP/2 rapid reset) then costs no authorization
+    // and no upstream connect. Well-behaved connections skip this turn of the event loop.
+    if (conn.resets > 0 && clock.now() - conn.resetWindowStart <= limits.prematureResetWindowMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (done) return;
+    }
 
     // 2. Authorize and connect, within one deadline.
     const deadline = setTimeout(() => abort.abort(), limits.upstreamConnectTimeoutMs);
