@@ -5,6 +5,7 @@ import { parseKvLine, parsePrometheusText } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPLY } from './outbound/socks5-protocol.ts';
 import { type LocalMeshHarness, startLocalMesh } from './testing/harness.ts';
+import { localMeshLayout } from './testing/mesh.ts';
 import { httpGet, readUntilClose, roundTrip, socks5Connect, tcpConnect } from './testing/net.ts';
 
 const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
@@ -13,7 +14,12 @@ const ECHO_ID = 'spiffe://cluster.local/ns/demo/sa/echo';
 let mesh: LocalMeshHarness;
 
 beforeAll(async () => {
-  mesh = await startLocalMesh({ octets: [1, 2] });
+  const layout = localMeshLayout(1, 2);
+  mesh = await startLocalMesh({
+    octets: [1, 2],
+    // What SO_ORIGINAL_DST would say for a captured connection: the app dialled the echo VIP.
+    deps: { outboundOriginalDestination: () => ({ ip: layout.echoVip, port: 80 }) },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -85,6 +91,14 @@ describe('two ztunnels, local mode', () => {
       dst_service: mesh.layout.echoHost,
       upstream_host: `${mesh.layout.echo1}:8080`,
     });
+  });
+
+  it('captured outbound (15001) with an injected original destination takes the same path', async () => {
+    const c = await tcpConnect(mesh.b.ip, mesh.b.ztunnel.addresses.outboundCapture.port, mesh.layout.client);
+    expect(c.ok).toBe(true);
+    if (!c.ok) return;
+    expect(await roundTrip(c.socket, 'captured')).toBe('captured');
+    c.socket.destroy();
   });
 
   it('Istio TCP metrics on both sides', async () => {

@@ -1,5 +1,6 @@
 // @weft/ztunnel: Weft's per-node L4 proxy for ambient mode.
 
+export type { IdentityCertInfo } from './identity/certs.ts';
 export {
   decideInboundHbone,
   decideInboundPlaintext,
@@ -7,6 +8,19 @@ export {
   type InboundRefusal,
   type InboundRequest,
 } from './inbound/decide.ts';
+export { firstContainerPort, type InboundOriginalDestination } from './inbound/plaintext.ts';
+export {
+  type ConnectOptions,
+  closeServer,
+  createLocalSocketFactory,
+  isLoopback,
+  type ListenOptions,
+  type LocalSocketFactoryOptions,
+  type SocketFactory,
+  SocketFactoryError,
+} from './net/socket-factory.ts';
+export type { OriginalDestination } from './outbound/capture.ts';
+export type { AppPeer, HboneConnector } from './outbound/execute.ts';
 export {
   type DenyPlan,
   type DenyReason,
@@ -23,6 +37,24 @@ export {
   type SocketAddress,
 } from './outbound/plan.ts';
 export {
+  MAX_GREETING_BYTES,
+  MAX_REQUEST_BYTES,
+  parseGreeting,
+  parseRequest,
+  REPLY,
+  type ReplyCode,
+  reply as socks5Reply,
+  type Socks5Error,
+  type Socks5Request,
+} from './outbound/socks5-protocol.ts';
+export {
+  FILE_SOURCE,
+  type FileLoadResult,
+  loadConfigFile,
+  loadManifests,
+  parseManifests,
+} from './state/file-source.ts';
+export {
   type ApplyResult,
   applyUpdate,
   batchFromSnapshot,
@@ -38,3 +70,22 @@ export {
   type StateStore,
   type StateStoreOptions,
 } from './state/store.ts';
+export {
+  startXdsSource,
+  XDS_SOURCE,
+  type XdsResourceTypes,
+  type XdsSource,
+  type XdsSourceOptions,
+  type XdsWorkload,
+} from './state/xds-source.ts';
+export { defaultXdsTypes } from './state/xds-types.ts';
+export type { ConnectionRecord, RejectReason, ZtunnelTelemetry } from './telemetry.ts';
+export {
+  createZtunnel,
+  DEFAULT_PORTS,
+  type Ztunnel,
+  type ZtunnelAddresses,
+  type ZtunnelConfig,
+  type ZtunnelDeps,
+  type ZtunnelPorts,
+} from './ztunnel.ts';

@@ -1,9 +1,29 @@
 // Fixtures for tests of ztunnel and of the e2e scenarios that drive it.
+export { startTestCaServer, type TestCaServer } from './ca.ts';
+export {
+  type LocalMeshHarness,
+  type LocalMeshHarnessOptions,
+  type LocalNodeHandle,
+  startLocalMesh,
+} from './harness.ts';
 export {
   compileOrThrow,
   LOCAL_MESH,
+  type LocalMeshLayout,
   type LocalMeshOptions,
+  localMeshLayout,
   localMeshObjects,
   NODE_A,
   NODE_B,
 } from './mesh.ts';
+export {
+  type EchoServer,
+  httpGet,
+  readUntilClose,
+  roundTrip,
+  type Socks5ConnectOptions,
+  type Socks5ConnectResult,
+  socks5Connect,
+  startTcpEcho,
+  tcpConnect,
+} from './net.ts';

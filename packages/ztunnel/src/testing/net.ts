@@ -125,13 +125,13 @@ export function roundTrip(socket: Socket, data: string, timeoutMs = 5000): Promi
   });
 }
 
-/** Resolves with what the peer sent before it closed or ended its side (`closed: false` on timeout). */
+/** What the peer sent (latin1) before it closed or ended its side (`closed: false` on timeout). */
 export function readUntilClose(socket: Socket, timeoutMs = 5000): Promise<{ data: string; closed: boolean }> {
   return new Promise((resolve) => {
     let data = '';
     const timer = setTimeout(() => resolve({ data, closed: false }), timeoutMs);
     socket.on('data', (c: Buffer) => {
-      data += c.toString('utf8');
+      data += c.toString('latin1');
     });
     socket.on('error', () => {});
     const done = () => {
