@@ -28,11 +28,11 @@ function endWithAndRead(stream: Duplex, data: Buffer | string): Promise<Buffer> 
 
 describe('HBONE tunnel', () => {
   it('echoes through the tunnel and reports the peer, dest, headers and byte counts', async () => {
-    const seen: { peer: HbonePeer; dest: unknown; headers: Record<string, unknown> }[] = [];
+    const seen: { peer: HbonePeer; dest: unknown; headers: Record<string, unknown>; id: number }[] = [];
     const closed: StreamClosedEvent[] = [];
     const h = await startHarness(pki, {
-      authorize: (peer, dest, headers) => {
-        seen.push({ peer, dest, headers: { ...headers } });
+      authorize: (peer, dest, headers, stream) => {
+        seen.push({ peer, dest, headers: { ...headers }, id: stream.id });
         return { allow: true };
       },
       hooks: { onStreamClosed: (e) => closed.push(e) },
@@ -54,6 +54,7 @@ describe('HBONE tunnel', () => {
       expect(seen[0]?.headers.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
       expect(seen[0]?.headers.baggage).toBe('k=v');
       expect(closed[0]).toMatchObject({ outcome: 'closed', status: 200, bytesIn: 11, bytesOut: 11 });
+      expect(closed[0]?.id).toBe(seen[0]?.id);
       expect(h.server.stats().streams.outcomes.closed).toBe(1);
     } finally {
       await h.close();

@@ -521,7 +521,10 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     try {
       let decision: Awaited<ReturnType<Authorizer>>;
       try {
-        decision = await raceAbort(Promise.resolve(options.authorize(peer, dest, headers)), abort.signal);
+        decision = await raceAbort(
+          Promise.resolve(options.authorize(peer, dest, headers, { id })),
+          abort.signal,
+        );
       } catch (e) {
         if (abort.signal.aborted) throw e;
         decision = { allow: false, reason: `authorizer failed: ${String(e)}` };
@@ -532,7 +535,7 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
         return;
       }
       upstream = await raceAbort(
-        connectUpstream(dest, { peer, headers, signal: abort.signal }),
+        connectUpstream(dest, { id, peer, headers, signal: abort.signal }),
         abort.signal,
         (s) => s.destroy(),
       );

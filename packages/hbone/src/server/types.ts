@@ -14,10 +14,15 @@ export interface HbonePeer {
 
 export type AuthorizeDecision = { readonly allow: true } | { readonly allow: false; readonly reason: string };
 
+/**
+ * Decides one CONNECT. `stream.id` is the id the hooks and `connectUpstream` see for the same
+ * stream, so a decision can be carried to them without keying by addresses.
+ */
 export type Authorizer = (
   peer: HbonePeer,
   dest: SocketAddress,
   headers: Readonly<Record<string, string | string[] | undefined>>,
+  stream: { readonly id: number },
 ) => Promise<AuthorizeDecision> | AuthorizeDecision;
 
 export const CONNECTION_REJECT_REASONS = [

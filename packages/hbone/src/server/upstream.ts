@@ -6,6 +6,8 @@ import type { SocketAddress } from '../address.ts';
 import type { HbonePeer } from './types.ts';
 
 export interface UpstreamContext {
+  /** The stream's id, as in `authorize` and the hooks. */
+  readonly id: number;
   readonly peer: HbonePeer;
   /** The CONNECT request's headers (traceparent, baggage, ...). */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
