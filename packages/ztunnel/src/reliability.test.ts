@@ -135,6 +135,22 @@ describe('reliability', () => {
     await waitFor(() => a.store.state.authorizationPolicies.size === 0, 10_000);
   });
 
+  it('a malformed resource is NACKed alone; the rest of the push applies', async () => {
+    const good = Object.values(snapshot.workloads)[0];
+    if (good === undefined) throw new Error('no workload');
+    const bad = {
+      ...toProtoWorkload(good, snapshot),
+      uid: 'bad-uid',
+      identity: 'spiffe://cluster.local/ns/x/sa/y',
+    };
+    const nacksBefore = (await xdsStats(layout.nodeA.ip)).nacks;
+    cache.set(weftResource('workload', bad));
+    await waitForAsync(async () => (await xdsStats(layout.nodeA.ip)).nacks > nacksBefore);
+    expect(a.store.state.workloadByUid('bad-uid')).toBeUndefined();
+    expect(a.store.state.workloads.size).toBe(4);
+    cache.delete('type.googleapis.com/weft.v1.Workload', 'bad-uid');
+  });
+
   it('a restarted ztunnel serves new connections as soon as it is ready', async () => {
     await a.close();
     const down = await dial();
@@ -155,6 +171,13 @@ async function xdsConnection(nodeIp: string): Promise<string | undefined> {
     xds?: { connection?: { state?: string } };
   };
   return dump.xds?.connection?.state;
+}
+
+async function xdsStats(nodeIp: string): Promise<{ nacks: number }> {
+  const dump = JSON.parse((await httpGet(`http://${nodeIp}:15000/config_dump`)).body) as {
+    xds: { stats: { nacks: number } };
+  };
+  return dump.xds.stats;
 }
 
 async function waitForAsync(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
