@@ -1,5 +1,17 @@
 // Test doubles for weftd and for e2e scenarios that drive it.
 export {
+  bearer,
+  connectProxy,
+  startTestControlPlane,
+  TEST_TOKEN_FILE,
+  TEST_TOKENS,
+  type TestControlPlane,
+  type TestProxy,
+  testMesh,
+  toYaml,
+  writeManifest,
+} from './control-plane.ts';
+export {
   CORE_FAKE_RESOURCES,
   FakeApiServer,
   type FakeApiServerOptions,

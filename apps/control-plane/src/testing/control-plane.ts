@@ -1,0 +1,199 @@
+// A real weftd on loopback for tests and e2e scenarios: a small ambient mesh as manifests, a
+// token file with node-bound ztunnel tokens, and delta ADS clients that speak to it.
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { noopLogger } from '@weft/telemetry';
+import { createDeltaAdsClient, type DeltaAdsClient, type ResourceTypeConfig } from '@weft/xds-protocol';
+import { domainResourceType } from '@weft/xds-protocol/convert';
+import { RecordingHandler } from '@weft/xds-protocol/testing';
+import { stringify } from 'yaml';
+import {
+  type ControlPlane,
+  type ControlPlaneConfig,
+  type ControlPlaneDeps,
+  createControlPlane,
+} from '../control-plane.ts';
+
+/** Tokens of the test token file (`token namespace serviceAccount [node]`). */
+export const TEST_TOKENS = {
+  ztunnelNodeA: 'ztunnel-node-a-token-000000001',
+  ztunnelNodeB: 'ztunnel-node-b-token-000000002',
+  admin: 'weft-admin-token-0000000000003',
+  client: 'demo-client-token-000000000004',
+} as const;
+
+export const TEST_TOKEN_FILE = [
+  '# token                          namespace    service-account  node',
+  `${TEST_TOKENS.ztunnelNodeA}  weft-system  ztunnel          node-a`,
+  `${TEST_TOKENS.ztunnelNodeB}  weft-system  ztunnel          node-b`,
+  `${TEST_TOKENS.admin}  weft-system  weft-admin`,
+  `${TEST_TOKENS.client}  demo         client`,
+  '',
+].join('\n');
+
+type Obj = Record<string, unknown>;
+
+function pod(name: string, node: string, ip: string, sa: string, app: string): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'demo', uid: `uid-${name}`, labels: { app } },
+    spec: {
+      nodeName: node,
+      serviceAccountName: sa,
+      containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }] }],
+    },
+    status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] },
+  };
+}
+
+/**
+ * A small ambient mesh in namespace `demo`: `echo-a` (node-a, 127.0.10.1) and `echo-b` (node-b,
+ * 127.0.20.1) behind service `echo` (10.96.0.10:80 -> 8080), `client` (node-a, 127.0.10.2), and
+ * an ALLOW policy letting `client` reach `echo`.
+ */
+export function testMesh(): Obj[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'weft-system' } },
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'demo', labels: { 'weft.dev/dataplane-mode': 'ambient' } },
+    },
+    pod('echo-a', 'node-a', '127.0.10.1', 'echo', 'echo'),
+    pod('echo-b', 'node-b', '127.0.20.1', 'echo', 'echo'),
+    pod('client', 'node-a', '127.0.10.2', 'client', 'client'),
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'echo', namespace: 'demo' },
+      spec: {
+        clusterIP: '10.96.0.10',
+        selector: { app: 'echo' },
+        ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+      },
+    },
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'echo-allow-client', namespace: 'demo' },
+      spec: {
+        selector: { matchLabels: { app: 'echo' } },
+        action: 'ALLOW',
+        rules: [{ from: [{ source: { principals: ['cluster.local/ns/demo/sa/client'] } }] }],
+      },
+    },
+  ];
+}
+
+/** Multi-document YAML. */
+export function toYaml(objects: readonly unknown[]): string {
+  return objects.map((o) => stringify(o)).join('---\n');
+}
+
+export async function writeManifest(dir: string, file: string, objects: readonly unknown[]): Promise<void> {
+  // Write then rename: the watcher never sees half a file.
+  const tmp = join(dir, `.${file}.tmp`);
+  await writeFile(tmp, toYaml(objects));
+  await rename(tmp, join(dir, file));
+}
+
+export interface TestControlPlane {
+  readonly cp: ControlPlane;
+  /** The config folder (local mode). */
+  readonly dir: string;
+  readonly caDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * weftd on 127.0.0.1 with ephemeral ports (or the ones given), the test token file, a fast
+ * debounce and a silent logger. Local mode writes `testMesh()` to `mesh.yaml` unless `objects`
+ * is given; Kubernetes mode passes `config.kubeConfig`.
+ */
+export async function startTestControlPlane(
+  options: {
+    readonly config?: ControlPlaneConfig;
+    readonly deps?: ControlPlaneDeps;
+    readonly objects?: readonly unknown[];
+    readonly dir?: string;
+    readonly caDir?: string;
+  } = {},
+): Promise<TestControlPlane> {
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'weftd-config-')));
+  const caDir = options.caDir ?? (await mkdtemp(join(tmpdir(), 'weftd-ca-')));
+  const kube = options.config?.kubeConfig !== undefined;
+  if (!kube && options.dir === undefined)
+    await writeManifest(dir, 'mesh.yaml', options.objects ?? testMesh());
+  const cp = await createControlPlane(
+    {
+      ...(kube ? {} : { configDir: dir }),
+      xdsAddress: '127.0.0.1:0',
+      xdsTlsAddress: '127.0.0.1:0',
+      adminAddress: '127.0.0.1:0',
+      tokens: TEST_TOKEN_FILE,
+      caDir,
+      debounceMs: 10,
+      fileSource: { debounceMs: 20, rescanIntervalMs: 2000 },
+      ...options.config,
+    },
+    { logger: noopLogger, ...options.deps },
+  );
+  await cp.whenReady();
+  return {
+    cp,
+    dir,
+    caDir,
+    async close() {
+      await cp.close();
+      if (options.dir === undefined) await rm(dir, { recursive: true, force: true });
+      if (options.caDir === undefined) await rm(caDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Bearer-token metadata for grpc calls. */
+export function bearer(token: string): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${token}`);
+  return md;
+}
+
+export interface TestProxy {
+  readonly client: DeltaAdsClient;
+  readonly handler: RecordingHandler;
+  close(): void;
+}
+
+/**
+ * A delta ADS client as a ztunnel runs it: node id `ztunnel~<node>`, wildcard Workload, Service
+ * and Authorization, converted to domain values on receipt (override `types` to change that).
+ */
+export function connectProxy(options: {
+  readonly target: string;
+  readonly nodeId: string;
+  readonly token?: string;
+  readonly types?: readonly ResourceTypeConfig[];
+  readonly credentials?: grpc.ChannelCredentials;
+  readonly channelOptions?: grpc.ChannelOptions;
+}): TestProxy {
+  const handler = new RecordingHandler();
+  const token = options.token;
+  const client = createDeltaAdsClient({
+    target: options.target,
+    node: { id: options.nodeId },
+    types: options.types ?? [
+      domainResourceType('workload'),
+      domainResourceType('service'),
+      domainResourceType('authorization'),
+    ],
+    handler,
+    ...(token === undefined ? {} : { metadata: () => bearer(token) }),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.channelOptions ? { channelOptions: options.channelOptions } : {}),
+    backoff: { initialMs: 20, maxMs: 200 },
+  });
+  return { client, handler, close: () => client.close() };
+}
