@@ -3,6 +3,7 @@ import { createTestCa } from '@weft/ca/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CertMaterial, createCertStore } from '../certs.ts';
 import { HboneError, type HboneErrorKind, kindForStatus } from '../errors.ts';
+import { resetStream } from '../splice.ts';
 import { type Harness, startHarness } from '../test-support/harness.ts';
 import { CLIENT_ID, createTestPki, materialOf, SERVER_ID, type TestPki } from '../test-support/mesh.ts';
 import { denyAll, type EchoServer, readAll, startEchoServer, waitFor } from '../testing/index.ts';
@@ -284,5 +285,44 @@ describe('pool lifecycle', () => {
     await readAll(t);
     await client.close();
     expect(events).toEqual([`open ${SERVER_ID}`, `close ${SERVER_ID}`]);
+  });
+});
+
+describe('resets and connection rotation', () => {
+  it('rotates to a new connection after maxResetsPerConnection resets', async () => {
+    h = await startHarness(pki);
+    const client = h.client({ pool: { maxResetsPerConnection: 3 } });
+    for (let i = 0; i < 4; i++) {
+      const t = await client.connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID });
+      const closed = new Promise((r) => t.once('close', r));
+      resetStream(t);
+      await closed;
+    }
+    expect(client.stats().connections.opened).toBe(2);
+  });
+
+  it('survives more resets than the server allows on one connection', async () => {
+    // Node's HTTP/2 server sends GOAWAY(INTERNAL_ERROR) after ~1000 RST_STREAMs on one connection;
+    // the pool rotates before that, so no tunnel fails.
+    h = await startHarness(pki);
+    const client = h.client();
+    for (let i = 0; i < 1100; i++) {
+      const t = await client.connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID });
+      const closed = new Promise((r) => t.once('close', r));
+      resetStream(t);
+      await closed;
+    }
+    expect(client.stats().connections.opened).toBe(3);
+    expect(Object.values(client.stats().errors).every((n) => n === 0)).toBe(true);
+  });
+
+  it('a refused CONNECT (401) ends the stream without RST_STREAM', async () => {
+    h = await startHarness(pki, { authorize: denyAll });
+    const client = h.client({ pool: { maxResetsPerConnection: 2 } });
+    for (let i = 0; i < 5; i++) {
+      await errorOf(client.connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID }));
+    }
+    await waitFor(() => client.stats().streams.active === 0, 5000, 'streams to close');
+    expect(client.stats().connections.opened).toBe(1);
   });
 });

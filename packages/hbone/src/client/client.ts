@@ -15,6 +15,7 @@ import { HBONE_ERROR_KINDS, HboneError, type HboneErrorKind, kindForStatus } fro
 import { type Logger, silentLogger } from '../runtime.ts';
 import { canRaiseConnectionWindow } from '../runtime-quirks.ts';
 import { checkExpectedIdentity, spiffeIdFromSubjectAltName } from '../spiffe.ts';
+import { resetStream } from '../splice.ts';
 import { type PlannedConnect, planConnect } from './request.ts';
 import {
   DEFAULT_POOL_OPTIONS,
@@ -58,6 +59,10 @@ interface PooledConnection {
   limit: number;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   peerIdentity: string | undefined;
+  /** Streams that ended with RST_STREAM. */
+  resets: number;
+  /** From the server's GOAWAY: streams above it were not processed. */
+  goawayLastStreamId: number | undefined;
   /** Why the connection failed or was refused, when known. */
   failure: HboneError | undefined;
 }
@@ -228,6 +233,8 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
       limit: poolOpts.maxStreamsPerConnection,
       idleTimer: undefined,
       peerIdentity: undefined,
+      resets: 0,
+      goawayLastStreamId: undefined,
       failure: undefined,
     };
     live.add(c);
@@ -295,7 +302,8 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
       if (max !== undefined && max >= 0)
         c.limit = Math.max(1, Math.min(poolOpts.maxStreamsPerConnection, max));
     });
-    session.on('goaway', (code: number, _last: number, data?: Buffer) => {
+    session.on('goaway', (code: number, lastStreamId: number, data?: Buffer) => {
+      c.goawayLastStreamId = lastStreamId;
       const text =
         data !== undefined && data.length > 0 ? data.toString('utf8', 0, Math.min(data.length, 256)) : '';
       if (code === h2.NGHTTP2_INADEQUATE_SECURITY) {
@@ -360,6 +368,11 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
     stream.on('error', () => {});
     stream.once('close', () => {
       streamsActive--;
+      // Servers on nghttp2 (Node's among them) end a connection that received too many
+      // RST_STREAMs (about 1000, then 33/s): rotate to a fresh connection well before that.
+      const rst = stream.rstCode;
+      if (rst !== undefined && rst !== h2.NGHTTP2_NO_ERROR && ++c.resets >= poolOpts.maxResetsPerConnection)
+        drain(c);
       release(c);
     });
     return new Promise<Duplex>((resolve, reject) => {
@@ -374,7 +387,13 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
           streamsOpened++;
           resolve(stream);
         } else {
-          if (!stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+          if (err.status !== undefined) {
+            // The server answered and ended its side: end ours too, no RST_STREAM needed.
+            stream.resume();
+            stream.end();
+          } else if (!stream.destroyed) {
+            resetStream(stream, h2.NGHTTP2_CANCEL);
+          }
           reject(err);
         }
       };
@@ -406,7 +425,11 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
       stream.once('close', () => {
         if (settled) return;
         const code = stream.rstCode;
-        if (c.failure !== undefined) settle(c.failure);
+        const last = c.goawayLastStreamId;
+        const refusedUs = c.failure?.kind === 'tls' || c.failure?.kind === 'identity_mismatch';
+        if (!refusedUs && last !== undefined && stream.id !== undefined && stream.id > last) {
+          settle(new HboneError('refused', `${via} went away before processing the stream`, details));
+        } else if (c.failure !== undefined) settle(c.failure);
         else if (code === h2.NGHTTP2_REFUSED_STREAM) {
           settle(
             new HboneError('refused', `${via} refused the stream`, {

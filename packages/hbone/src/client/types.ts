@@ -28,6 +28,11 @@ export interface HbonePoolOptions {
   readonly idleTimeoutMs: number;
   /** TCP + TLS + HTTP/2 setup deadline. Default 10 s. */
   readonly connectTimeoutMs: number;
+  /**
+   * Streams ended by RST_STREAM after which a connection takes no new streams. nghttp2-based
+   * servers (Node's) close a connection after about 1000 received resets. Default 500.
+   */
+  readonly maxResetsPerConnection: number;
   /** Initial stream flow-control window we advertise. Default 1 MiB. */
   readonly streamWindowSize: number;
   /** Connection flow-control window. Default 16 MiB. */
@@ -38,6 +43,7 @@ export const DEFAULT_POOL_OPTIONS: HbonePoolOptions = {
   maxStreamsPerConnection: 100,
   idleTimeoutMs: 60_000,
   connectTimeoutMs: 10_000,
+  maxResetsPerConnection: 500,
   streamWindowSize: 1024 * 1024,
   connectionWindowSize: 16 * 1024 * 1024,
 };
