@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertStore } from './certs.ts';
 import { createHboneClient } from './client/client.ts';
+import { createHboneServer } from './server/server.ts';
 import type { HbonePeer, StreamClosedEvent } from './server/types.ts';
 import { startHarness } from './test-support/harness.ts';
 import { CLIENT_ID, createTestPki, SERVER_ID, type TestPki } from './test-support/mesh.ts';
@@ -57,6 +58,33 @@ describe('HBONE tunnel', () => {
       expect(closed[0]?.id).toBe(seen[0]?.id);
       expect(h.server.stats().streams.outcomes.closed).toBe(1);
     } finally {
+      await h.close();
+    }
+  });
+
+  it('works over IPv6 (via [::1], IPv6 Forwarded)', async () => {
+    const seen: HbonePeer[] = [];
+    const h = await startHarness(pki); // for its client and cert store
+    const server6 = createHboneServer({
+      certs: h.serverCerts,
+      authorize: (peer) => {
+        seen.push(peer);
+        return { allow: true };
+      },
+    });
+    try {
+      const via6 = await server6.listen({ host: '::1', port: 0 });
+      expect(via6.ip).toBe('::1');
+      const t = await h.client().connect({
+        via: via6,
+        dest: echo.address,
+        expectedIdentity: SERVER_ID,
+        forwardedFor: '2001:DB8::7',
+      });
+      expect((await endWithAndRead(t, 'six')).toString()).toBe('six');
+      expect(seen[0]).toMatchObject({ ip: '::1', forwardedFor: '2001:db8::7' });
+    } finally {
+      await server6.close({ graceMs: 100 });
       await h.close();
     }
   });
