@@ -129,7 +129,7 @@ export function startXdsSource(options: XdsSourceOptions): XdsSource {
   const client = create({
     target: options.target,
     node: {
-      id: `ztunnel~${options.nodeIp}~${options.nodeName}`,
+      id: `ztunnel~${options.nodeName}`,
       cluster: 'ztunnel',
       metadata: { NODE_NAME: options.nodeName, NODE_IP: options.nodeIp, COMPONENT: 'ztunnel' },
     },
