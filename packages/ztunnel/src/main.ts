@@ -2,8 +2,9 @@
 // The ztunnel binary: parses flags and calls createZtunnel. Nothing else lives here.
 import { parseArgs } from 'node:util';
 import { createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
+import { parseForward } from './outbound/forward-flag.ts';
 import { defaultXdsTypes } from './state/xds-types.ts';
-import { createZtunnel } from './ztunnel.ts';
+import { createZtunnel, type ForwardConfig } from './ztunnel.ts';
 
 const USAGE = `usage: ztunnel --node <name> --node-ip <ip> [options]
   --node <name>            Kubernetes node name (which workloads are local)
@@ -16,6 +17,10 @@ const USAGE = `usage: ztunnel --node <name> --node-ip <ip> [options]
   --lb <round-robin|random>
   --log-level <debug|info|warn|error|silent>
   --access-log <kv|json>   access-log format on stdout (default kv)
+  --forward <port>=<source ip>><host:port>
+                           local mode: a fixed listener on the node address forwarding into the
+                           mesh as workload <source ip> calling <host:port> (repeatable), e.g.
+                           --forward 18080=127.0.10.2>echo.demo.svc.cluster.local:8080
 `;
 
 const { values } = parseArgs({
@@ -30,6 +35,7 @@ const { values } = parseArgs({
     lb: { type: 'string' },
     'log-level': { type: 'string' },
     'access-log': { type: 'string' },
+    forward: { type: 'string', multiple: true },
     help: { type: 'boolean' },
   },
   strict: true,
@@ -44,6 +50,15 @@ const logger = createLogger({
   level: parseLogLevel(values['log-level']) ?? 'info',
   fields: { component: 'ztunnel', node: values.node },
 });
+const forwards: ForwardConfig[] = [];
+for (const spec of values.forward ?? []) {
+  const parsed = parseForward(spec);
+  if (!parsed.ok) {
+    process.stderr.write(`ztunnel: --forward ${JSON.stringify(spec)}: ${parsed.error}\n`);
+    process.exit(2);
+  }
+  forwards.push(parsed.value);
+}
 const lb = values.lb === 'random' ? 'random' : 'round-robin';
 
 const ztunnel = await createZtunnel(
@@ -57,6 +72,7 @@ const ztunnel = await createZtunnel(
     ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
     ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
     accessLogFormat: values['access-log'] === 'json' ? 'json' : 'kv',
+    forwards,
   },
   {
     logger,

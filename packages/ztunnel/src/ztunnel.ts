@@ -34,7 +34,7 @@ import {
 } from './net/socket-factory.ts';
 import { createCaptureServer, type OriginalDestination } from './outbound/capture.ts';
 import { createOutboundExecutor } from './outbound/execute.ts';
-import { type EndpointPicker, randomPicker, roundRobinPicker } from './outbound/plan.ts';
+import { type EndpointPicker, type OutboundTarget, randomPicker, roundRobinPicker } from './outbound/plan.ts';
 import { createSocks5Server } from './outbound/socks5.ts';
 import { FILE_SOURCE, loadConfigFile } from './state/file-source.ts';
 import { createStateStore, dumpState, type StateStore } from './state/store.ts';
@@ -94,6 +94,18 @@ export interface ZtunnelConfig {
   readonly maxConnections?: number;
   /** Per-listener concurrent handshakes (HBONE TLS, SOCKS5) before new connections are refused. */
   readonly maxHandshakes?: number;
+  /**
+   * Local mode's fixed listeners: `listen` (on the node address) forwards every connection into
+   * the mesh as if workload `sourceIp` had dialled `target` (an IP or mesh hostname, with port).
+   * For clients that cannot use SOCKS5 or bind a source address (load generators, browsers).
+   */
+  readonly forwards?: readonly ForwardConfig[];
+}
+
+export interface ForwardConfig {
+  readonly port: number;
+  readonly sourceIp: string;
+  readonly target: OutboundTarget;
 }
 
 export interface ZtunnelDeps {
@@ -125,6 +137,8 @@ export interface ZtunnelAddresses {
   readonly readiness: SocketAddress;
   readonly socks5: SocketAddress;
   readonly outboundCapture: SocketAddress;
+  /** The fixed forwarding listeners, in config order. */
+  readonly forwards: readonly SocketAddress[];
   /** Per local workload uid: its HBONE and plaintext inbound listeners. */
   readonly workloads: Readonly<
     Record<string, { readonly hbone: SocketAddress; readonly plaintext: SocketAddress }>
@@ -240,6 +254,13 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
       : {}),
     ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
   });
+  const forwarders = (config.forwards ?? []).map((f) =>
+    createCaptureServer({
+      ...common,
+      forward: { sourceIp: f.sourceIp, target: f.target },
+      ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
+    }),
+  );
 
   const nodeServers: Server[] = [];
   const workloadListeners = new Map<string, WorkloadListeners>();
@@ -405,6 +426,9 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   const addresses = {
     socks5: await listenAt(ports.socks5, (s) => socks5.handleConnection(s)),
     outboundCapture: await listenAt(ports.outboundCapture, (s) => capture.handleConnection(s)),
+    forwards: await Promise.all(
+      forwarders.map((f, i) => listenAt((config.forwards ?? [])[i]?.port ?? 0, (s) => f.handleConnection(s))),
+    ),
     admin: await listenHttp(ports.admin, {
       '/': (_req, res) => sendText(res, 200, 'ztunnel admin: /config_dump /certs /connections\n'),
       '/config_dump': (_req, res) =>
@@ -486,6 +510,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
       await Promise.all(nodeServers.map((s) => closeServer(s)));
       socks5.close();
       capture.close();
+      for (const f of forwarders) f.close();
       await Promise.all([...workloadListeners.values()].map((l) => closeWorkload(l, 0)));
       await hboneClient.close({ graceMs: 0 });
       identities.close();

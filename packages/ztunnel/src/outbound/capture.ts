@@ -8,7 +8,7 @@ import type { Logger } from '@weft/telemetry';
 import type { ProxyState } from '../state/store.ts';
 import type { ZtunnelTelemetry } from '../telemetry.ts';
 import type { AppPeer, OutboundExecutor } from './execute.ts';
-import { type EndpointPicker, planOutbound, type SocketAddress } from './plan.ts';
+import { type EndpointPicker, type OutboundTarget, planOutbound, type SocketAddress } from './plan.ts';
 
 /** Where a captured connection was going before the redirect; undefined when unknown. */
 export type OriginalDestination = (socket: Socket) => SocketAddress | undefined;
@@ -24,6 +24,13 @@ export interface CaptureOptions {
   readonly hbonePort?: number;
   /** Default 4096. */
   readonly maxConnections?: number;
+  /**
+   * A fixed forward (local mode): every connection is treated as coming from this workload
+   * address and going to `target`, whatever the peer's own address. Used for listeners that
+   * stand in for interception where there is none, e.g. a load generator that cannot bind a
+   * source address.
+   */
+  readonly forward?: { readonly sourceIp: string; readonly target: OutboundTarget };
 }
 
 export interface CaptureServer {
@@ -45,21 +52,28 @@ export function createCaptureServer(options: CaptureOptions): CaptureServer {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     socket.pause();
-    const peer: AppPeer = { ip: normalizeIp(socket.remoteAddress ?? '') ?? '', port: socket.remotePort ?? 0 };
-    let dest: SocketAddress | undefined;
-    try {
-      dest = options.originalDestination?.(socket);
-    } catch {
-      dest = undefined;
+    const peer: AppPeer = {
+      ip: options.forward?.sourceIp ?? normalizeIp(socket.remoteAddress ?? '') ?? '',
+      port: socket.remotePort ?? 0,
+    };
+    let target: OutboundTarget | undefined = options.forward?.target;
+    if (target === undefined) {
+      let dest: SocketAddress | undefined;
+      try {
+        dest = options.originalDestination?.(socket);
+      } catch {
+        dest = undefined;
+      }
+      if (dest !== undefined) target = { kind: 'address', ip: dest.ip, port: dest.port };
     }
-    if (dest === undefined) {
+    if (target === undefined) {
       options.telemetry.rejects.reject('no_original_destination');
       socket.destroy();
       return;
     }
     const plan = planOutbound(
       options.state(),
-      { sourceIp: peer.ip, target: { kind: 'address', ip: dest.ip, port: dest.port } },
+      { sourceIp: peer.ip, target },
       {
         nodeName: options.nodeName,
         pick: options.pick,
