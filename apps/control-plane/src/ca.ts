@@ -139,7 +139,10 @@ export class ServingCertificate implements grpc.experimental.CertificateProvider
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    listener(this.identity);
+    // grpc-js registers its own watcher only after this returns: deliver the current one later.
+    queueMicrotask(() => {
+      if (this.identityListeners.has(listener)) listener(this.identity);
+    });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
@@ -148,7 +151,9 @@ export class ServingCertificate implements grpc.experimental.CertificateProvider
 
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
-    listener({ caCertificate: Buffer.from(this.ca.trustBundlePem) });
+    queueMicrotask(() => {
+      if (this.caListeners.has(listener)) listener({ caCertificate: Buffer.from(this.ca.trustBundlePem) });
+    });
   }
 
   removeCaCertificateListener(listener: CaListener): void {

@@ -127,6 +127,9 @@ export function listenGrpc(
   tls: boolean,
   options: GrpcServerOptions,
 ): Promise<GrpcListener> {
+  // Bun's http2 does not run a TLS handshake on an injected socket: there, the TLS port is bound
+  // by grpc-js itself (no first-bytes check; grpc-js still drops what is not TLS).
+  if (tls && process.versions.bun !== undefined) return bindDirect(server, credentials, address);
   const injector = server.createConnectionInjector(credentials);
   const sockets = new Set<Socket>();
   const timeoutMs = options.firstBytesTimeoutMs ?? 10_000;
@@ -182,6 +185,26 @@ export function listenGrpc(
             for (const s of sockets) s.destroy();
             injector.destroy();
           }),
+      });
+    });
+  });
+}
+
+function bindDirect(
+  server: grpc.Server,
+  credentials: grpc.ServerCredentials,
+  address: string,
+): Promise<GrpcListener> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, credentials, (err, port) => {
+      if (err !== null) return reject(err);
+      const bound = `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
+      resolve({
+        address: bound,
+        port,
+        close: async () => {
+          server.unbind(bound);
+        },
       });
     });
   });
