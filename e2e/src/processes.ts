@@ -5,6 +5,8 @@ import { execa, type ResultPromise } from 'execa';
 
 export interface ManagedProcess {
   readonly name: string;
+  /** The OS process id (undefined if the spawn failed). */
+  readonly pid: number | undefined;
   /** Output lines so far (stdout and stderr), the last 5,000. */
   lines(): readonly string[];
   readonly exited: Promise<number | undefined>;
@@ -42,6 +44,7 @@ export function startProcess(
   );
   return {
     name,
+    pid: child.pid,
     lines: () => kept,
     exited,
     async stop() {

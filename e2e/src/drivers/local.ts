@@ -45,6 +45,10 @@ export interface LocalDriverOptions {
   readonly runtime?: 'node' | 'bun';
   readonly xdsAddress?: string;
   readonly adminAddress?: string;
+  /** Start an echo process for every pod with a container port (default true). */
+  readonly startWorkloads?: boolean;
+  /** Extra command-line flags for a node's ztunnel (e.g. --forward listeners). */
+  readonly ztunnelArgs?: (node: LocalNode) => readonly string[];
 }
 
 export interface LocalEndpoints {
@@ -102,6 +106,8 @@ export class LocalDriver implements MeshDriver {
   private readonly runtime: 'node' | 'bun';
   private readonly xdsAddress: string;
   private readonly adminAddress: string;
+  private readonly startWorkloads: boolean;
+  private readonly ztunnelArgs: (node: LocalNode) => readonly string[];
   private readonly procs = new Map<string, ManagedProcess>();
   private pods: LocalPod[] = [];
 
@@ -112,6 +118,13 @@ export class LocalDriver implements MeshDriver {
     this.runtime = opts.runtime ?? 'node';
     this.xdsAddress = opts.xdsAddress ?? '127.0.0.1:15010';
     this.adminAddress = opts.adminAddress ?? '127.0.0.1:15014';
+    this.startWorkloads = opts.startWorkloads ?? true;
+    this.ztunnelArgs = opts.ztunnelArgs ?? (() => []);
+  }
+
+  /** The OS process id of a component ("weftd", "ztunnel-node-a", a pod name). */
+  pid(name: string): number | undefined {
+    return this.procs.get(name)?.pid;
   }
 
   get configDir(): string {
@@ -190,6 +203,7 @@ export class LocalDriver implements MeshDriver {
         this.xdsAddress,
         '--token-file',
         tokenPath,
+        ...this.ztunnelArgs(node),
       ]);
       ztunnels.push(waitReady(z, `http://${node.ip}:15021/healthz/ready`));
     }
@@ -197,7 +211,7 @@ export class LocalDriver implements MeshDriver {
 
     // The example workloads: every pod with a container port is an echo server.
     const servers: Promise<void>[] = [];
-    for (const pod of this.pods) {
+    for (const pod of this.startWorkloads ? this.pods : []) {
       const port = pod.ports[0];
       if (port === undefined || port === 0) continue;
       const echo = this.spawn(pod.name, { pkg: 'apps/examples', main: 'echo-main' }, [
