@@ -1,7 +1,7 @@
 // Child processes of a local mesh: started with execa, output kept in a log file and in memory
 // (the last lines), stopped with SIGTERM then SIGKILL.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 
 export interface ManagedProcess {
   readonly name: string;
