@@ -17,12 +17,14 @@ build: setup
 demo: build
 	node e2e/dist/demo.js $(if $(CHECK),--check,)
 
-# The full test job, as CI runs it: build, typecheck, lint, unit tests on Node, then on Bun.
+# The full test job, as CI runs it: build, typecheck, lint, unit tests on Node, then on Bun,
+# then the end-to-end scenarios on the local (loopback) driver.
 test: build
 	pnpm typecheck
 	pnpm lint
 	pnpm test
 	pnpm test:bun
+	pnpm e2e:local
 
 e2e-local: build
 	pnpm e2e:local
