@@ -31,8 +31,12 @@ async function main(): Promise<number> {
   const cp = await createControlPlane({ ...config, ...(kubeConfig ? { kubeConfig } : {}) }, { logger });
   const stop = (signal: string) => {
     logger.info('shutting down', { signal });
+    // Let the event loop drain (log lines flush); a handle that lingers gets 2 s.
     cp.close().then(
-      () => process.exit(0),
+      () => {
+        process.exitCode = 0;
+        setTimeout(() => process.exit(0), 2000).unref();
+      },
       () => process.exit(1),
     );
   };
