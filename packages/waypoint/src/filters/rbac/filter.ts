@@ -1,0 +1,41 @@
+// L7 authorization with @weft/policy's `authorize` (the same evaluator every data plane uses):
+// the policies attached to the destination service and to this waypoint, evaluated on the
+// caller's peer identity and the normalized request. Deny: 403 "RBAC: access denied".
+import { authorize } from '@weft/policy';
+import { localReply } from '../../http/local-reply.ts';
+import type { Filter, FilterContext } from '../types.ts';
+import type { RbacConfig } from './config.ts';
+
+export const RBAC_DENIED_BODY = 'RBAC: access denied';
+
+export function rbacFilter(cfg: RbacConfig, _fctx: FilterContext): Filter {
+  return (next) => (req) => {
+    const ctx = req.ctx;
+    const target = ctx.target;
+    const policies = target.kind === 'unknown' ? undefined : target.policies;
+    if (policies === undefined || policies.length === 0) return next(req);
+    const d = ctx.downstream;
+    const decision = authorize(
+      policies,
+      {
+        ...(d.principal !== undefined ? { sourcePrincipal: d.principal } : {}),
+        sourceIp: d.forwardedFor ?? d.remoteIp,
+        destinationIp: d.destinationIp,
+        destinationPort: d.destinationPort,
+        host: req.authority,
+        method: req.method,
+        path: req.path,
+        headers: req.headers as Readonly<Record<string, string | readonly string[]>>,
+      },
+      { mode: 'L7' },
+    );
+    if (decision.code === 'invalid-request') {
+      return Promise.resolve(localReply(req, 400, `invalid request: ${decision.reason}`));
+    }
+    ctx.rbac = { decision: decision.action === 'ALLOW' ? 'allow' : 'deny', policy: decision.policy };
+    if (decision.action === 'DENY' && cfg.enforce) {
+      return Promise.resolve(localReply(req, 403, RBAC_DENIED_BODY, { flags: ['RBAC'] }));
+    }
+    return next(req);
+  };
+}

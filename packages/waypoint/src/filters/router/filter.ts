@@ -1,0 +1,347 @@
+// The terminal filter: logical (service, route backend) -> concrete (cluster) -> endpoint, then
+// the attempts: pool limits (UO), load balancing (UH when none), per-try and request timeouts
+// (UT), retries with backoff and a budget (URX when exhausted), outlier reporting, and the
+// response handed back with its body still streaming.
+import {
+  chooseWeighted,
+  DEFAULT_RETRY_POLICY,
+  type LoadBalancerPolicy,
+  type RetryPolicy,
+  type WeightedBackend,
+} from '@weft/policy';
+import type { ResponseFlag } from '@weft/telemetry';
+import { bufferBody, discardBody } from '../../http/body.ts';
+import { applyHeaderModifier, first, forwardable } from '../../http/headers.ts';
+import { GRPC, localReply } from '../../http/local-reply.ts';
+import type { Body, L7Request, L7Response } from '../../http/message.ts';
+import { grpcStatusOf } from '../../upstream/http2.ts';
+import { outcomeForStatus } from '../../upstream/outlier.ts';
+import type { SendFailure } from '../../upstream/transport.ts';
+import type { Cluster } from '../../upstream/upstreams.ts';
+import type { Filter, FilterContext } from '../types.ts';
+import type { RouterConfig } from './config.ts';
+import { type AttemptOutcome, backoffMs, isRetriable, retryAllowed } from './retry.ts';
+
+/** The consistent-hash key of a request, when the policy hashes and the request has one. */
+export function hashKeyOf(lb: LoadBalancerPolicy | undefined, req: L7Request): string | undefined {
+  if (lb?.type !== 'consistent-hash') return undefined;
+  const key = lb.key;
+  if ('header' in key) return first(req.headers, key.header);
+  if ('sourceIp' in key) return req.ctx.downstream.forwardedFor ?? req.ctx.downstream.remoteIp;
+  if ('cookie' in key) return cookieValue(req, key.cookie.name);
+  const q = req.path.indexOf('?');
+  if (q < 0) return undefined;
+  for (const part of req.path.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    if (name === key.queryParameter) return eq < 0 ? '' : part.slice(eq + 1);
+  }
+  return undefined;
+}
+
+export function cookieValue(req: L7Request, name: string): string | undefined {
+  const raw = req.headers.cookie;
+  if (raw === undefined) return undefined;
+  for (const line of typeof raw === 'string' ? [raw] : raw)
+    for (const part of line.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq < 0) continue;
+      if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    }
+  return undefined;
+}
+
+const FAILURE_REPLY: Record<
+  Exclude<SendFailure, 'aborted'>,
+  { status: number; flag: ResponseFlag; reason: string }
+> = {
+  'connect-failure': { status: 503, flag: 'UF', reason: 'connection failure' },
+  reset: { status: 503, flag: 'UR', reason: 'remote reset' },
+  'refused-stream': { status: 503, flag: 'UR', reason: 'remote refused stream reset' },
+  'protocol-error': { status: 502, flag: 'UPE', reason: 'protocol error' },
+};
+
+function addFlag(req: L7Request, f: ResponseFlag): void {
+  if (!req.ctx.flags.includes(f)) req.ctx.flags.push(f);
+}
+
+export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
+  const { upstreams, clock, random, delay } = fctx;
+  const retriesCounter = fctx.telemetry.counters.retries;
+  const ejections = fctx.telemetry.counters.ejections;
+
+  return () => async (req) => {
+    const ctx = req.ctx;
+    const state = ctx.state;
+    const route = ctx.route;
+
+    // logical -> concrete
+    let cluster: Cluster;
+    let backend: WeightedBackend | undefined;
+    if (route !== undefined) {
+      if (route.rule.backends.length === 0) return localReply(req, 500, 'route has no backend');
+      backend = chooseWeighted(route.rule.backends, random);
+      if (backend === undefined || backend.unresolved !== undefined)
+        return localReply(req, 500, `backend not found: ${backend?.unresolved ?? 'no backend with weight'}`, {
+          flags: ['NC'],
+        });
+      const cr = upstreams.cluster(state, backend.host, backend.port ?? route.servicePort, backend.subset);
+      if (!cr.ok) return localReply(req, 500, `backend not found: ${cr.detail}`, { flags: ['NC'] });
+      cluster = cr.cluster;
+    } else {
+      const t = ctx.target;
+      if (t.kind === 'service') {
+        const cr = upstreams.cluster(state, t.service.hostname, t.port.port);
+        if (!cr.ok) return localReply(req, 503, cr.detail, { flags: ['NC'] });
+        cluster = cr.cluster;
+      } else if (t.kind === 'workload') {
+        cluster = upstreams.workloadCluster(state, t.workload, t.port);
+      } else {
+        return localReply(req, 503, 'unknown destination', { flags: ['NC'] });
+      }
+    }
+
+    const headers = forwardable(req.headers, cluster.protocol === 'h2');
+    if (backend?.requestHeaders !== undefined) applyHeaderModifier(headers, backend.requestHeaders);
+    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = req.scheme;
+
+    // timeouts (clock ms): request timeout from the start of the request, capped by grpc-timeout
+    const rule = route?.rule;
+    const requestTimeout = rule?.timeouts?.requestMs;
+    let deadline =
+      requestTimeout !== undefined && requestTimeout > 0 ? ctx.startMono + requestTimeout : undefined;
+    if (ctx.deadline !== undefined)
+      deadline = deadline === undefined ? ctx.deadline : Math.min(deadline, ctx.deadline);
+    const policy: RetryPolicy = rule?.retries ?? DEFAULT_RETRY_POLICY;
+    const perTry = policy.perTryTimeoutMs ?? rule?.timeouts?.perTryMs;
+    let attempts = req.upgrade !== undefined ? 0 : Math.max(0, policy.attempts);
+
+    // a streaming body can be retried only once buffered
+    let body: Body = req.body;
+    if (attempts > 0 && body.kind === 'stream') {
+      if (body.length !== undefined && body.length <= cfg.retryBufferBytes) {
+        const r = await bufferBody(body, cfg.retryBufferBytes);
+        if (!r.ok) return localReply(req, 400, 'request body ended early', { flags: ['DC'] });
+        body = r.body;
+      } else attempts = 0;
+    }
+    const upstreamReq = {
+      method: req.method,
+      path: req.path,
+      authority: req.authority,
+      headers,
+      body,
+      upgrade: req.upgrade,
+    };
+    const hashKey = hashKeyOf(cluster.policy.loadBalancer, req);
+    const tried = new Set<string>();
+    const forwardedFor = ctx.downstream.forwardedFor ?? ctx.downstream.remoteIp;
+
+    for (let attempt = 0; ; attempt++) {
+      const isRetry = attempt > 0;
+      const limits = cluster.limits;
+      let admission = limits.admit(ctx.signal);
+      if (admission instanceof Promise) admission = await admission;
+      if (!admission.ok) {
+        if (admission.reason === 'aborted')
+          return localReply(req, 499, 'downstream closed', { flags: ['DC'] });
+        return localReply(
+          req,
+          503,
+          'upstream connect error or disconnect/reset before headers. reset reason: overflow',
+          {
+            flags: ['UO'],
+          },
+        );
+      }
+      const release = admission.release;
+      const ep = cluster.pick({ hashKey }, tried);
+      if (ep === undefined) {
+        release();
+        return localReply(req, 503, 'no healthy upstream', { flags: ['UH'] });
+      }
+      tried.add(ep.address);
+      ctx.upstream = { address: ep.address, workloadUid: ep.workloadUid, service: cluster.host };
+      ep.active++;
+      if (isRetry) limits.retriesActive++;
+
+      // the attempt's signal: downstream gone, per-try timeout, request deadline
+      const ac = new AbortController();
+      let why: 'downstream' | 'per-try' | 'deadline' | undefined;
+      const onDown = () => {
+        why ??= 'downstream';
+        ac.abort();
+      };
+      ctx.signal.addEventListener('abort', onDown, { once: true });
+      let perTryTimer: ReturnType<typeof setTimeout> | undefined;
+      let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+      const now = clock.now();
+      if (deadline !== undefined) {
+        const left = deadline - now;
+        if (left <= 0) {
+          why = 'deadline';
+          ac.abort();
+        } else
+          deadlineTimer = setTimeout(() => {
+            why ??= 'deadline';
+            ac.abort();
+          }, left);
+      }
+      if (perTry !== undefined && perTry > 0 && (deadline === undefined || now + perTry < deadline)) {
+        perTryTimer = setTimeout(() => {
+          why ??= 'per-try';
+          ac.abort();
+        }, perTry);
+      }
+      let finished = false;
+      const finishAttempt = () => {
+        if (finished) return;
+        finished = true;
+        if (perTryTimer !== undefined) clearTimeout(perTryTimer);
+        if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
+        ctx.signal.removeEventListener('abort', onDown);
+        ep.active--;
+        release();
+      };
+
+      const result = await upstreams.send(cluster, ep, upstreamReq, { signal: ac.signal, forwardedFor });
+      if (isRetry) limits.retriesActive--;
+      if (perTryTimer !== undefined) {
+        clearTimeout(perTryTimer);
+        perTryTimer = undefined;
+      }
+
+      let outcome: AttemptOutcome;
+      if (result.ok) {
+        const res = result.response;
+        res.grpcStatus ??= grpcStatusOf(res.headers);
+        outcome = { kind: 'response', status: res.status, grpcStatus: res.grpcStatus };
+        if (cluster.report(ep, outcomeForStatus(res.status))) ejections.inc();
+        if (isRetriable(policy, outcome)) {
+          if (
+            attempt < attempts &&
+            retryAllowed(cfg.retryBudget, limits.retriesActive, limits.active, limits.maxRetries)
+          ) {
+            discardBody(res.body);
+            finishAttempt();
+            if (!(await backoff(policy, attempt)))
+              return localReply(req, 499, 'downstream closed', { flags: ['DC'] });
+            continue;
+          }
+          if (attempts > 0) addFlag(req, 'URX');
+        }
+        return deliver(req, res, backend, ac, finishAttempt, () => why, cfg.idleTimeoutMs);
+      }
+
+      // no response headers
+      finishAttempt();
+      const failure = result.failure;
+      if (failure === 'aborted' || why !== undefined) {
+        if (why === 'downstream' || why === undefined)
+          return localReply(req, 499, 'downstream closed', { flags: ['DC'] });
+        if (cluster.report(ep, 'gateway-error')) ejections.inc();
+        if (why === 'per-try') {
+          outcome = { kind: 'per-try-timeout' };
+          if (
+            isRetriable(policy, outcome) &&
+            attempt < attempts &&
+            retryAllowed(cfg.retryBudget, limits.retriesActive, limits.active, limits.maxRetries)
+          ) {
+            if (!(await backoff(policy, attempt)))
+              return localReply(req, 499, 'downstream closed', { flags: ['DC'] });
+            continue;
+          }
+        }
+        if (attempts > 0 && attempt >= attempts) addFlag(req, 'URX');
+        return localReply(req, 504, 'upstream request timeout', {
+          flags: ['UT'],
+          ...(ctx.grpc ? { grpcStatus: GRPC.DEADLINE_EXCEEDED } : {}),
+        });
+      }
+      if (cluster.report(ep, 'gateway-error')) ejections.inc();
+      const retriable = failure !== 'protocol-error' && isRetriable(policy, { kind: failure });
+      if (
+        retriable &&
+        attempt < attempts &&
+        retryAllowed(cfg.retryBudget, limits.retriesActive, limits.active, limits.maxRetries)
+      ) {
+        if (!(await backoff(policy, attempt)))
+          return localReply(req, 499, 'downstream closed', { flags: ['DC'] });
+        continue;
+      }
+      const reply = FAILURE_REPLY[failure];
+      const flags: ResponseFlag[] = [reply.flag];
+      if (attempts > 0 && attempt >= attempts && retriable) flags.push('URX');
+      return localReply(
+        req,
+        reply.status,
+        `upstream connect error or disconnect/reset before headers. reset reason: ${reply.reason}`,
+        { flags },
+      );
+    }
+
+    async function backoff(p: RetryPolicy, attempt: number): Promise<boolean> {
+      ctx.retries++;
+      retriesCounter.inc();
+      try {
+        await delay(backoffMs(p, attempt, random), ctx.signal);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+  };
+}
+
+/**
+ * Hands the response back: applies the backend's response headers and keeps the attempt's
+ * resources (pool slot, deadline timer) until the body has streamed out. A deadline or idle
+ * timeout firing mid-body resets the body stream (flag UT / SI).
+ */
+function deliver(
+  req: L7Request,
+  res: L7Response,
+  backend: WeightedBackend | undefined,
+  ac: AbortController,
+  finish: () => void,
+  why: () => string | undefined,
+  idleTimeoutMs: number,
+): L7Response {
+  if (backend?.responseHeaders !== undefined && res.upgraded === undefined)
+    applyHeaderModifier(res.headers, backend.responseHeaders);
+  if (res.upgraded !== undefined) {
+    const s = res.upgraded.socket;
+    s.once('close', finish);
+    return res;
+  }
+  const body = res.body;
+  if (body.kind !== 'stream') {
+    finish();
+    return res;
+  }
+  const stream = body.stream as typeof body.stream & { setTimeout?: (ms: number, cb: () => void) => unknown };
+  const onAbort = () => {
+    const w = why();
+    if (w === 'deadline') addFlag(req, 'UT');
+    if (!stream.destroyed)
+      stream.destroy(
+        Object.assign(new Error(`response aborted (${w ?? 'cancelled'})`), { code: 'ECONNRESET' }),
+      );
+  };
+  const done = () => {
+    ac.signal.removeEventListener('abort', onAbort);
+    finish();
+  };
+  ac.signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('end', done);
+  stream.once('close', done);
+  if (idleTimeoutMs > 0 && typeof stream.setTimeout === 'function') {
+    // the stream's own inactivity timer (socket or HTTP/2 stream): no data listener needed
+    stream.setTimeout(idleTimeoutMs, () => {
+      addFlag(req, 'SI');
+      if (!stream.destroyed)
+        stream.destroy(Object.assign(new Error('stream idle timeout'), { code: 'ETIMEDOUT' }));
+    });
+  }
+  return res;
+}
