@@ -177,7 +177,11 @@ export function createAdsServer(options: AdsServerOptions = {}): AdsServer {
         view = selectView(info);
       } catch (err) {
         logger.warn('ads: view selector failed; closing stream', { streamId: entry.id, error: String(err) });
-        fail(entry, grpc.status.PERMISSION_DENIED, `no view for node "${info.nodeId}": ${err instanceof Error ? err.message : String(err)}`);
+        fail(
+          entry,
+          grpc.status.PERMISSION_DENIED,
+          `no view for node "${info.nodeId}": ${err instanceof Error ? err.message : String(err)}`,
+        );
         return;
       }
       entry.state = new AdsStreamState(info, view, clock.now(), limits);
