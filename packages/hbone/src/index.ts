@@ -33,7 +33,9 @@ export { createDuplexPair } from './pair.ts';
 export { type Clock, type Logger, monotonicClock, silentLogger } from './runtime.ts';
 export { createHboneServer, type HboneServer, type HboneServerOptions } from './server/server.ts';
 export {
+  AUTHORIZE_REFUSAL_STATUSES,
   type AuthorizeDecision,
+  type AuthorizeRefusalStatus,
   type Authorizer,
   CONNECTION_REJECT_REASONS,
   type ConnectionRejectedEvent,

@@ -123,6 +123,33 @@ describe('typed errors', () => {
     expect(h.server.stats().streams.outcomes.denied).toBe(1);
   });
 
+  it.each([
+    ['no status (default)', undefined, 401, 'denied', 'denied'],
+    ['401', 401, 401, 'denied', 'denied'],
+    ['400: a destination this server does not serve', 400, 400, 'bad_request', 'bad_request'],
+    ['503: destination unavailable', 503, 503, 'upstream_unavailable', 'upstream_unavailable'],
+    ['anything else fails closed as 401', 200, 401, 'denied', 'denied'],
+  ] as const)('authorize refusal with %s', async (_name, status, replied, kind, outcome) => {
+    const closed: { status: number | undefined; outcome: string; reason: string | undefined }[] = [];
+    const acceptedBefore = echo.accepted;
+    h = await startHarness(pki, {
+      // A JS caller may hand back any number; the server answers only 400, 401 or 503.
+      authorize: () =>
+        ({ allow: false, reason: 'not here', ...(status !== undefined ? { status } : {}) }) as never,
+      hooks: { onStreamClosed: (e) => closed.push(e) },
+    });
+    const err = await errorOf(
+      h.client().connect({ via: h.via, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(err).toMatchObject({ kind, status: replied });
+    // Only a 400 explains itself to the client; a policy reason stays on the server.
+    expect(err.message.includes('not here')).toBe(replied === 400);
+    await waitFor(() => closed.length === 1, 5000, 'closed event');
+    expect(closed[0]).toMatchObject({ status: replied, outcome, reason: 'not here' });
+    expect(h.server.stats().streams.outcomes[outcome]).toBe(1);
+    expect(echo.accepted).toBe(acceptedBefore);
+  });
+
   it('503 when the upstream is unreachable', async () => {
     h = await startHarness(pki);
     const port = await closedPort();

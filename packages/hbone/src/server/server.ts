@@ -25,6 +25,7 @@ import { canRaiseConnectionWindow } from '../runtime-quirks.ts';
 import { spiffeIdFromSubjectAltName } from '../spiffe.ts';
 import { type SpliceOutcome, splice } from '../splice.ts';
 import {
+  type AuthorizeRefusalStatus,
   type Authorizer,
   CONNECTION_REJECT_REASONS,
   type ConnectionRejectReason,
@@ -531,7 +532,8 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
       }
       if (!decision.allow) {
         clearTimeout(deadline);
-        refuse(401, 'denied', decision.reason);
+        const status = refusalStatus(decision.status);
+        refuse(status, REFUSAL_OUTCOME[status], decision.reason);
         return;
       }
       upstream = await raceAbort(
@@ -661,6 +663,17 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
       });
     },
   };
+}
+
+const REFUSAL_OUTCOME: Readonly<Record<AuthorizeRefusalStatus, StreamOutcome>> = {
+  400: 'bad_request',
+  401: 'denied',
+  503: 'upstream_unavailable',
+};
+
+/** The status of a refusal from `authorize`: 401 unless it named one we answer with. */
+function refusalStatus(status: unknown): AuthorizeRefusalStatus {
+  return status === 400 || status === 503 ? status : 401;
 }
 
 function outcomeOf(o: SpliceOutcome): StreamOutcome {

@@ -12,7 +12,18 @@ export interface HbonePeer {
   readonly forwardedFor: string | undefined;
 }
 
-export type AuthorizeDecision = { readonly allow: true } | { readonly allow: false; readonly reason: string };
+/** The statuses a refusal from `authorize` may answer with. */
+export const AUTHORIZE_REFUSAL_STATUSES = [400, 401, 503] as const;
+export type AuthorizeRefusalStatus = (typeof AUTHORIZE_REFUSAL_STATUSES)[number];
+
+/**
+ * `status` says what the client is told (default 401): 400 for a destination this server does
+ * not serve or a request it finds malformed, 401 for a policy denial, 503 when the destination
+ * is unavailable. Any other value is answered as 401 (fail closed).
+ */
+export type AuthorizeDecision =
+  | { readonly allow: true }
+  | { readonly allow: false; readonly reason: string; readonly status?: AuthorizeRefusalStatus };
 
 /**
  * Decides one CONNECT. `stream.id` is the id the hooks and `connectUpstream` see for the same
@@ -73,11 +84,11 @@ export const STREAM_OUTCOMES = [
   'idle_timeout',
   /** Tunnel ran; the server shut down. */
   'shutdown',
-  /** 400: not CONNECT, bad :authority or Forwarded. */
+  /** 400: not CONNECT, bad :authority or Forwarded, or `authorize` answered 400. */
   'bad_request',
   /** 401: the authorizer said no (or failed). */
   'denied',
-  /** 503: the upstream could not be reached in time. */
+  /** 503: the upstream could not be reached in time, or `authorize` answered 503. */
   'upstream_unavailable',
   /** The client cancelled before the reply. */
   'cancelled',

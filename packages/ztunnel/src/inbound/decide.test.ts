@@ -117,6 +117,12 @@ describe('decideInboundHbone', () => {
       expected: '400 authority-mismatch',
     },
     {
+      name: 'a local workload that is not ambient: not served here',
+      extra: [],
+      req: { nodeName: 'node-b', destination: { ip: M.legacy, port: 9000 } },
+      expected: '400 destination-not-ambient',
+    },
+    {
       name: 'listener workload matches',
       extra: [],
       req: { listenerWorkloadUid: 'uid-demo-echo-1' },

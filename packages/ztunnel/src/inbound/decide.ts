@@ -31,8 +31,11 @@ export type InboundDecision =
   | {
       readonly allow: false;
       readonly reason: InboundRefusal;
-      /** HTTP status for HBONE: 400, 401 or 503. */
-      readonly status: 400 | 401 | 503;
+      /**
+       * HTTP status for HBONE: 400 for a destination this node does not serve (not a local
+       * ambient workload of this listener), 401 for a policy or peer-authentication refusal.
+       */
+      readonly status: 400 | 401;
       readonly message: string;
       readonly workload?: Workload;
       readonly authz?: AuthzDecision;
@@ -52,7 +55,7 @@ export interface InboundRequest {
 
 function refuse(
   reason: InboundRefusal,
-  status: 400 | 401 | 503,
+  status: 400 | 401,
   message: string,
   extra: { workload?: Workload; authz?: AuthzDecision } = {},
 ): InboundDecision {
@@ -84,7 +87,7 @@ function findWorkload(state: ProxyState, req: InboundRequest): Workload | Inboun
   if (workload.mode !== 'ambient') {
     return refuse(
       'destination-not-ambient',
-      503,
+      400,
       `workload ${workload.namespace}/${workload.name} is in ${workload.mode} mode`,
       { workload },
     );

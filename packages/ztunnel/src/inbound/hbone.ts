@@ -104,9 +104,9 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
       decisions.set(key, decision);
       // Bounded: a flood of streams must not grow this map.
       if (decisions.size > 4096) decisions.delete(decisions.keys().next().value as string);
-      // Policy says no: 401. A destination this node does not serve is not a policy matter:
-      // the upstream step refuses it (503), see connectUpstream.
-      if (!decision.allow && decision.reason === 'denied') return { allow: false, reason: decision.message };
+      // Policy says no: 401. A destination this node does not serve (not a local ambient
+      // workload, or not the one this listener is for) is a bad request: 400.
+      if (!decision.allow) return { allow: false, status: decision.status, reason: decision.message };
       return { allow: true };
     },
     connectUpstream(dest, ctx) {

@@ -1,0 +1,182 @@
+// Inbound HBONE on the wire, one listener's server driven by a real @weft/hbone client: the
+// status each refusal answers with, and no upstream connect for a refused stream.
+// Addresses: 127.0.9.x (node-a) and 127.0.10.x (node-b).
+import { createTestCa } from '@weft/ca/testing';
+import {
+  type CertMaterial,
+  createCertStore,
+  createHboneClient,
+  type HboneClient,
+  isHboneError,
+} from '@weft/hbone';
+import type { Workload } from '@weft/policy';
+import { authorizationPolicy } from '@weft/policy/testing';
+import { createRegistry, noopLogger } from '@weft/telemetry';
+import { type MemorySink, memorySink, parseKvLine } from '@weft/telemetry/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalSocketFactory, type SocketAddress, type SocketFactory } from '../net/socket-factory.ts';
+import { applyUpdate, batchFromSnapshot, createStateStore, type ProxyState } from '../state/store.ts';
+import { createZtunnelTelemetry, type ZtunnelTelemetry } from '../telemetry.ts';
+import { compileOrThrow, localMeshLayout, localMeshObjects } from '../testing/mesh.ts';
+import { type EchoServer, startTcpEcho } from '../testing/net.ts';
+import { createInboundHbone, type InboundHbone } from './hbone.ts';
+
+const layout = localMeshLayout(9, 10);
+const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
+const ECHO_ID = 'spiffe://cluster.local/ns/demo/sa/echo';
+
+let echoCert: CertMaterial;
+let clientCert: CertMaterial;
+let echo: EchoServer;
+
+beforeAll(async () => {
+  const ca = await createTestCa();
+  const issue = async (id: string) => ({ ...(await ca.issue(id)), trustBundlePem: ca.trustBundlePem });
+  [echoCert, clientCert] = await Promise.all([issue(ECHO_ID), issue(CLIENT_ID)]);
+  echo = await startTcpEcho(layout.echo1, 8080);
+});
+afterAll(async () => {
+  await echo.close();
+});
+
+function stateOf(extra: readonly unknown[] = [], demoMode = 'ambient'): ProxyState {
+  const objects = localMeshObjects({ layout }).map((o) =>
+    o.kind === 'Namespace' && (o.metadata as { name: string }).name === 'demo'
+      ? { ...o, metadata: { name: 'demo', labels: { 'weft.dev/dataplane-mode': demoMode } } }
+      : o,
+  );
+  const store = createStateStore();
+  applyUpdate(store, batchFromSnapshot(compileOrThrow([...objects, ...extra]), 'test'));
+  return store.state;
+}
+
+interface Fixture {
+  state: ProxyState;
+  readonly inbound: InboundHbone;
+  readonly client: HboneClient;
+  readonly via: SocketAddress;
+  readonly accessLog: MemorySink;
+  readonly telemetry: ZtunnelTelemetry;
+  /** Upstream connects asked of the SocketFactory. */
+  readonly connects: SocketAddress[];
+  close(): Promise<void>;
+}
+
+let fx: Fixture | undefined;
+afterEach(async () => {
+  await fx?.close();
+  fx = undefined;
+});
+
+async function start(
+  extra: readonly unknown[] = [],
+  opts: { beforeConnect?: (addr: SocketAddress) => Promise<void> } = {},
+): Promise<Fixture> {
+  const local = createLocalSocketFactory();
+  const connects: SocketAddress[] = [];
+  const sockets: SocketFactory = {
+    listen: (addr, o) => local.listen(addr, o),
+    async connect(addr, o) {
+      connects.push(addr);
+      await opts.beforeConnect?.(addr);
+      return local.connect(addr, o);
+    },
+  };
+  const state = stateOf(extra);
+  const workload = state.workloadByIp(layout.echo1) as Workload;
+  const serverCerts = createCertStore();
+  serverCerts.set(echoCert, ECHO_ID);
+  const accessLog = memorySink();
+  const telemetry = createZtunnelTelemetry({ registry: createRegistry(), accessLog });
+  const f: Fixture = {
+    state,
+    inbound: undefined as unknown as InboundHbone,
+    client: createHboneClient({ certs: createCertStore(clientCert) }),
+    via: { ip: '', port: 0 },
+    accessLog,
+    telemetry,
+    connects,
+    async close() {
+      await this.client.close({ graceMs: 0 });
+      await this.inbound.close(0);
+    },
+  };
+  const inbound = createInboundHbone({
+    workload,
+    nodeName: layout.nodeA.name,
+    state: () => f.state,
+    certs: serverCerts,
+    sockets,
+    telemetry,
+    logger: noopLogger,
+    trustDomain: 'cluster.local',
+  });
+  const via = await inbound.server.listen({ host: layout.nodeA.ip, port: 0 });
+  return Object.assign(f, { inbound, via });
+}
+
+async function statusOf(p: Promise<unknown>): Promise<number | string> {
+  try {
+    const t = (await p) as { destroy(): void };
+    t.destroy();
+    return 200;
+  } catch (e) {
+    return isHboneError(e) ? (e.status ?? e.kind) : String(e);
+  }
+}
+
+describe('inbound HBONE status codes', () => {
+  const denyAll = authorizationPolicy('deny-all', {
+    namespace: 'demo',
+    action: 'DENY',
+    selector: { app: 'echo' },
+    rules: [{}],
+  });
+  it.each([
+    { name: 'the listener workload: tunnel up', dest: () => layout.echo1, extra: [], status: 200 },
+    {
+      name: 'an address that is no workload of the mesh',
+      dest: () => '127.0.9.99',
+      extra: [],
+      status: 400,
+      reason: 'unknown_destination',
+    },
+    {
+      name: 'another workload (on another node)',
+      dest: () => layout.client,
+      extra: [],
+      status: 400,
+      reason: 'authority_mismatch',
+    },
+    {
+      name: 'denied by policy',
+      dest: () => layout.echo1,
+      extra: [denyAll],
+      status: 401,
+      reason: 'denied',
+    },
+  ])('$name: $status', async ({ dest, extra, status, reason }) => {
+    fx = await start(extra);
+    const got = await statusOf(
+      fx.client.connect({ via: fx.via, dest: { ip: dest(), port: 8080 }, expectedIdentity: ECHO_ID }),
+    );
+    expect(got).toBe(status);
+    if (reason !== undefined) {
+      expect(fx.connects).toEqual([]);
+      expect(fx.telemetry.rejects.count(reason as 'denied')).toBe(1);
+      const line = parseKvLine(fx.accessLog.lines.at(-1) ?? '');
+      expect(line).toMatchObject({ reporter: 'destination', reason });
+    }
+  });
+
+  it('a local workload that left ambient mode since the listener opened: 400, not 503', async () => {
+    fx = await start();
+    fx.state = stateOf([], 'none');
+    const got = await statusOf(
+      fx.client.connect({ via: fx.via, dest: { ip: layout.echo1, port: 8080 }, expectedIdentity: ECHO_ID }),
+    );
+    expect(got).toBe(400);
+    expect(fx.connects).toEqual([]);
+    expect(fx.telemetry.rejects.count('destination_not_ambient')).toBe(1);
+  });
+});
