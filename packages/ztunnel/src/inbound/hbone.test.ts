@@ -180,3 +180,76 @@ describe('inbound HBONE status codes', () => {
     expect(fx.telemetry.rejects.count('destination_not_ambient')).toBe(1);
   });
 });
+
+describe('several streams on one connection', () => {
+  // Same destination, same peer connection: only the Forwarded source tells them apart.
+  const allowOne = authorizationPolicy('allow-one', {
+    namespace: 'demo',
+    action: 'ALLOW',
+    selector: { app: 'echo' },
+    rules: [{ from: [{ source: { ipBlocks: ['10.0.0.1/32'] } }] }],
+  });
+  const denyTwo = authorizationPolicy('deny-two', {
+    namespace: 'demo',
+    action: 'DENY',
+    selector: { app: 'echo' },
+    rules: [{ from: [{ source: { ipBlocks: ['10.0.0.2/32'] } }] }],
+  });
+
+  it.each([
+    ['allowed stream first', ['10.0.0.1', '10.0.0.2']],
+    ['denied stream first', ['10.0.0.2', '10.0.0.1']],
+  ])('each stream keeps its own decision (%s)', async (_name, order) => {
+    const lineOf = (src: string) =>
+      fx?.accessLog.lines.map((l) => parseKvLine(l)).find((l) => l.src_addr === src);
+    // The allowed stream's upstream connect waits until the denied stream was answered: when the
+    // allowed stream goes first, both decisions are pending at once (keying them by addresses
+    // gave the allowed tunnel the denied stream's decision, or none).
+    fx = await start([allowOne, denyTwo], {
+      beforeConnect: () => until(() => lineOf('10.0.0.2') !== undefined),
+    });
+    const f = fx;
+    const dest = { ip: layout.echo1, port: 8080 };
+    const results = await Promise.allSettled(
+      order.map((src) =>
+        f.client.connect({ via: f.via, dest, expectedIdentity: ECHO_ID, forwardedFor: src }),
+      ),
+    );
+    const bySource = new Map(order.map((src, i) => [src, results[i]]));
+    const allowed = bySource.get('10.0.0.1');
+    const denied = bySource.get('10.0.0.2');
+    expect(f.client.stats().connections.opened).toBe(1);
+    expect(denied?.status === 'rejected' && isHboneError(denied.reason) ? denied.reason.status : denied).toBe(
+      401,
+    );
+    if (allowed?.status !== 'fulfilled') throw new Error(`allowed stream failed: ${String(allowed?.reason)}`);
+    const tunnel = allowed.value;
+    const echoed: Buffer[] = [];
+    tunnel.on('data', (c: Buffer) => echoed.push(c));
+    const ended = new Promise((r) => tunnel.once('end', r));
+    tunnel.end('ping');
+    await ended;
+    expect(Buffer.concat(echoed).toString()).toBe('ping');
+    expect(f.connects).toEqual([dest]);
+    await until(() => lineOf('10.0.0.1') !== undefined);
+    expect(lineOf('10.0.0.1')).toMatchObject({
+      rbac: 'allow',
+      rbac_policy: 'demo/allow-one',
+      bytes_received: '4',
+      dst_workload: 'echo-1',
+    });
+    expect(lineOf('10.0.0.1')?.reason ?? '-').toBe('-');
+    expect(lineOf('10.0.0.2')).toMatchObject({
+      rbac: 'deny',
+      rbac_policy: 'demo/deny-two',
+      reason: 'denied',
+    });
+    expect(f.telemetry.rejects.count('denied')).toBe(1);
+  });
+});
+
+/** Polls until `check` holds or 3 s passed (then the test's own assertions tell what is wrong). */
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}

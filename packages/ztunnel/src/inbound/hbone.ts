@@ -80,10 +80,11 @@ function connectionReason(r: ConnectionRejectReason): RejectReason {
 
 export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
   const { workload, telemetry } = options;
-  // Decisions made in `authorize`, picked up by the stream hooks for logs and metrics.
-  const decisions = new Map<string, InboundDecision>();
-  const keyOf = (peerIp: string, peerPort: number, destIp: string, destPort: number) =>
-    `${peerIp}|${peerPort}|${destIp}|${destPort}`;
+  // Decisions made in `authorize`, by hbone stream id (the same id reaches connectUpstream and
+  // the hooks; addresses do not tell apart two streams of one connection to one destination).
+  // An entry lives from authorize to onStreamClosed, which every stream that was authorized gets,
+  // so the map holds at most the streams in flight.
+  const decisions = new Map<number, InboundDecision>();
   const opened = new Map<number, ReturnType<ZtunnelTelemetry['open']>>();
 
   const server = createHboneServer({
@@ -92,7 +93,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
     trustDomains: [options.trustDomain],
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
     logger: options.logger,
-    authorize(peer, dest) {
+    authorize(peer, dest, _headers, stream) {
       const decision = decideInboundHbone(options.state(), {
         nodeName: options.nodeName,
         listenerWorkloadUid: workload.uid,
@@ -100,28 +101,26 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
         peerIdentity: peer.identity,
         sourceIp: peer.forwardedFor ?? peer.ip,
       });
-      const key = keyOf(peer.ip, peer.port, dest.ip, dest.port);
-      decisions.set(key, decision);
-      // Bounded: a flood of streams must not grow this map.
-      if (decisions.size > 4096) decisions.delete(decisions.keys().next().value as string);
+      decisions.set(stream.id, decision);
       // Policy says no: 401. A destination this node does not serve (not a local ambient
       // workload, or not the one this listener is for) is a bad request: 400.
       if (!decision.allow) return { allow: false, status: decision.status, reason: decision.message };
       return { allow: true };
     },
-    connectUpstream(dest, ctx) {
-      const decision = decisions.get(keyOf(ctx.peer.ip, ctx.peer.port, dest.ip, dest.port));
-      if (decision !== undefined && !decision.allow) return Promise.reject(new Error(decision.message));
-      return options.sockets.connect(dest, { signal: ctx.signal });
+    connectUpstream(_dest, ctx) {
+      const decision = decisions.get(ctx.id);
+      // Only streams `authorize` allowed get here; anything else fails closed.
+      if (decision === undefined || !decision.allow) {
+        return Promise.reject(new Error(decision?.message ?? `no decision for stream ${ctx.id}`));
+      }
+      return options.sockets.connect(decision.target, { signal: ctx.signal });
     },
     hooks: {
       onConnectionRejected(e) {
         telemetry.rejects.reject(connectionReason(e.reason));
       },
       onStreamOpened(e) {
-        const key = keyOf(e.peer.ip, e.peer.port, e.dest.ip, e.dest.port);
-        const decision = decisions.get(key);
-        decisions.delete(key);
+        const decision = decisions.get(e.id);
         const state = options.state();
         const source = state.workloadByIp(e.peer.forwardedFor ?? e.peer.ip);
         const dst = decision?.workload ?? workload;
@@ -150,6 +149,8 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
         opened.set(e.id, handle);
       },
       onStreamClosed(e) {
+        const decision = decisions.get(e.id);
+        decisions.delete(e.id);
         const handle = opened.get(e.id);
         if (handle !== undefined) {
           opened.delete(e.id);
@@ -164,12 +165,6 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
           return;
         }
         if (e.outcome === 'cancelled' || e.outcome === 'unauthenticated') return;
-        const key =
-          e.peer === undefined || e.dest === undefined
-            ? undefined
-            : keyOf(e.peer.ip, e.peer.port, e.dest.ip, e.dest.port);
-        const decision = key === undefined ? undefined : decisions.get(key);
-        if (key !== undefined) decisions.delete(key);
         let reason: RejectReason;
         let flags: ResponseFlag[];
         if (decision !== undefined && !decision.allow) {
