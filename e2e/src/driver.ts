@@ -39,8 +39,22 @@ export interface MeshDriver {
   metrics(component: string): Promise<string>;
   /** Access-log lines a node's ztunnel wrote so far. */
   accessLog(node: string): Promise<string[]>;
+  /**
+   * A kept-alive HTTP/1.1 connection from `fromPod` to `url`'s host through the mesh, for checks
+   * that an established connection survives a change (e.g. the control plane going away).
+   */
+  openConnection(fromPod: string, url: string): Promise<MeshConnection>;
+  /** Stops a component ("weftd", or a node name for its ztunnel) and starts it again later. */
+  stopComponent(name: string): Promise<void>;
+  startComponent(name: string): Promise<void>;
   /** Where the driver keeps its endpoints file, logs and config. */
   readonly workDir: string;
+}
+
+export interface MeshConnection {
+  /** Sends one GET on the kept connection; rejects if the connection is gone. */
+  get(path: string): Promise<HttpResult>;
+  close(): void;
 }
 
 /** Prints one step of a scenario: the demo shows these, tests keep them in their output. */

@@ -14,9 +14,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { meshRequest } from '@weft/examples';
+import { dial, meshRequest } from '@weft/examples';
 import { parseAllDocuments } from 'yaml';
-import type { CallResult, MeshDriver, RequestOptions } from '../driver.ts';
+import type { CallResult, MeshConnection, MeshDriver, RequestOptions } from '../driver.ts';
+import { keptAlive } from '../keepalive.ts';
 import { type ManagedProcess, startProcess, waitReady } from '../processes.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -109,6 +110,11 @@ export class LocalDriver implements MeshDriver {
   private readonly startWorkloads: boolean;
   private readonly ztunnelArgs: (node: LocalNode) => readonly string[];
   private readonly procs = new Map<string, ManagedProcess>();
+  /** How each component was started, to start it again after stopComponent. */
+  private readonly recipes = new Map<
+    string,
+    { entry: { pkg: string; main: string }; args: string[]; ready: string }
+  >();
   private pods: LocalPod[] = [];
 
   constructor(opts: LocalDriverOptions = {}) {
@@ -151,7 +157,13 @@ export class LocalDriver implements MeshDriver {
     return { cmd: process.execPath, args: [file] };
   }
 
-  private spawn(name: string, entry: { pkg: string; main: string }, args: string[]): ManagedProcess {
+  private spawn(
+    name: string,
+    entry: { pkg: string; main: string },
+    args: string[],
+    ready?: string,
+  ): ManagedProcess {
+    if (ready !== undefined) this.recipes.set(name, { entry, args, ready });
     const { cmd, args: base } = this.command(entry);
     const proc = startProcess(name, cmd, [...base, ...args], join(this.logsDir, `${name}.log`));
     this.procs.set(name, proc);
@@ -176,35 +188,45 @@ export class LocalDriver implements MeshDriver {
       { mode: 0o600 },
     );
 
-    const weftd = this.spawn('weftd', { pkg: 'apps/control-plane', main: 'main' }, [
-      '--config-dir',
-      this.configDir,
-      '--xds-address',
-      this.xdsAddress,
-      '--admin-address',
-      this.adminAddress,
-      '--token-file',
-      tokenFile,
-      '--ca-dir',
-      join(this.workDir, 'ca'),
-    ]);
+    const weftd = this.spawn(
+      'weftd',
+      { pkg: 'apps/control-plane', main: 'main' },
+      [
+        '--config-dir',
+        this.configDir,
+        '--xds-address',
+        this.xdsAddress,
+        '--admin-address',
+        this.adminAddress,
+        '--token-file',
+        tokenFile,
+        '--ca-dir',
+        join(this.workDir, 'ca'),
+      ],
+      `http://${this.adminAddress}/healthz/ready`,
+    );
     await waitReady(weftd, `http://${this.adminAddress}/healthz/ready`);
 
     const ztunnels: Promise<void>[] = [];
     for (const node of this.nodes) {
       const tokenPath = join(this.workDir, `${node.name}.token`);
       writeFileSync(tokenPath, `${tokens.get(node.name)}\n`, { mode: 0o600 });
-      const z = this.spawn(`ztunnel-${node.name}`, { pkg: 'packages/ztunnel', main: 'main' }, [
-        '--node',
-        node.name,
-        '--node-ip',
-        node.ip,
-        '--xds-address',
-        this.xdsAddress,
-        '--token-file',
-        tokenPath,
-        ...this.ztunnelArgs(node),
-      ]);
+      const z = this.spawn(
+        `ztunnel-${node.name}`,
+        { pkg: 'packages/ztunnel', main: 'main' },
+        [
+          '--node',
+          node.name,
+          '--node-ip',
+          node.ip,
+          '--xds-address',
+          this.xdsAddress,
+          '--token-file',
+          tokenPath,
+          ...this.ztunnelArgs(node),
+        ],
+        `http://${node.ip}:15021/healthz/ready`,
+      );
       ztunnels.push(waitReady(z, `http://${node.ip}:15021/healthz/ready`));
     }
     await Promise.all(ztunnels);
@@ -253,9 +275,35 @@ export class LocalDriver implements MeshDriver {
     await Promise.all(all.map((p) => p.stop()));
   }
 
-  /** Stops one component (e.g. "weftd" or "ztunnel-node-a"), for reliability scenarios. */
-  async kill(name: string): Promise<void> {
-    await this.procs.get(name)?.stop();
+  private componentName(name: string): string {
+    return name === 'weftd' || this.procs.has(name) || this.recipes.has(name) ? name : `ztunnel-${name}`;
+  }
+
+  async stopComponent(name: string): Promise<void> {
+    const key = this.componentName(name);
+    await this.procs.get(key)?.stop();
+    this.procs.delete(key);
+  }
+
+  async startComponent(name: string): Promise<void> {
+    const key = this.componentName(name);
+    const recipe = this.recipes.get(key);
+    if (recipe === undefined) throw new Error(`no component named ${name} to start`);
+    if (this.procs.has(key)) throw new Error(`${name} is already running`);
+    const proc = this.spawn(key, recipe.entry, recipe.args, recipe.ready);
+    await waitReady(proc, recipe.ready);
+  }
+
+  async openConnection(fromPod: string, url: string): Promise<MeshConnection> {
+    const pod = this.pod(fromPod);
+    const node = this.node(pod.node);
+    const target = new URL(url);
+    const socket = await dial(
+      { socks: { host: node.ip, port: 15080 }, source: pod.ip },
+      target.hostname,
+      Number(target.port || 80),
+    );
+    return keptAlive(socket, target.host);
   }
 
   async apply(name: string, yaml: string): Promise<void> {

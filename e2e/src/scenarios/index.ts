@@ -1,4 +1,5 @@
 import { L4_SCENARIOS, type Scenario } from './l4.ts';
+import { RELIABILITY_SCENARIOS } from './reliability.ts';
 
 export type { Scenario } from './l4.ts';
-export const ALL_SCENARIOS: readonly Scenario[] = [...L4_SCENARIOS];
+export const ALL_SCENARIOS: readonly Scenario[] = [...L4_SCENARIOS, ...RELIABILITY_SCENARIOS];
