@@ -63,8 +63,22 @@ export type {
 export { createHttp1Listener, downstreamFromSocket, type Http1Listener } from './listener/http1.ts';
 export { createHttp2Listener, type Http2Listener } from './listener/http2.ts';
 export { createInbound, type Inbound } from './listener/inbound.ts';
+export {
+  listenPlaintext,
+  type PlaintextListener,
+  type PlaintextListenerOptions,
+} from './listener/plaintext.ts';
 export { decideInbound, type InboundMode, type Sniffed, sniff } from './listener/sniff.ts';
 export { type Clock, type Delay, monotonicClock, realDelay } from './runtime.ts';
+export { type ConfigSource, staticConfigSource } from './server/config-source.ts';
+export {
+  createWaypoint,
+  type ListenAddress,
+  type Waypoint,
+  type WaypointAddresses,
+  type WaypointConfig,
+  type WaypointDeps,
+} from './server/waypoint.ts';
 export { type EngineTelemetry, REJECT_REASONS, type RejectReason } from './telemetry.ts';
 export {
   type ConnectContext,

@@ -92,6 +92,14 @@ function workloadRef(w: Workload | undefined, principal: string | undefined): Wo
   };
 }
 
+function workloadName(state: EngineState, uid: string | undefined): string | undefined {
+  return uid === undefined ? undefined : (state.workload(uid)?.name ?? uid);
+}
+
+function workloadIdentity(state: EngineState, uid: string | undefined): string | undefined {
+  return uid === undefined ? undefined : state.workload(uid)?.identity;
+}
+
 export function createEngineTelemetry(options: TelemetryOptions = {}): EngineTelemetry {
   const registry = options.registry ?? createRegistry();
   const metrics = createMeshMetrics(registry);
@@ -200,7 +208,8 @@ export function createEngineTelemetry(options: TelemetryOptions = {}): EngineTel
           destinationService:
             ctx.upstream?.service ??
             (ctx.target.kind === 'service' ? ctx.target.service.hostname : undefined),
-          destinationWorkload: ctx.upstream?.workloadUid,
+          destinationWorkload: workloadName(ctx.state, ctx.upstream?.workloadUid),
+          destinationPrincipal: workloadIdentity(ctx.state, ctx.upstream?.workloadUid),
           upstreamHost: ctx.upstream?.address,
           routeName: ctx.route?.name,
           responseFlags: ctx.flags,

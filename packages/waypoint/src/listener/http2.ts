@@ -43,6 +43,7 @@ export function createHttp2Listener(
   const clock = engine.clock;
   const guards = new WeakMap<ServerHttp2Session, Guard>();
   let sessions = 0;
+  let pendingDownstream: Downstream | undefined;
   const server = createServer({
     settings: {
       maxConcurrentStreams: limits.h2MaxConcurrentStreams,
@@ -82,6 +83,7 @@ export function createHttp2Listener(
     sessions++;
     const sock = session.socket as unknown as object;
     const down =
+      pendingDownstream ??
       downstreams.get(sock) ??
       (options.downstreamOf ? options.downstreamOf(session.socket as Socket) : fallbackDownstream(session));
     const g: Guard = { windowStart: clock.now(), resets: 0, control: 0, down };
@@ -205,8 +207,15 @@ export function createHttp2Listener(
   return {
     server,
     handle(socket, downstream) {
+      // node creates the session (and emits 'session') synchronously inside emit('connection');
+      // session.socket is a proxy object, so it cannot key a WeakMap
       downstreams.set(socket, downstream);
-      server.emit('connection', socket);
+      pendingDownstream = downstream;
+      try {
+        server.emit('connection', socket);
+      } finally {
+        pendingDownstream = undefined;
+      }
     },
     get sessions() {
       return sessions;

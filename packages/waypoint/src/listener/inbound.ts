@@ -53,6 +53,8 @@ export function createInbound(engine: Engine, random: () => number = Math.random
     if (kind === 'h2') http2.handle(socket, down);
     else if (kind === 'http1' || httpOnly) http1.handle(socket, down);
     else tcp.handle(socket, down, target);
+    // the sniffer paused the stream; the new owner has its listeners now
+    if (socket.isPaused()) socket.resume();
   };
 
   return {

@@ -1,0 +1,216 @@
+// The waypoint: a composition root. HBONE inbound (15008): each tunnel's :authority is a service
+// VIP:port (or a workload address), the caller is the peer certificate's identity; the tunnel's
+// bytes go to the L7 engine through an in-memory socket pair. The engine reaches the chosen
+// endpoint over HBONE (endpointIP:15008, :authority endpointIP:targetPort) with the waypoint's
+// own identity. Admin (15000, localhost), metrics (15020) and readiness (15021) on the side.
+import type { Server } from 'node:http';
+import {
+  type CertSource,
+  createDuplexPair,
+  createHboneClient,
+  createHboneServer,
+  type HboneClient,
+  type HboneServer,
+  type HboneServerLimits,
+} from '@weft/hbone';
+import type { AccessLogger, IdSource, Logger, MetricsRegistry } from '@weft/telemetry';
+import { createRegistry, noopLogger } from '@weft/telemetry';
+import { createEngine, type Engine, type EngineConfig } from '../engine/engine.ts';
+import { createStateStore, dumpState, type StateStore } from '../engine/state.ts';
+import { createInbound } from '../listener/inbound.ts';
+import type { Clock, Delay } from '../runtime.ts';
+import { createHboneUpstreamConnector, type UpstreamConnector } from '../upstream/connector.ts';
+import { closeServer, createSmallServer, json, listen, metricsServer, text } from './admin.ts';
+import type { ConfigSource } from './config-source.ts';
+
+export interface ListenAddress {
+  readonly host?: string;
+  readonly port?: number;
+}
+
+export interface WaypointConfig {
+  /** The waypoint Gateway, "namespace/name": policies naming it apply. */
+  readonly name: string;
+  /** The local identity whose certificate the waypoint presents (default: the CertSource's default). */
+  readonly identity?: string;
+  /** Trust domains whose callers are accepted (default: our certificate's). */
+  readonly trustDomains?: readonly string[];
+  /** HBONE inbound. Default 0.0.0.0:15008. */
+  readonly hbone?: ListenAddress;
+  /** Admin (config dump). Default 127.0.0.1:15000; false: off. */
+  readonly admin?: ListenAddress | false;
+  /** Prometheus metrics. Default 0.0.0.0:15020; false: off. */
+  readonly metrics?: ListenAddress | false;
+  /** Readiness. Default 0.0.0.0:15021; false: off. */
+  readonly readiness?: ListenAddress | false;
+  /** The L7 engine: filter chain, limits, path normalization. */
+  readonly engine?: Omit<EngineConfig, 'waypoint'>;
+  readonly hboneLimits?: Partial<HboneServerLimits>;
+  /** HBONE port of endpoints (their ztunnel or sidecar). Default 15008. */
+  readonly upstreamHbonePort?: number;
+}
+
+export interface WaypointDeps {
+  /** Certificates: the waypoint's own (HBONE server and client). */
+  readonly certs: CertSource;
+  /** How endpoints are reached; default HBONE with our identity. Tests pass plain TCP. */
+  readonly upstreamConnector?: UpstreamConnector;
+  /** Who writes the config (static snapshot, xDS). Absent: write to `store` yourself. */
+  readonly configSource?: ConfigSource;
+  readonly store?: StateStore;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly delay?: Delay;
+  readonly logger?: Logger;
+  readonly registry?: MetricsRegistry;
+  readonly accessLog?: AccessLogger;
+  readonly ids?: IdSource;
+}
+
+export interface WaypointAddresses {
+  readonly hbone: { readonly ip: string; readonly port: number };
+  readonly admin?: { readonly ip: string; readonly port: number };
+  readonly metrics?: { readonly ip: string; readonly port: number };
+  readonly readiness?: { readonly ip: string; readonly port: number };
+}
+
+export interface Waypoint {
+  readonly addresses: WaypointAddresses;
+  readonly engine: Engine;
+  readonly store: StateStore;
+  readonly hbone: HboneServer;
+  /** Whether config arrived and a certificate is present. */
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps): Promise<Waypoint> {
+  const logger = deps.logger ?? noopLogger;
+  const log = logger.child({ component: 'waypoint', waypoint: config.name });
+  const registry = deps.registry ?? createRegistry();
+  const store = deps.store ?? createStateStore({ waypoint: config.name });
+  let hboneClient: HboneClient | undefined;
+  let connector = deps.upstreamConnector;
+  if (connector === undefined) {
+    hboneClient = createHboneClient({ certs: deps.certs, logger: log });
+    connector = createHboneUpstreamConnector({
+      client: hboneClient,
+      ...(config.upstreamHbonePort !== undefined ? { hbonePort: config.upstreamHbonePort } : {}),
+      ...(config.identity !== undefined ? { sourceIdentity: config.identity } : {}),
+    });
+  }
+  const engine = createEngine(
+    { ...config.engine, waypoint: config.name },
+    {
+      store,
+      connector,
+      logger: log,
+      registry,
+      ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
+      ...(deps.random !== undefined ? { random: deps.random } : {}),
+      ...(deps.delay !== undefined ? { delay: deps.delay } : {}),
+      ...(deps.accessLog !== undefined ? { accessLog: deps.accessLog } : {}),
+      ...(deps.ids !== undefined ? { ids: deps.ids } : {}),
+    },
+  );
+  const inbound = createInbound(engine, deps.random);
+
+  const hbone = createHboneServer({
+    certs: deps.certs,
+    ...(config.identity !== undefined ? { identity: config.identity } : {}),
+    ...(config.trustDomains !== undefined ? { trustDomains: config.trustDomains } : {}),
+    ...(config.hboneLimits !== undefined ? { limits: config.hboneLimits } : {}),
+    logger: log,
+    // Tunnels to destinations we do not serve are refused before any byte flows (401).
+    authorize: (_peer, dest) => {
+      const target = store.current().target(dest.ip, dest.port);
+      if (target.kind === 'unknown') {
+        engine.reject('unknown_destination');
+        return { allow: false, reason: `${dest.ip}:${dest.port} is not served by this waypoint` };
+      }
+      return { allow: true };
+    },
+    connectUpstream: (dest, ctx) => {
+      const [outer, inner] = createDuplexPair();
+      inbound.handle(inner, {
+        remoteIp: ctx.peer.ip,
+        remotePort: ctx.peer.port,
+        principal: ctx.peer.identity,
+        forwardedFor: ctx.peer.forwardedFor,
+        destinationIp: dest.ip,
+        destinationPort: dest.port,
+        security: 'mutual_tls',
+      });
+      return Promise.resolve(outer);
+    },
+  });
+
+  const servers: Server[] = [];
+  const ready = () => store.synced && deps.certs.current(config.identity) !== undefined;
+  try {
+    const hboneAddr = await hbone.listen({
+      host: config.hbone?.host ?? '0.0.0.0',
+      port: config.hbone?.port ?? 15008,
+    });
+    const addresses: { -readonly [K in keyof WaypointAddresses]: WaypointAddresses[K] } = {
+      hbone: hboneAddr,
+    };
+    if (config.admin !== false) {
+      const s = createSmallServer({
+        '/config_dump': (_req, res) =>
+          json(res, 200, {
+            waypoint: config.name,
+            source: deps.configSource?.name ?? null,
+            config: dumpState(store.current()),
+            filters: engine.filters(),
+            limits: engine.limits,
+          }),
+        '/clusters': (_req, res) => json(res, 200, engine.upstreams.stats()),
+        '/stats': (_req, res) =>
+          json(res, 200, { hbone: hbone.stats(), hboneClient: hboneClient?.stats() ?? null }),
+        '/ready': (_req, res) => text(res, ready() ? 200 : 503, ready() ? 'ready\n' : 'not ready\n'),
+      });
+      servers.push(s);
+      addresses.admin = await listen(s, config.admin?.host ?? '127.0.0.1', config.admin?.port ?? 15000);
+    }
+    if (config.metrics !== false) {
+      const s = metricsServer(registry);
+      servers.push(s);
+      addresses.metrics = await listen(s, config.metrics?.host ?? '0.0.0.0', config.metrics?.port ?? 15020);
+    }
+    if (config.readiness !== false) {
+      const s = createSmallServer({
+        '/healthz/ready': (_req, res) => text(res, ready() ? 200 : 503, ready() ? 'ready\n' : 'not ready\n'),
+      });
+      servers.push(s);
+      addresses.readiness = await listen(
+        s,
+        config.readiness?.host ?? '0.0.0.0',
+        config.readiness?.port ?? 15021,
+      );
+    }
+    deps.configSource?.start(store);
+    log.info('waypoint started', { hbone: `${hboneAddr.ip}:${hboneAddr.port}` });
+    return {
+      addresses,
+      engine,
+      store,
+      hbone,
+      ready,
+      async close() {
+        deps.configSource?.stop();
+        await hbone.close({ graceMs: 1_000 });
+        inbound.close();
+        await Promise.all(servers.map(closeServer));
+        await hboneClient?.close({ graceMs: 0 });
+        engine.close();
+      },
+    };
+  } catch (e) {
+    await hbone.close({ graceMs: 0 }).catch(() => {});
+    await Promise.all(servers.map(closeServer));
+    await hboneClient?.close({ graceMs: 0 });
+    engine.close();
+    throw e;
+  }
+}
