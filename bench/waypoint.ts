@@ -10,7 +10,7 @@
 //
 // Last lines: `waypoint-vs-nginx <ratio>` (requests/s at 32 connections) and
 // `waypoint-cpu-per-1k-rps <vCPU>` (engine CPU seconds per second per 1,000 requests/s at 32).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';

@@ -166,11 +166,10 @@ describe('createWaypoint over HBONE', () => {
   });
 
   it('serves config dump, readiness and metrics', async () => {
-    const dump = await fetch(`http://127.0.0.1:${waypoint.addresses.admin?.port}/config_dump`).then((x) =>
-      x.json(),
-    );
+    const res = await fetch(`http://127.0.0.1:${waypoint.addresses.admin?.port}/config_dump`);
+    const dump = (await res.json()) as { config: { services: object }; filters: { name: string }[] };
     expect(Object.keys(dump.config.services)).toContain('web.shop.svc.cluster.local');
-    expect(dump.filters.map((f: { name: string }) => f.name)).toContain('router');
+    expect(dump.filters.map((f) => f.name)).toContain('router');
     const ready = await fetch(`http://127.0.0.1:${waypoint.addresses.readiness?.port}/healthz/ready`);
     expect(ready.status).toBe(200);
   });
