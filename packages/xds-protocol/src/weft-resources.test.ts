@@ -46,14 +46,28 @@ describe('weft.v1 resources', () => {
     ['workload', new Uint8Array([0x0a, 0x10]), 'x', 'malformed type.googleapis.com/weft.v1.Workload'],
     [
       'httpRoutes',
-      HttpRoutes.encode(HttpRoutes.fromPartial({ hostname: 'h', port: 80, rules: [{ name: 'r' }] })).finish(),
+      HttpRoutes.encode(
+        HttpRoutes.fromPartial({
+          hostname: 'h',
+          port: 80,
+          rules: [{ name: 'r', backends: [{ hostname: '' }] }],
+        }),
+      ).finish(),
       'h:80',
-      'rules[0]: no backends and no redirect',
+      'rules[0].backends[0].hostname: empty',
     ],
   ] as const)('rejects a bad %s (%#)', (kind, bytes, name, error) => {
     const r = decodeWeft(kind, bytes, name);
     expect(r.ok).toBe(false);
     expect(r.ok ? '' : r.error).toContain(error);
+  });
+
+  it('accepts a route rule with no backends and no redirect (the proxy answers 500 for it)', () => {
+    const bytes = HttpRoutes.encode(
+      HttpRoutes.fromPartial({ hostname: 'h', port: 80, rules: [{ name: 'r' }] }),
+    ).finish();
+    const r = decodeWeft('httpRoutes', bytes, 'h:80');
+    expect(r.ok ? r.value.rules[0]?.backends : r.error).toEqual([]);
   });
 
   it('checks services and authorizations', () => {

@@ -125,8 +125,8 @@ export const validateWeft: { [K in WeftKind]: (m: WeftMessages[K]) => string | u
           for (const [j, b] of rule.backends.entries()) {
             if (b.hostname === '') return `rules[${i}].backends[${j}].hostname: empty`;
           }
-          const redirects = rule.filters.some((f) => f.requestRedirect !== undefined);
-          if (rule.backends.length === 0 && !redirects) return `rules[${i}]: no backends and no redirect`;
+          // A rule with no backends (and no redirect) is valid: Gateway API has the proxy answer
+          // 500 for it, so it must reach the proxy rather than be NACKed with its whole table.
         }
         return undefined;
       },
