@@ -13,12 +13,15 @@ export {
 export { type CertMaterial, type CertSource, type CertStore, createCertStore } from './certs.ts';
 export { createHboneClient, type HboneClient, type HboneClientOptions } from './client/client.ts';
 export { hbonePoolKey } from './client/request.ts';
+export { tcpSocketConnector } from './client/socket.ts';
 export {
   DEFAULT_POOL_OPTIONS,
   type HboneClientHooks,
   type HboneClientStats,
   type HboneConnectRequest,
   type HbonePoolOptions,
+  type HboneSocketConnectOptions,
+  type HboneSocketConnector,
   type PoolConnectionEvent,
 } from './client/types.ts';
 export {

@@ -3,6 +3,7 @@
 import { authorizationPolicy, peerAuthentication } from '@weft/policy/testing';
 import { parseKvLine, parsePrometheusText } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalSocketFactory, type SocketAddress, type SocketFactory } from './net/socket-factory.ts';
 import { REPLY } from './outbound/socks5-protocol.ts';
 import { type LocalMeshHarness, startLocalMesh } from './testing/harness.ts';
 import { localMeshLayout } from './testing/mesh.ts';
@@ -12,13 +13,26 @@ const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
 const ECHO_ID = 'spiffe://cluster.local/ns/demo/sa/echo';
 
 let mesh: LocalMeshHarness;
+// Every upstream socket the ztunnels asked their SocketFactory for.
+const connects: SocketAddress[] = [];
 
 beforeAll(async () => {
   const layout = localMeshLayout(1, 2);
+  const local = createLocalSocketFactory();
+  const sockets: SocketFactory = {
+    listen: (addr, opts) => local.listen(addr, opts),
+    connect: (addr, opts) => {
+      connects.push(addr);
+      return local.connect(addr, opts);
+    },
+  };
   mesh = await startLocalMesh({
     octets: [1, 2],
-    // What SO_ORIGINAL_DST would say for a captured connection: the app dialled the echo VIP.
-    deps: { outboundOriginalDestination: () => ({ ip: layout.echoVip, port: 80 }) },
+    deps: {
+      sockets,
+      // What SO_ORIGINAL_DST would say for a captured connection: the app dialled the echo VIP.
+      outboundOriginalDestination: () => ({ ip: layout.echoVip, port: 80 }),
+    },
   });
 }, 60_000);
 
@@ -71,6 +85,10 @@ describe('two ztunnels, local mode', () => {
     );
     r.socket.end();
     await readUntilClose(r.socket);
+    // Both legs came from the SocketFactory: the HBONE connection to echo-1's node (15008) and,
+    // on node-a, the upstream to the app.
+    expect(connects).toContainEqual({ ip: mesh.layout.echo1, port: 15008 });
+    expect(connects).toContainEqual({ ip: mesh.layout.echo1, port: 8080 });
     await waitFor(() => mesh.a.accessLog.lines.some((l) => l.includes('reporter=destination')));
     const line = parseKvLine(
       mesh.a.accessLog.lines.find((l) => l.includes('reporter=destination')) as string,

@@ -217,6 +217,8 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
 
   const hboneClient: HboneClient = createHboneClient({
     certs: identities.certs,
+    // Outbound HBONE connections are sockets like any other: the SocketFactory places them.
+    sockets,
     logger,
     pool: { connectTimeoutMs: config.connectTimeoutMs ?? 10_000 },
   });

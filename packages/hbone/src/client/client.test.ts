@@ -1,15 +1,18 @@
 import { createServer, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createTestCa } from '@weft/ca/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CertMaterial, createCertStore } from '../certs.ts';
 import { HboneError, type HboneErrorKind, kindForStatus } from '../errors.ts';
+import { createDuplexPair } from '../pair.ts';
 import { resetStream } from '../splice.ts';
 import { type Harness, startHarness } from '../test-support/harness.ts';
 import { CLIENT_ID, createTestPki, materialOf, SERVER_ID, type TestPki } from '../test-support/mesh.ts';
 import { denyAll, type EchoServer, readAll, startEchoServer, waitFor } from '../testing/index.ts';
 import { createHboneClient } from './client.ts';
 import { hbonePoolKey, planConnect } from './request.ts';
-import type { HboneConnectRequest } from './types.ts';
+import { tcpSocketConnector } from './socket.ts';
+import type { HboneConnectRequest, HboneSocketConnector } from './types.ts';
 
 let pki: TestPki;
 let echo: EchoServer;
@@ -312,6 +315,105 @@ describe('pool lifecycle', () => {
     await readAll(t);
     await client.close();
     expect(events).toEqual([`open ${SERVER_ID}`, `close ${SERVER_ID}`]);
+  });
+});
+
+describe('socket capability (sockets option)', () => {
+  // An address nothing listens on: only a connector that knows better reaches the server.
+  const NOWHERE = { ip: '127.0.0.254', port: 1 };
+
+  function recording(target: () => { ip: string; port: number }) {
+    const calls: { addr: { ip: string; port: number }; timeoutMs: number; signal: AbortSignal }[] = [];
+    const sockets: HboneSocketConnector = {
+      connect(addr, opts) {
+        calls.push({ addr, timeoutMs: opts.timeoutMs, signal: opts.signal });
+        return tcpSocketConnector.connect(target(), opts);
+      },
+    };
+    return { calls, sockets };
+  }
+
+  it('opens the TCP leg of every pooled connection through the connector; TLS runs over it', async () => {
+    h = await startHarness(pki);
+    const harness = h;
+    const r = recording(() => harness.via);
+    const client = h.client({ sockets: r.sockets, pool: { connectTimeoutMs: 3000 } });
+    for (const word of ['one', 'two']) {
+      const t = await client.connect({ via: NOWHERE, dest: echo.address, expectedIdentity: SERVER_ID });
+      const all = readAll(t);
+      t.end(word);
+      expect((await all).toString()).toBe(word);
+    }
+    // One pooled connection, one socket from the connector, asked for the `via` address.
+    expect(r.calls.map((c) => [c.addr, c.timeoutMs])).toEqual([[NOWHERE, 3000]]);
+    expect(client.stats().connections.opened).toBe(1);
+    expect(h.server.stats().connections.accepted).toBe(1);
+  });
+
+  it('a connector failure is a typed connect error with its code', async () => {
+    const client = createHboneClient({
+      certs: createCertStore(pki.client),
+      sockets: {
+        connect: () =>
+          Promise.reject(Object.assign(new Error('no route in this namespace'), { code: 'EHOSTUNREACH' })),
+      },
+    });
+    const err = await errorOf(
+      client.connect({ via: NOWHERE, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(err).toMatchObject({ kind: 'connect', code: 'EHOSTUNREACH', via: '127.0.0.254:1' });
+    expect(err.message).toContain('no route in this namespace');
+    expect(client.stats().errors.connect).toBe(1);
+    expect(client.stats().connections.active).toBe(0);
+    await client.close();
+  });
+
+  it('a connector that never answers: timeout, its signal aborted, a late socket dropped', async () => {
+    let late: ((s: Duplex) => void) | undefined;
+    let signal: AbortSignal | undefined;
+    const client = createHboneClient({
+      certs: createCertStore(pki.client),
+      pool: { connectTimeoutMs: 100 },
+      sockets: {
+        connect: (_addr, opts) => {
+          signal = opts.signal;
+          return new Promise<Duplex>((resolve) => {
+            late = resolve;
+          });
+        },
+      },
+    });
+    const err = await errorOf(
+      client.connect({ via: NOWHERE, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    expect(err.kind).toBe('timeout');
+    expect(signal?.aborted).toBe(true);
+    const [mine, theirs] = createDuplexPair();
+    theirs.on('error', () => {});
+    late?.(mine);
+    await waitFor(() => mine.destroyed && theirs.destroyed, 2000, 'late socket destroyed');
+    expect(client.stats().connections.active).toBe(0);
+    await client.close();
+  });
+
+  it('close() while the connector is still connecting ends the attempt', async () => {
+    let signal: AbortSignal | undefined;
+    const client = createHboneClient({
+      certs: createCertStore(pki.client),
+      sockets: {
+        connect: (_addr, opts) => {
+          signal = opts.signal;
+          return new Promise<Duplex>(() => {});
+        },
+      },
+    });
+    const pending = errorOf(
+      client.connect({ via: NOWHERE, dest: echo.address, expectedIdentity: SERVER_ID }),
+    );
+    await waitFor(() => signal !== undefined, 2000, 'connector called');
+    await client.close();
+    expect((await pending).kind).toBe('connection_closed');
+    expect(signal?.aborted).toBe(true);
   });
 });
 

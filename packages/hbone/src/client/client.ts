@@ -17,16 +17,24 @@ import { canRaiseConnectionWindow } from '../runtime-quirks.ts';
 import { checkExpectedIdentity, spiffeIdFromSubjectAltName } from '../spiffe.ts';
 import { resetStream } from '../splice.ts';
 import { type PlannedConnect, planConnect } from './request.ts';
+import { tcpSocketConnector } from './socket.ts';
 import {
   DEFAULT_POOL_OPTIONS,
   type HboneClientHooks,
   type HboneClientStats,
   type HboneConnectRequest,
   type HbonePoolOptions,
+  type HboneSocketConnector,
 } from './types.ts';
 
 export interface HboneClientOptions {
   readonly certs: CertSource;
+  /**
+   * Opens the TCP leg of each pooled connection; TLS runs over the socket it returns. A
+   * SocketFactory fits (ztunnel's, so sockets can live in a pod's network namespace or carry a
+   * mark). Default: a plain TCP connect.
+   */
+  readonly sockets?: HboneSocketConnector;
   readonly pool?: Partial<HbonePoolOptions>;
   /** Deadline for a CONNECT response once the connection is up. Default 10 s. */
   readonly responseTimeoutMs?: number;
@@ -51,7 +59,10 @@ interface PooledConnection {
   readonly key: string;
   readonly material: CertMaterial;
   readonly plan: PlannedConnect;
-  readonly session: ClientHttp2Session;
+  /** Set once the TCP leg is up and TLS + HTTP/2 run over it. */
+  session: ClientHttp2Session | undefined;
+  /** Abandons the TCP leg while it is being opened. */
+  readonly opening: AbortController;
   readonly ready: Promise<void>;
   state: ConnState;
   /** Streams reserved or open on this connection. */
@@ -83,6 +94,7 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
   const hooks = options.hooks ?? {};
   const log = options.logger ?? silentLogger;
   const certs = options.certs;
+  const sockets = options.sockets ?? tcpSocketConnector;
 
   const pool = new Map<string, PooledConnection[]>();
   const live = new Set<PooledConnection>();
@@ -126,7 +138,7 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
     if (c.state === 'closed' || c.state === 'draining') return;
     c.state = 'draining';
     removeFromPool(c);
-    if (c.streams === 0) c.session.close();
+    if (c.streams === 0) endConnection(c, 'close');
   }
 
   function acquire(plan: PlannedConnect, material: CertMaterial): PooledConnection {
@@ -159,7 +171,7 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
     c.streams--;
     if (c.streams > 0) return;
     if (c.state === 'draining') {
-      c.session.close();
+      endConnection(c, 'close');
       return;
     }
     if (c.state !== 'ready' && c.state !== 'connecting') return;
@@ -171,47 +183,17 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
     c.idleTimer.unref?.();
   }
 
+  /** Ends a connection: its session if it has one, else the TCP leg still being opened. */
+  function endConnection(c: PooledConnection, how: 'close' | 'destroy'): void {
+    if (c.session === undefined) c.opening.abort();
+    else if (how === 'close') c.session.close();
+    else c.session.destroy();
+  }
+
   function open(plan: PlannedConnect, material: CertMaterial): PooledConnection {
     const via = formatAuthority(plan.via);
-    let tcpUp = false;
     let identityError: HboneError | undefined;
     let peerIdentity: string | undefined;
-    const session = h2connect(`https://${via}`, {
-      createConnection: () => {
-        const socket = tlsConnect({
-          host: plan.via.ip,
-          port: plan.via.port,
-          secureContext: secureContextOf(material),
-          minVersion: TLS_MIN_VERSION,
-          ALPNProtocols: ALPN_H2,
-          // The SPIFFE check replaces host name checks.
-          checkServerIdentity: (_host, cert) => {
-            const id = spiffeIdFromSubjectAltName(cert.subjectaltname);
-            const problem = id.ok ? checkExpectedIdentity(id.value, plan.expected) : id.error;
-            if (problem !== undefined) {
-              identityError = new HboneError('identity_mismatch', `server ${via}: ${problem.message}`, {
-                via,
-                code: problem.reason,
-                ...(id.ok ? { peerIdentity: id.value.id } : {}),
-              });
-              return identityError;
-            }
-            if (id.ok) peerIdentity = id.value.id;
-            return undefined;
-          },
-        });
-        socket.once('connect', () => {
-          tcpUp = true;
-        });
-        return socket;
-      },
-      settings: {
-        enablePush: false,
-        initialWindowSize: poolOpts.streamWindowSize,
-      },
-      maxSessionMemory: 64,
-      maxOutstandingPings: 10,
-    });
     connectionsOpened++;
 
     let resolveReady!: () => void;
@@ -226,7 +208,8 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
       key: plan.poolKey,
       material,
       plan,
-      session,
+      session: undefined,
+      opening: new AbortController(),
       ready,
       state: 'connecting',
       streams: 0,
@@ -248,89 +231,22 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
           via,
         },
       );
-      session.destroy();
+      endConnection(c, 'destroy');
     }, poolOpts.connectTimeoutMs);
     connectTimer.unref?.();
 
-    const classify = (e: Error & { code?: string }): HboneError => {
-      if (identityError !== undefined) return identityError;
-      if (c.failure !== undefined) return c.failure;
-      const code = e.code;
-      if (!tcpUp || (code !== undefined && CONNECT_CODES.has(code))) {
-        return new HboneError('connect', `cannot reach HBONE endpoint ${via}: ${e.message}`, {
-          via,
-          code,
-          cause: e,
-        });
-      }
-      if (c.state === 'connecting') {
-        const what =
-          code !== undefined && EXPIRY_CODES.has(code) ? 'server certificate expired' : 'TLS failed';
-        return new HboneError('tls', `${what} with ${via}: ${e.message}`, { via, code, cause: e });
-      }
-      return new HboneError('connection_closed', `HBONE connection to ${via} failed: ${e.message}`, {
-        via,
-        code,
-        cause: e,
-      });
-    };
-
-    session.on('connect', () => {
-      clearTimeout(connectTimer);
-      const alpn = (session.socket as TLSSocket | undefined)?.alpnProtocol;
-      if (alpn !== undefined && alpn !== 'h2') {
-        c.failure = new HboneError('tls', `server ${via} did not negotiate h2 (ALPN ${String(alpn)})`, {
-          via,
-        });
-        session.destroy();
-        return;
-      }
-      if (c.state === 'connecting') c.state = 'ready';
-      c.peerIdentity = peerIdentity;
-      if (canRaiseConnectionWindow && typeof session.setLocalWindowSize === 'function') {
-        try {
-          session.setLocalWindowSize(poolOpts.connectionWindowSize);
-        } catch {
-          // Best effort.
-        }
-      }
-      safeHook(hooks.onConnectionOpened, { key: c.key, via: plan.via, peerIdentity });
-      resolveReady();
-    });
-    session.on('remoteSettings', (s) => {
-      const max = s.maxConcurrentStreams;
-      if (max !== undefined && max >= 0)
-        c.limit = Math.max(1, Math.min(poolOpts.maxStreamsPerConnection, max));
-    });
-    session.on('goaway', (code: number, lastStreamId: number, data?: Buffer) => {
-      c.goawayLastStreamId = lastStreamId;
-      const text =
-        data !== undefined && data.length > 0 ? data.toString('utf8', 0, Math.min(data.length, 256)) : '';
-      if (code === h2.NGHTTP2_INADEQUATE_SECURITY) {
-        c.failure ??= new HboneError('tls', `server ${via} refused our certificate or identity: ${text}`, {
-          via,
-          code: 'NGHTTP2_INADEQUATE_SECURITY',
-        });
-      } else if (code !== h2.NGHTTP2_NO_ERROR) {
-        c.failure ??= new HboneError('connection_closed', `server ${via} sent GOAWAY ${code} ${text}`, {
-          via,
-          code: String(code),
-        });
-      }
-      drain(c);
-    });
-    session.on('error', (e: Error & { code?: string }) => {
-      c.failure ??= classify(e);
-      log.info('hbone connection error', { via, kind: c.failure.kind, error: e.message });
-    });
-    session.once('close', () => {
+    let finished = false;
+    let up = false;
+    const onClosed = () => {
+      if (finished) return;
+      finished = true;
       clearTimeout(connectTimer);
       if (c.idleTimer !== undefined) clearTimeout(c.idleTimer);
-      const wasConnecting = c.state === 'connecting';
       c.state = 'closed';
       removeFromPool(c);
       live.delete(c);
-      if (wasConnecting) {
+      // Never up (failed, timed out, or drained / closed while connecting): its waiters fail.
+      if (!up) {
         rejectReady(
           c.failure ?? new HboneError('connection_closed', `HBONE connection to ${via} closed`, { via }),
         );
@@ -338,7 +254,154 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
         safeHook(hooks.onConnectionClosed, { key: c.key, via: plan.via, peerIdentity, streams: c.streams });
       }
       maybeClosed();
+    };
+    // Given up before the TCP leg was up (connect timeout, drained, client closed): nothing else
+    // will report the end, and a socket that still arrives is dropped.
+    c.opening.signal.addEventListener('abort', () => {
+      if (c.session === undefined) onClosed();
     });
+
+    // 1. The TCP leg, through the socket capability.
+    let socketPromise: Promise<Duplex>;
+    try {
+      socketPromise = sockets.connect(plan.via, {
+        signal: c.opening.signal,
+        timeoutMs: poolOpts.connectTimeoutMs,
+      });
+    } catch (e) {
+      socketPromise = Promise.reject(e);
+    }
+    socketPromise.then(
+      (socket) => {
+        if (finished) {
+          socket.on('error', () => {});
+          socket.destroy();
+          return;
+        }
+        startSession(socket);
+      },
+      (e: Error & { code?: string }) => {
+        if (finished) return;
+        c.failure ??= new HboneError('connect', `cannot reach HBONE endpoint ${via}: ${e.message}`, {
+          via,
+          code: e.code,
+          cause: e,
+        });
+        onClosed();
+      },
+    );
+
+    // 2. TLS and HTTP/2 over it.
+    function startSession(socket: Duplex): void {
+      // The TLS socket owns the transport from here; errors surface on the session.
+      socket.on('error', () => {});
+      const session = h2connect(`https://${via}`, {
+        createConnection: () =>
+          tlsConnect({
+            socket,
+            host: plan.via.ip,
+            secureContext: secureContextOf(material),
+            minVersion: TLS_MIN_VERSION,
+            ALPNProtocols: ALPN_H2,
+            // The SPIFFE check replaces host name checks.
+            checkServerIdentity: (_host, cert) => {
+              const id = spiffeIdFromSubjectAltName(cert.subjectaltname);
+              const problem = id.ok ? checkExpectedIdentity(id.value, plan.expected) : id.error;
+              if (problem !== undefined) {
+                identityError = new HboneError('identity_mismatch', `server ${via}: ${problem.message}`, {
+                  via,
+                  code: problem.reason,
+                  ...(id.ok ? { peerIdentity: id.value.id } : {}),
+                });
+                return identityError;
+              }
+              if (id.ok) peerIdentity = id.value.id;
+              return undefined;
+            },
+          }),
+        settings: {
+          enablePush: false,
+          initialWindowSize: poolOpts.streamWindowSize,
+        },
+        maxSessionMemory: 64,
+        maxOutstandingPings: 10,
+      });
+      c.session = session;
+
+      const classify = (e: Error & { code?: string }): HboneError => {
+        if (identityError !== undefined) return identityError;
+        if (c.failure !== undefined) return c.failure;
+        const code = e.code;
+        if (code !== undefined && CONNECT_CODES.has(code)) {
+          return new HboneError('connect', `cannot reach HBONE endpoint ${via}: ${e.message}`, {
+            via,
+            code,
+            cause: e,
+          });
+        }
+        if (c.state === 'connecting') {
+          const what =
+            code !== undefined && EXPIRY_CODES.has(code) ? 'server certificate expired' : 'TLS failed';
+          return new HboneError('tls', `${what} with ${via}: ${e.message}`, { via, code, cause: e });
+        }
+        return new HboneError('connection_closed', `HBONE connection to ${via} failed: ${e.message}`, {
+          via,
+          code,
+          cause: e,
+        });
+      };
+
+      session.on('connect', () => {
+        clearTimeout(connectTimer);
+        const alpn = (session.socket as TLSSocket | undefined)?.alpnProtocol;
+        if (alpn !== undefined && alpn !== 'h2') {
+          c.failure = new HboneError('tls', `server ${via} did not negotiate h2 (ALPN ${String(alpn)})`, {
+            via,
+          });
+          session.destroy();
+          return;
+        }
+        if (c.state === 'connecting') c.state = 'ready';
+        c.peerIdentity = peerIdentity;
+        if (canRaiseConnectionWindow && typeof session.setLocalWindowSize === 'function') {
+          try {
+            session.setLocalWindowSize(poolOpts.connectionWindowSize);
+          } catch {
+            // Best effort.
+          }
+        }
+        up = true;
+        safeHook(hooks.onConnectionOpened, { key: c.key, via: plan.via, peerIdentity });
+        resolveReady();
+      });
+      session.on('remoteSettings', (s) => {
+        const max = s.maxConcurrentStreams;
+        if (max !== undefined && max >= 0)
+          c.limit = Math.max(1, Math.min(poolOpts.maxStreamsPerConnection, max));
+      });
+      session.on('goaway', (code: number, lastStreamId: number, data?: Buffer) => {
+        c.goawayLastStreamId = lastStreamId;
+        const text =
+          data !== undefined && data.length > 0 ? data.toString('utf8', 0, Math.min(data.length, 256)) : '';
+        if (code === h2.NGHTTP2_INADEQUATE_SECURITY) {
+          c.failure ??= new HboneError('tls', `server ${via} refused our certificate or identity: ${text}`, {
+            via,
+            code: 'NGHTTP2_INADEQUATE_SECURITY',
+          });
+        } else if (code !== h2.NGHTTP2_NO_ERROR) {
+          c.failure ??= new HboneError('connection_closed', `server ${via} sent GOAWAY ${code} ${text}`, {
+            via,
+            code: String(code),
+          });
+        }
+        drain(c);
+      });
+      session.on('error', (e: Error & { code?: string }) => {
+        c.failure ??= classify(e);
+        log.info('hbone connection error', { via, kind: c.failure.kind, error: e.message });
+      });
+      session.once('close', onClosed);
+    }
     return c;
   }
 
@@ -350,9 +413,16 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
       ...(dest !== undefined ? { dest } : {}),
       ...(c.peerIdentity ? { peerIdentity: c.peerIdentity } : {}),
     };
+    const session = c.session;
+    if (session === undefined) {
+      release(c);
+      return Promise.reject(
+        c.failure ?? new HboneError('connection_closed', `HBONE connection to ${via} is not up`, details),
+      );
+    }
     let stream: ClientHttp2Stream;
     try {
-      stream = c.session.request(plan.headers, { endStream: false });
+      stream = session.request(plan.headers, { endStream: false });
     } catch (e) {
       release(c);
       if (c.failure !== undefined) return Promise.reject(c.failure);
@@ -437,7 +507,7 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
               code: 'NGHTTP2_REFUSED_STREAM',
             }),
           );
-        } else if (c.session.destroyed || c.session.closed) {
+        } else if (session.destroyed || session.closed) {
           settle(
             new HboneError(
               'connection_closed',
@@ -528,10 +598,10 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
         for (const c of [...live]) {
           c.state = c.state === 'closed' ? 'closed' : 'draining';
           removeFromPool(c);
-          c.session.close();
+          endConnection(c, 'close');
         }
         const hard = setTimeout(() => {
-          for (const c of [...live]) c.session.destroy();
+          for (const c of [...live]) endConnection(c, 'destroy');
         }, opts.graceMs ?? 5_000);
         hard.unref?.();
         closeWaiters.push(() => clearTimeout(hard));

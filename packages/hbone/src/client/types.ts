@@ -1,4 +1,5 @@
 // Types of the originating side of HBONE.
+import type { Duplex } from 'node:stream';
 import type { SocketAddress } from '../address.ts';
 import type { HboneError, HboneErrorKind } from '../errors.ts';
 
@@ -69,4 +70,19 @@ export interface HboneClientStats {
   readonly errors: Readonly<Record<HboneErrorKind, number>>;
   /** Live pooled connections: key, streams in use, and the per-connection limit. */
   readonly pool: readonly { readonly key: string; readonly streams: number; readonly limit: number }[];
+}
+
+export interface HboneSocketConnectOptions {
+  /** Fires when the pool gives up on the connection (connect timeout, drain, client closed). */
+  readonly signal: AbortSignal;
+  /** The pool's `connectTimeoutMs`, for connectors that keep their own deadline. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * The socket capability of the client: opens the TCP leg of an HBONE connection (to `via`) and
+ * resolves once it is connected. Shaped like a SocketFactory's `connect`.
+ */
+export interface HboneSocketConnector {
+  connect(addr: SocketAddress, options: HboneSocketConnectOptions): Promise<Duplex>;
 }
