@@ -230,7 +230,7 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
       reported = true;
       if (!res.writableFinished) {
         if (!ac.signal.aborted) ac.abort();
-        if (!l7.ctx.flags.includes('DC') && !l7.ctx.flags.includes('UT')) l7.ctx.flags.push('DC');
+        if (!l7.ctx.flags.some(upstreamFault)) l7.ctx.flags.push('DC');
       }
       engine.finish(l7, {
         status: res.headersSent ? status : 0,
@@ -289,6 +289,12 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
       server.close();
     },
   };
+}
+
+/** Flags that explain an unfinished response by the upstream side (so not DC). */
+const UPSTREAM_FAULTS = new Set(['DC', 'UT', 'UR', 'SI', 'UPE', 'UC']);
+function upstreamFault(f: string): boolean {
+  return UPSTREAM_FAULTS.has(f);
 }
 
 function trailersOf(req: IncomingMessage): Headers | undefined {

@@ -172,7 +172,7 @@ export function createHttp2Listener(
       if (
         stream.rstCode !== undefined &&
         stream.rstCode !== h2.NGHTTP2_NO_ERROR &&
-        !req.ctx.flags.includes('UT')
+        !req.ctx.flags.some((f) => f === 'DC' || f === 'UT' || f === 'UR' || f === 'SI' || f === 'UPE')
       )
         req.ctx.flags.push('DC');
       engine.finish(req, {
