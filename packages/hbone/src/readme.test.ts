@@ -1,8 +1,8 @@
 // The README example, kept runnable.
 import { createTestCa } from '@weft/ca/testing';
 import { expect, it } from 'vitest';
-import { createCertStore, createHboneClient, createHboneServer, isHboneError } from './index.ts';
-import { startEchoServer } from './testing/index.ts';
+import { createCertStore, createHboneClient, createHboneServer } from './index.ts';
+import { startEchoServer, waitFor } from './testing/index.ts';
 
 it('README example', async () => {
   const ca = await createTestCa();
@@ -10,6 +10,8 @@ it('README example', async () => {
   const serverCert = await issue('spiffe://cluster.local/ns/backend/sa/api');
   const clientCert = await issue('spiffe://cluster.local/ns/frontend/sa/web');
   const echo = await startEchoServer();
+  const logged: { message: string; fields: unknown }[] = [];
+  const log = { info: (message: string, fields?: unknown) => logged.push({ message, fields }) };
 
   // --- README example starts ---
   const server = createHboneServer({
@@ -18,7 +20,16 @@ it('README example', async () => {
       peer.identity === 'spiffe://cluster.local/ns/frontend/sa/web'
         ? { allow: true }
         : { allow: false, reason: `${peer.identity} may not reach ${dest.ip}:${dest.port}` },
-    hooks: { onStreamClosed: (e) => console.log(e.outcome, e.peer?.identity, e.bytesIn, e.bytesOut) },
+    // log: a Logger (@weft/telemetry's createLogger fits); packages never write to the console.
+    hooks: {
+      onStreamClosed: (e) =>
+        log.info('tunnel closed', {
+          outcome: e.outcome,
+          peer: e.peer?.identity,
+          in: e.bytesIn,
+          out: e.bytesOut,
+        }),
+    },
   });
   const via = await server.listen({ host: '127.0.0.1', port: 0 }); // 15008 in a proxy
 
@@ -34,12 +45,14 @@ it('README example', async () => {
     tunnel.end('ping');
     const reply: Buffer[] = [];
     for await (const chunk of tunnel) reply.push(chunk as Buffer);
-    console.log(Buffer.concat(reply).toString()); // "ping"
+    const text = Buffer.concat(reply).toString(); // "ping"
     // --- README example ends ---
-    expect(Buffer.concat(reply).toString()).toBe('ping');
-  } catch (e) {
-    if (isHboneError(e)) console.log(e.kind, e.status, e.message);
-    throw e;
+    expect(text).toBe('ping');
+    await waitFor(() => logged.length === 1, 5000, 'tunnel closed log');
+    expect(logged[0]).toEqual({
+      message: 'tunnel closed',
+      fields: { outcome: 'closed', peer: 'spiffe://cluster.local/ns/frontend/sa/web', in: 4, out: 4 },
+    });
   } finally {
     await client.close();
     await server.close();
