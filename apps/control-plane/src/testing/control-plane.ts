@@ -22,6 +22,8 @@ export const TEST_TOKENS = {
   ztunnelNodeB: 'ztunnel-node-b-token-000000002',
   admin: 'weft-admin-token-0000000000003',
   client: 'demo-client-token-000000000004',
+  /** demo/waypoint: the service account of the `waypoint` Gateway's pods in `waypointMesh()`. */
+  waypoint: 'demo-waypoint-token-0000000005',
 } as const;
 
 export const TEST_TOKEN_FILE = [
@@ -30,6 +32,7 @@ export const TEST_TOKEN_FILE = [
   `${TEST_TOKENS.ztunnelNodeB}  weft-system  ztunnel          node-b`,
   `${TEST_TOKENS.admin}  weft-system  weft-admin`,
   `${TEST_TOKENS.client}  demo         client`,
+  `${TEST_TOKENS.waypoint}  demo         waypoint`,
   '',
 ].join('\n');
 
@@ -85,6 +88,98 @@ export function testMesh(): Obj[] {
         rules: [{ from: [{ source: { principals: ['cluster.local/ns/demo/sa/client'] } }] }],
       },
     },
+  ];
+}
+
+function route(name: string, service: string, rules: unknown[]): Obj {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name, namespace: 'demo' },
+    spec: { parentRefs: [{ group: '', kind: 'Service', name: service, port: 80 }], rules },
+  };
+}
+
+function svc(
+  name: string,
+  ip: string,
+  selector: Record<string, string>,
+  labels?: Record<string, string>,
+): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: 'demo', ...(labels ? { labels } : {}) },
+    spec: { clusterIP: ip, selector, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  };
+}
+
+/**
+ * `testMesh()` with a waypoint: Gateway `demo/waypoint` (class weft-waypoint) run by pod
+ * `waypoint-0` (node-a, 127.0.10.9, sa `waypoint`, mode none); service `echo` is bound to it
+ * (`weft.dev/use-waypoint`) and routed 90/10 to `echo-v1` / `echo-v2` (not bound), with a second
+ * rule that has no backends; `echo-b` is version v2. Also, unrelated to the waypoint: service
+ * `other` (10.96.0.40) with its own route, and policies targeting the Gateway, `echo` and `other`.
+ */
+export function waypointMesh(): Obj[] {
+  const base = testMesh().filter((o) => !(o.kind === 'Service' && (o.metadata as Obj).name === 'echo'));
+  const withVersions = base.map((o) => {
+    const m = o.metadata as { name: string; labels?: Record<string, string> };
+    if (o.kind !== 'Pod' || !m.name.startsWith('echo-')) return o;
+    return { ...o, metadata: { ...m, labels: { ...m.labels, version: m.name === 'echo-a' ? 'v1' : 'v2' } } };
+  });
+  const policy = (name: string, target: { kind: string; group: string; name: string }): Obj => ({
+    apiVersion: 'security.istio.io/v1',
+    kind: 'AuthorizationPolicy',
+    metadata: { name, namespace: 'demo' },
+    spec: { targetRefs: [target], action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] },
+  });
+  return [
+    ...withVersions,
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'waypoint', namespace: 'demo' },
+      spec: {
+        gatewayClassName: 'weft-waypoint',
+        listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'waypoint-0',
+        namespace: 'demo',
+        uid: 'uid-waypoint-0',
+        labels: { 'gateway.networking.k8s.io/gateway-name': 'waypoint', 'weft.dev/dataplane-mode': 'none' },
+      },
+      spec: { nodeName: 'node-a', serviceAccountName: 'waypoint', containers: [{ name: 'waypoint' }] },
+      status: { phase: 'Running', podIP: '127.0.10.9', podIPs: [{ ip: '127.0.10.9' }] },
+    },
+    svc('echo', '10.96.0.10', { app: 'echo' }, { 'weft.dev/use-waypoint': 'waypoint' }),
+    svc('echo-v1', '10.96.0.11', { app: 'echo', version: 'v1' }),
+    svc('echo-v2', '10.96.0.12', { app: 'echo', version: 'v2' }),
+    svc('other', '10.96.0.40', { app: 'client' }),
+    route('echo-split', 'echo', [
+      { matches: [{ path: { type: 'PathPrefix', value: '/nowhere' } }] },
+      {
+        backendRefs: [
+          { name: 'echo-v1', port: 80, weight: 90 },
+          { name: 'echo-v2', port: 80, weight: 10 },
+        ],
+      },
+    ]),
+    route('other-route', 'other', [{ backendRefs: [{ name: 'other', port: 80 }] }]),
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'echo-v2', namespace: 'demo' },
+      spec: { host: 'echo-v2.demo.svc.cluster.local', trafficPolicy: { loadBalancer: { simple: 'RANDOM' } } },
+    },
+    policy('gateway-deny-delete', { kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint' }),
+    policy('echo-deny-delete', { kind: 'Service', group: '', name: 'echo' }),
+    policy('other-deny-delete', { kind: 'Service', group: '', name: 'other' }),
   ];
 }
 

@@ -9,6 +9,7 @@ export {
   type TestProxy,
   testMesh,
   toYaml,
+  waypointMesh,
   writeManifest,
 } from './control-plane.ts';
 export {

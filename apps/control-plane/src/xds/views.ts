@@ -3,15 +3,18 @@
 // ztunnel (contract): every Workload and Service (it needs every destination for outbound), and
 // the Authorization resources that apply to workloads on its own node (the union of their
 // `authorization_policies`). No HttpRoutes or BackendPolicy: L7 is the waypoint's job.
-// waypoint and sidecar: everything, for now (their scoping comes with those proxies).
+// waypoint: what its Gateway serves (waypoint-view.ts), admitted only for the service account
+// its pods run as. sidecar: everything, for now (its scoping comes with that proxy).
 //
-// A view's filter is memoised per node by the set of policy keys it admits, so a new snapshot
-// that leaves a node's set alone keeps the same filter object and `refreshViews` does nothing
-// for that node's streams.
+// A view's filter is memoised per node (per waypoint) by the set of names it admits, so a new
+// snapshot that leaves that set alone keeps the same filter object and `refreshViews` does
+// nothing for those streams. A stream is admitted once, when it opens; later snapshots only
+// reshape what it sees.
 import type { MeshSnapshot } from '@weft/policy';
 import type { AdsClientInfo, CachedResource, ClientView, ResourceCache } from '@weft/xds-protocol';
 import { WEFT_TYPE_URL } from '@weft/xds-protocol';
 import { type ProxyId, parseProxyId } from './proxy-id.ts';
+import { admitWaypoint, viewSignature, waypointView } from './waypoint-view.ts';
 
 /** Who the stream authenticated as (set by the gRPC interceptor), when authentication is on. */
 export interface StreamCaller {
@@ -54,6 +57,12 @@ export class ProxyViews {
     string,
     { signature: string; filter: (r: CachedResource) => boolean }
   >();
+  private readonly waypointFilters = new Map<
+    string,
+    { signature: string; filter: (r: CachedResource) => boolean }
+  >();
+  /** Streams already admitted (the ADS server keeps one info object per stream). */
+  private readonly admitted = new WeakMap<AdsClientInfo, ProxyId>();
 
   constructor(deps: ViewDeps) {
     this.deps = deps;
@@ -61,6 +70,8 @@ export class ProxyViews {
 
   /** The proxy a stream belongs to, checked against its authenticated caller. Throws ViewRefused. */
   identify(client: AdsClientInfo): ProxyId {
+    const known = this.admitted.get(client);
+    if (known !== undefined) return known;
     const parsed = parseProxyId(client.nodeId, client.node?.metadata as Record<string, unknown> | undefined);
     if (!parsed.ok) throw new ViewRefused(parsed.error);
     const proxy = parsed.value;
@@ -81,14 +92,46 @@ export class ProxyViews {
         `${caller.namespace}/${caller.serviceAccount} may not connect as ${client.nodeId}`,
       );
     }
+    if (caller !== undefined && proxy.kind === 'waypoint') {
+      const admission = admitWaypoint(this.deps.snapshot(), `${proxy.namespace}/${proxy.name}`, caller);
+      if (!admission.ok) throw new ViewRefused(admission.error);
+    }
+    this.admitted.set(client, proxy);
     return proxy;
   }
 
   /** ViewSelector for createAdsServer. */
   select(client: AdsClientInfo): ClientView {
     const proxy = this.identify(client);
-    if (proxy.kind !== 'ztunnel') return { cache: this.deps.cache };
-    return { cache: this.deps.cache, filter: this.ztunnelFilter(proxy.node) };
+    switch (proxy.kind) {
+      case 'ztunnel':
+        return { cache: this.deps.cache, filter: this.ztunnelFilter(proxy.node) };
+      case 'waypoint':
+        return { cache: this.deps.cache, filter: this.waypointFilter(`${proxy.namespace}/${proxy.name}`) };
+      case 'sidecar':
+        return { cache: this.deps.cache };
+      default: {
+        const never: never = proxy;
+        return never;
+      }
+    }
+  }
+
+  private waypointFilter(key: string): (r: CachedResource) => boolean {
+    const view = waypointView(this.deps.snapshot(), key);
+    const signature = viewSignature(view);
+    const memo = this.waypointFilters.get(key);
+    if (memo !== undefined && memo.signature === signature) return memo.filter;
+    const byType = new Map<string, ReadonlySet<string>>([
+      [WEFT_TYPE_URL.workload, view.workloads],
+      [WEFT_TYPE_URL.service, view.services],
+      [WEFT_TYPE_URL.httpRoutes, view.httpRoutes],
+      [WEFT_TYPE_URL.backendPolicy, view.backendPolicies],
+      [WEFT_TYPE_URL.authorization, view.authorizations],
+    ]);
+    const filter = (r: CachedResource) => byType.get(r.typeUrl)?.has(r.name) ?? false;
+    this.waypointFilters.set(key, { signature, filter });
+    return filter;
   }
 
   private ztunnelFilter(node: string): (r: CachedResource) => boolean {
