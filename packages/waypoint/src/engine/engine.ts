@@ -220,9 +220,13 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
     }
   };
 
+  // A malformed request also closes its connection: the peer is not speaking HTTP as we do.
   const reply = (req: L7Request, reason: RejectReason, status: number, message: string) => {
     rejects.reject(reason);
-    return { req, response: Promise.resolve(localReply(req, status, message)) };
+    return {
+      req,
+      response: Promise.resolve(localReply(req, status, message, { headers: { connection: 'close' } })),
+    };
   };
 
   return {

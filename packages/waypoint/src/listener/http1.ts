@@ -78,7 +78,14 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
     }
   });
 
+  const answered = new WeakSet<Duplex>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // one answer (and one count) per connection, whatever the parser reports after it
+    if (answered.has(socket)) {
+      if (!socket.writableEnded) socket.end();
+      return;
+    }
+    answered.add(socket);
     const p = clientErrorReply(err.code);
     if (p === undefined || !socket.writable) {
       socket.destroy();
@@ -92,6 +99,7 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
     const down = downstreamOf(req.socket);
     const problem = checkRequestHead(req.rawHeaders, req.httpVersion);
     if (problem !== undefined) {
+      answered.add(req.socket);
       engine.reject(problem.reason);
       simpleReply(res, problem.status, problem.message);
       return;

@@ -15,6 +15,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
 import { pipeBody, streamBody } from '../http/body.ts';
+import { HOP_BY_HOP } from '../http/headers.ts';
 import type { Body, Downstream, Headers, L7Response } from '../http/message.ts';
 import { fromH2Headers } from '../upstream/http2.ts';
 import { BodyLimit } from './body-limit.ts';
@@ -243,7 +244,8 @@ function toOutgoing(h: Headers): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const k in h) {
     const v = h[k];
-    if (v !== undefined && k !== 'host') out[k] = v;
+    // HTTP/2 has no connection-specific headers
+    if (v !== undefined && k !== 'host' && !HOP_BY_HOP.has(k)) out[k] = v;
   }
   return out;
 }
