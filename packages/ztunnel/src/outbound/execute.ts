@@ -39,7 +39,7 @@ const DENY: Readonly<Record<DenyReason, { reason: RejectReason; reply: ReplyCode
     'unknown-hostname': { reason: 'unknown_hostname', reply: REPLY.hostUnreachable, flags: ['NR'] },
     'unknown-service-port': { reason: 'unknown_service_port', reply: REPLY.hostUnreachable, flags: ['NR'] },
     'no-endpoints': { reason: 'no_endpoints', reply: REPLY.hostUnreachable, flags: ['UH'] },
-    'waypoint-unsupported': { reason: 'waypoint_unsupported', reply: REPLY.notAllowed, flags: ['NR'] },
+    'waypoint-unavailable': { reason: 'waypoint_unavailable', reply: REPLY.hostUnreachable, flags: ['UH'] },
     'invalid-destination': { reason: 'invalid_destination', reply: REPLY.hostUnreachable, flags: ['NR'] },
   };
 

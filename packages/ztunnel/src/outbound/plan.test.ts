@@ -1,4 +1,4 @@
-import { pod, service, waypointGateway } from '@weft/policy/testing';
+import { pod, service, waypointDeployment, waypointGateway } from '@weft/policy/testing';
 import { describe, expect, it } from 'vitest';
 import { applyUpdate, batchFromSnapshot, createStateStore, type ProxyState } from '../state/store.ts';
 import { compileOrThrow, localMeshObjects, LOCAL_MESH as M, NODE_B } from '../testing/mesh.ts';
@@ -22,7 +22,7 @@ function summary(plan: OutboundPlan): string {
     case 'deny':
       return `deny ${plan.reason}`;
     case 'hbone':
-      return `hbone ${plan.sourceIdentity.replace('spiffe://cluster.local/', '')} -> ${plan.via.ip}:${plan.via.port} authority ${plan.authority.ip}:${plan.authority.port} expect ${plan.expectedIdentity.replace('spiffe://cluster.local/', '')}${plan.service ? ` svc ${plan.service.name}` : ''}`;
+      return `hbone ${plan.sourceIdentity.replace('spiffe://cluster.local/', '')} -> ${plan.via.ip}:${plan.via.port} authority ${plan.authority.ip}:${plan.authority.port} expect ${plan.expectedIdentity.replace('spiffe://cluster.local/', '')}${plan.service ? ` svc ${plan.service.name}` : ''}${plan.waypoint ? ` waypoint ${plan.waypoint.key}` : ''}`;
     case 'passthrough':
       return `passthrough ${plan.reason} ${plan.target.ip}:${plan.target.port}`;
     default: {
@@ -64,6 +64,47 @@ const extra = [
     clusterIP: '10.96.0.30',
     selector: { app: 'nothing' },
     ports: [{ port: 7 }],
+  }),
+  // A deployed waypoint for services (pod 127.0.1.50, sa svc-wp) and service `shop` bound to it.
+  waypointGateway('svc-wp', { namespace: 'demo' }),
+  ...waypointDeployment('svc-wp', { namespace: 'demo', ip: '127.0.1.50', clusterIP: '10.96.0.49' }),
+  service('shop', {
+    namespace: 'demo',
+    clusterIP: '10.96.0.50',
+    labels: { 'weft.dev/use-waypoint': 'svc-wp' },
+    selector: { app: 'shop' },
+    ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+  }),
+  // The same pods behind a second, unbound service: its traffic still reaches a guarded port.
+  service('shop-direct', {
+    namespace: 'demo',
+    clusterIP: '10.96.0.51',
+    selector: { app: 'shop' },
+    ports: [{ name: 'http', port: 81, targetPort: 8080 }],
+  }),
+  pod('shop-1', {
+    namespace: 'demo',
+    labels: { app: 'shop' },
+    ip: '127.0.1.60',
+    serviceAccount: 'shop',
+    node: 'node-a',
+    ports: [{ name: 'http', containerPort: 8080 }],
+  }),
+  // A waypoint whose only pod is not ready, and a service bound to it.
+  waypointGateway('down-wp', { namespace: 'demo' }),
+  pod('down-wp-0', {
+    namespace: 'demo',
+    labels: { 'gateway.networking.k8s.io/gateway-name': 'down-wp' },
+    ip: '127.0.1.70',
+    serviceAccount: 'down-wp',
+    ready: false,
+  }),
+  service('down', {
+    namespace: 'demo',
+    clusterIP: '10.96.0.52',
+    labels: { 'weft.dev/use-waypoint': 'down-wp' },
+    selector: { app: 'shop' },
+    ports: [{ port: 82, targetPort: 9090 }],
   }),
 ];
 
@@ -165,9 +206,46 @@ const cases: { name: string; conn: OutboundConnection; expected: string }[] = [
     expected: 'deny no-endpoints',
   },
   {
-    name: 'destination behind a waypoint -> deny (fail closed)',
+    name: 'bound service VIP -> its waypoint pod, :authority the VIP, expecting the waypoint identity',
+    conn: { sourceIp: M.client, target: { kind: 'address', ip: '10.96.0.50', port: 80 } },
+    expected:
+      'hbone ns/demo/sa/client -> 127.0.1.50:15008 authority 10.96.0.50:80 expect ns/demo/sa/svc-wp svc shop waypoint demo/svc-wp',
+  },
+  {
+    name: 'bound service hostname -> its waypoint, :authority the service VIP',
+    conn: {
+      sourceIp: M.client,
+      target: { kind: 'hostname', hostname: 'shop.demo.svc.cluster.local', port: 80 },
+    },
+    expected:
+      'hbone ns/demo/sa/client -> 127.0.1.50:15008 authority 10.96.0.50:80 expect ns/demo/sa/svc-wp svc shop waypoint demo/svc-wp',
+  },
+  {
+    name: 'pod IP on a port a bound service targets -> the waypoint, :authority the pod (no way around it)',
+    conn: { sourceIp: M.client, target: { kind: 'address', ip: '127.0.1.60', port: 8080 } },
+    expected:
+      'hbone ns/demo/sa/client -> 127.0.1.50:15008 authority 127.0.1.60:8080 expect ns/demo/sa/svc-wp waypoint demo/svc-wp',
+  },
+  {
+    name: 'unbound service whose endpoint port a bound service targets -> the waypoint, :authority the endpoint',
+    conn: { sourceIp: M.client, target: { kind: 'address', ip: '10.96.0.51', port: 81 } },
+    expected:
+      'hbone ns/demo/sa/client -> 127.0.1.50:15008 authority 127.0.1.60:8080 expect ns/demo/sa/svc-wp svc shop-direct waypoint demo/svc-wp',
+  },
+  {
+    name: 'pod IP on a port no bound service targets -> straight to the pod',
+    conn: { sourceIp: M.client, target: { kind: 'address', ip: '127.0.1.60', port: 9999 } },
+    expected: 'hbone ns/demo/sa/client -> 127.0.1.60:15008 authority 127.0.1.60:9999 expect ns/demo/sa/shop',
+  },
+  {
+    name: 'workload bound to a waypoint without pods -> deny (fail closed, never around it)',
     conn: { sourceIp: M.client, target: { kind: 'address', ip: '127.0.2.40', port: 80 } },
-    expected: 'deny waypoint-unsupported',
+    expected: 'deny waypoint-unavailable',
+  },
+  {
+    name: 'service bound to a waypoint whose pods are not ready -> deny',
+    conn: { sourceIp: M.client, target: { kind: 'address', ip: '10.96.0.52', port: 82 } },
+    expected: 'deny waypoint-unavailable',
   },
   {
     name: 'unspecified address -> deny',

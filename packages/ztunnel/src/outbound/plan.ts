@@ -3,8 +3,23 @@
 // execute plans (outbound/execute.ts).
 //
 // logical (service VIP or hostname) -> concrete (service port) -> endpoint (one backend)
-import { type Endpoint, normalizeIp, type Service, type ServicePort, type Workload } from '@weft/policy';
+//
+// Waypoints: traffic to a service bound to a waypoint goes to one of the waypoint's ready pods
+// (HBONE to podIP:15008, :authority = the service VIP:port, expecting the waypoint's identity),
+// which then picks the endpoint. Traffic that reaches a workload port some waypoint guards (the
+// workload's own binding, or a bound service selecting it on that port) goes to that waypoint
+// with :authority = podIP:port, whatever address the app used: the destination ztunnel only
+// accepts such a port from its waypoint, so going around it could only fail.
+import {
+  type Endpoint,
+  normalizeIp,
+  type Service,
+  type ServicePort,
+  type WaypointBinding,
+  type Workload,
+} from '@weft/policy';
 import type { ProxyState } from '../state/store.ts';
+import { readyWaypointPods, waypointsGuarding } from '../state/waypoints.ts';
 
 export interface SocketAddress {
   readonly ip: string;
@@ -46,8 +61,8 @@ export type DenyReason =
   | 'unknown-service-port'
   /** The service has no endpoint for the port. */
   | 'no-endpoints'
-  /** The destination is behind a waypoint; this ztunnel does not route to waypoints yet (fail closed). */
-  | 'waypoint-unsupported'
+  /** The destination is behind a waypoint that has no ready pod (fail closed, never around it). */
+  | 'waypoint-unavailable'
   /** The destination address is not a usable unicast address. */
   | 'invalid-destination';
 
@@ -59,23 +74,25 @@ export interface DenyPlan {
   readonly source?: Workload;
 }
 
-/** Mutual TLS tunnel to the destination's node proxy. */
+/** Mutual TLS tunnel to the destination's node proxy, or to the waypoint in front of it. */
 export interface HbonePlan {
   readonly kind: 'hbone';
   readonly source: Workload;
   /** The certificate to present. */
   readonly sourceIdentity: string;
-  /** The destination workload (the chosen endpoint). */
+  /** The workload the tunnel reaches: the chosen endpoint, or the waypoint's pod. */
   readonly destination: Workload;
   /** The identity the peer must prove. */
   readonly expectedIdentity: string;
-  /** Where the tunnel connects: endpointIP:15008. */
+  /** Where the tunnel connects: endpointIP:15008 (waypointPodIP:15008 through a waypoint). */
   readonly via: SocketAddress;
-  /** The CONNECT :authority: endpointIP:targetPort. */
+  /** The CONNECT :authority: endpointIP:targetPort (service VIP:port to a service's waypoint). */
   readonly authority: SocketAddress;
   /** Set when the call was addressed to a service. */
   readonly service?: Service;
   readonly servicePort?: ServicePort;
+  /** Set when the tunnel goes to this waypoint instead of the destination's node. */
+  readonly waypoint?: WaypointBinding;
 }
 
 /** Plain TCP to the original destination (not in the mesh, or a workload without a proxy). */
@@ -107,21 +124,48 @@ function candidates(service: Service, port: number): Endpoint[] {
   return healthy.length > 0 ? healthy : all;
 }
 
+/** HBONE to one ready pod of the waypoint, carrying `authority`; deny when none is ready. */
+function toWaypoint(
+  state: ProxyState,
+  source: Workload,
+  binding: WaypointBinding,
+  authority: SocketAddress,
+  options: PlanOptions,
+  service?: { service: Service; port: ServicePort },
+): OutboundPlan {
+  const pods = readyWaypointPods(state, binding);
+  if (pods.length === 0) {
+    return deny('waypoint-unavailable', `waypoint ${binding.key} has no ready pod`, source);
+  }
+  const at = options.pick(`waypoint:${binding.key}`, pods.length);
+  const pod = pods[Math.min(Math.max(0, Math.floor(at)), pods.length - 1)] as Workload;
+  const ip = normalizeIp(pod.ips[0] as string) ?? (pod.ips[0] as string);
+  return {
+    kind: 'hbone',
+    source,
+    sourceIdentity: source.identity,
+    destination: pod,
+    expectedIdentity: pod.identity,
+    via: { ip, port: options.hbonePort ?? 15008 },
+    authority,
+    ...(service !== undefined ? { service: service.service, servicePort: service.port } : {}),
+    waypoint: binding,
+  };
+}
+
 function toWorkload(
+  state: ProxyState,
   source: Workload,
   destination: Workload,
   targetIp: string,
   targetPort: number,
-  hbonePort: number,
+  options: PlanOptions,
   service?: { service: Service; port: ServicePort },
 ): OutboundPlan {
-  if (destination.waypoint !== undefined || service?.service.waypoint !== undefined) {
-    const which = destination.waypoint ?? service?.service.waypoint;
-    return deny(
-      'waypoint-unsupported',
-      `destination ${destination.namespace}/${destination.name} is served by waypoint ${which?.key}, which this ztunnel does not route to`,
-      source,
-    );
+  const hbonePort = options.hbonePort ?? 15008;
+  const guard = waypointsGuarding(state, destination, targetPort)[0];
+  if (guard !== undefined) {
+    return toWaypoint(state, source, guard, { ip: targetIp, port: targetPort }, options, service);
   }
   if (!speaksHbone(destination)) {
     return {
@@ -151,8 +195,17 @@ function toService(
   service: Service,
   port: ServicePort,
   options: PlanOptions,
+  vip?: string,
 ): OutboundPlan {
-  const hbonePort = options.hbonePort ?? 15008;
+  // A bound service goes to its waypoint, which picks the endpoint (L7 routing). A headless one
+  // has no VIP to name in :authority: its endpoints are reached as workloads below.
+  const address = vip ?? service.vips[0];
+  if (service.waypoint !== undefined && address !== undefined) {
+    return toWaypoint(state, source, service.waypoint, { ip: address, port: port.port }, options, {
+      service,
+      port,
+    });
+  }
   const list = candidates(service, port.port);
   if (list.length === 0) {
     return deny('no-endpoints', `service ${service.hostname} has no endpoint for port ${port.port}`, source);
@@ -171,7 +224,7 @@ function toService(
       service,
     };
   }
-  return toWorkload(source, destination, ip, endpoint.targetPort, hbonePort, { service, port });
+  return toWorkload(state, source, destination, ip, endpoint.targetPort, options, { service, port });
 }
 
 export function planOutbound(
@@ -222,13 +275,13 @@ export function planOutbound(
     return deny('invalid-destination', `${target.ip}:${target.port} is not a destination`, source);
   }
   const byVip = state.serviceByAddress(ip, target.port);
-  if (byVip !== undefined) return toService(state, source, byVip.service, byVip.port, options);
+  if (byVip !== undefined) return toService(state, source, byVip.service, byVip.port, options, ip);
   if (state.isServiceVip(ip)) {
     return deny('unknown-service-port', `service VIP ${ip} has no port ${target.port}`, source);
   }
   const destination = state.workloadByIp(ip);
   if (destination !== undefined) {
-    return toWorkload(source, destination, ip, target.port, options.hbonePort ?? 15008);
+    return toWorkload(state, source, destination, ip, target.port, options);
   }
   return { kind: 'passthrough', source, target: { ip, port: target.port }, reason: 'not-in-mesh' };
 }
