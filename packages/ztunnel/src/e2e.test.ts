@@ -98,6 +98,8 @@ describe('two ztunnels, local mode', () => {
       dst_principal: ECHO_ID,
       src_workload: 'client',
       dst_workload: 'echo-1',
+      // :authority was the pod IP; the service is found from the store.
+      dst_service: mesh.layout.echoHost,
       security: 'mutual_tls',
       rbac: 'allow',
       bytes_received: '22',
@@ -129,6 +131,9 @@ describe('two ztunnels, local mode', () => {
           reporter: 'destination',
           source_workload: 'client',
           destination_workload: 'echo-1',
+          destination_service: mesh.layout.echoHost,
+          destination_service_name: 'echo',
+          destination_service_namespace: 'demo',
           source_principal: CLIENT_ID,
           connection_security_policy: 'mutual_tls',
         }),
@@ -188,6 +193,10 @@ describe('two ztunnels, local mode', () => {
     }
     await waitFor(() => mesh.a.accessLog.lines.some((l) => l.includes('reason=strict_mtls')));
     expect(mesh.a.ztunnel.telemetry.rejects.count('strict_mtls')).toBe(1);
+    const strictLine = parseKvLine(
+      mesh.a.accessLog.lines.find((l) => l.includes('reason=strict_mtls')) as string,
+    );
+    expect(strictLine).toMatchObject({ security: 'none', dst_service: mesh.layout.echoHost });
 
     mesh.apply([
       peerAuthentication('default', { namespace: 'weft-system', mode: 'STRICT' }),
@@ -201,8 +210,15 @@ describe('two ztunnels, local mode', () => {
     expect(allowed.ok).toBe(true);
     if (allowed.ok) {
       expect(await roundTrip(allowed.socket, 'plain')).toBe('plain');
-      allowed.socket.destroy();
+      allowed.socket.end();
+      await readUntilClose(allowed.socket);
     }
+    const plainLine = () =>
+      mesh.a.accessLog.lines
+        .map((l) => parseKvLine(l))
+        .find((l) => l.security === 'none' && l.rbac === 'allow' && l.src_addr?.startsWith('127.0.1.99:'));
+    await waitFor(() => plainLine() !== undefined);
+    expect(plainLine()).toMatchObject({ reporter: 'destination', dst_service: mesh.layout.echoHost });
     // Mesh traffic is unaffected by STRICT.
     const mtls = await viaSocks({ hostname: mesh.layout.echoHost, port: 80 });
     expect(mtls.ok).toBe(true);

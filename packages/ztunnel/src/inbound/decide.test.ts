@@ -192,3 +192,35 @@ describe('decideInboundPlaintext', () => {
     expect(summary(decideInboundPlaintext(stateOf(extra), { ...base, ...req }))).toBe(expected);
   });
 });
+
+describe('the destination service of an inbound decision', () => {
+  const strict = peerAuthentication('strict', { namespace: 'demo', mode: 'STRICT' });
+  const denyAll = authorizationPolicy('deny-all', {
+    namespace: 'demo',
+    action: 'DENY',
+    selector: { app: 'echo' },
+    rules: [{}],
+  });
+  it.each([
+    { name: 'HBONE, a service port', decide: decideInboundHbone, extra: [], port: 8080, service: M.echoHost },
+    { name: 'HBONE, a port no service targets', decide: decideInboundHbone, extra: [], port: 9090 },
+    {
+      name: 'HBONE, denied',
+      decide: decideInboundHbone,
+      extra: [denyAll],
+      port: 8080,
+      service: M.echoHost,
+    },
+    { name: 'plaintext', decide: decideInboundPlaintext, extra: [], port: 8080, service: M.echoHost },
+    {
+      name: 'plaintext, STRICT',
+      decide: decideInboundPlaintext,
+      extra: [strict],
+      port: 8080,
+      service: M.echoHost,
+    },
+  ])('$name', ({ decide, extra, port, service }) => {
+    const d = decide(stateOf(extra), { ...base, destination: { ip: M.echo1, port } });
+    expect(d.service?.hostname).toBe(service);
+  });
+});

@@ -1,7 +1,14 @@
 // Inbound decisions, pure: which local workload a connection is for, whether its peer
 // authentication lets it in, and what @weft/policy's L4 authorization says. The HBONE and
 // plaintext listeners execute these decisions.
-import { type AuthzDecision, authorize, type MtlsMode, normalizeIp, type Workload } from '@weft/policy';
+import {
+  type AuthzDecision,
+  authorize,
+  type MtlsMode,
+  normalizeIp,
+  type Service,
+  type Workload,
+} from '@weft/policy';
 import type { ProxyState } from '../state/store.ts';
 
 export type InboundRefusal =
@@ -24,6 +31,8 @@ export type InboundDecision =
   | {
       readonly allow: true;
       readonly workload: Workload;
+      /** The service the workload serves this port for (telemetry's destination_service). */
+      readonly service?: Service;
       readonly target: { readonly ip: string; readonly port: number };
       readonly authz: AuthzDecision;
       readonly mtlsMode: MtlsMode;
@@ -38,6 +47,7 @@ export type InboundDecision =
       readonly status: 400 | 401;
       readonly message: string;
       readonly workload?: Workload;
+      readonly service?: Service;
       readonly authz?: AuthzDecision;
     };
 
@@ -57,9 +67,10 @@ function refuse(
   reason: InboundRefusal,
   status: 400 | 401,
   message: string,
-  extra: { workload?: Workload; authz?: AuthzDecision } = {},
+  extra: { workload?: Workload; service?: Service | undefined; authz?: AuthzDecision } = {},
 ): InboundDecision {
-  return { allow: false, reason, status, message, ...extra };
+  const { service, ...rest } = extra;
+  return { allow: false, reason, status, message, ...rest, ...(service !== undefined ? { service } : {}) };
 }
 
 function findWorkload(state: ProxyState, req: InboundRequest): Workload | InboundDecision {
@@ -73,7 +84,7 @@ function findWorkload(state: ProxyState, req: InboundRequest): Workload | Inboun
       'authority-mismatch',
       400,
       `destination ${req.destination.ip} is not the workload this listener serves`,
-      { workload },
+      { workload, service: state.serviceForEndpoint(workload.uid, req.destination.port) },
     );
   }
   if (workload.node !== req.nodeName) {
@@ -81,7 +92,7 @@ function findWorkload(state: ProxyState, req: InboundRequest): Workload | Inboun
       'destination-not-local',
       400,
       `workload ${workload.namespace}/${workload.name} is on node ${workload.node ?? '(none)'}, not ${req.nodeName}`,
-      { workload },
+      { workload, service: state.serviceForEndpoint(workload.uid, req.destination.port) },
     );
   }
   if (workload.mode !== 'ambient') {
@@ -89,7 +100,7 @@ function findWorkload(state: ProxyState, req: InboundRequest): Workload | Inboun
       'destination-not-ambient',
       400,
       `workload ${workload.namespace}/${workload.name} is in ${workload.mode} mode`,
-      { workload },
+      { workload, service: state.serviceForEndpoint(workload.uid, req.destination.port) },
     );
   }
   return workload;
@@ -112,8 +123,16 @@ function authorizeFor(
     },
     { mode: 'L4' },
   );
-  if (authz.action === 'DENY') return refuse('denied', 401, authz.reason, { workload, authz });
-  return { allow: true, workload, target: { ip, port: req.destination.port }, authz, mtlsMode };
+  const service = state.serviceForEndpoint(workload.uid, req.destination.port);
+  if (authz.action === 'DENY') return refuse('denied', 401, authz.reason, { workload, service, authz });
+  return {
+    allow: true,
+    workload,
+    ...(service !== undefined ? { service } : {}),
+    target: { ip, port: req.destination.port },
+    authz,
+    mtlsMode,
+  };
 }
 
 /** A tunnel arrived over HBONE (mutual TLS, peer identity verified by the HBONE server). */
@@ -133,7 +152,7 @@ export function decideInboundPlaintext(state: ProxyState, req: InboundRequest): 
       'strict-mtls',
       401,
       `PeerAuthentication is STRICT for ${found.namespace}/${found.name} port ${req.destination.port}: plaintext refused`,
-      { workload: found },
+      { workload: found, service: state.serviceForEndpoint(found.uid, req.destination.port) },
     );
   }
   // Plaintext carries no identity: a rule that needs principals or namespaces cannot match.

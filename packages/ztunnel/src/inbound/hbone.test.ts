@@ -237,12 +237,14 @@ describe('several streams on one connection', () => {
       rbac_policy: 'demo/allow-one',
       bytes_received: '4',
       dst_workload: 'echo-1',
+      dst_service: layout.echoHost,
     });
     expect(lineOf('10.0.0.1')?.reason ?? '-').toBe('-');
     expect(lineOf('10.0.0.2')).toMatchObject({
       rbac: 'deny',
       rbac_policy: 'demo/deny-two',
       reason: 'denied',
+      dst_service: layout.echoHost,
     });
     expect(f.telemetry.rejects.count('denied')).toBe(1);
   });

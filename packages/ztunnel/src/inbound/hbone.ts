@@ -124,6 +124,8 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
         const state = options.state();
         const source = state.workloadByIp(e.peer.forwardedFor ?? e.peer.ip);
         const dst = decision?.workload ?? workload;
+        // :authority is the pod IP; the service comes from the store (endpoint on this port).
+        const service = decision?.service;
         const handle = telemetry.open(
           {
             reporter: 'destination',
@@ -134,6 +136,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
                 ? source
                 : { identity: e.peer.identity },
             destination: dst,
+            ...(service !== undefined ? { service } : {}),
             upstreamHost: `${e.dest.ip}:${e.dest.port}`,
             ...(decision?.allow ? { rbac: { decision: 'allow', policy: decision.authz.policy } } : {}),
           },
@@ -144,6 +147,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
             destination: `${e.dest.ip}:${e.dest.port}`,
             sourceIdentity: e.peer.identity,
             destinationIdentity: dst.identity,
+            ...(service !== undefined ? { service: service.hostname } : {}),
           },
         );
         opened.set(e.id, handle);
@@ -181,6 +185,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
           flags = [];
         }
         const refusedWorkload = decision !== undefined && !decision.allow ? decision.workload : undefined;
+        const refusedService = decision !== undefined && !decision.allow ? decision.service : undefined;
         telemetry.refused(
           {
             reporter: 'destination',
@@ -188,6 +193,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
             sourceAddress: e.peer?.forwardedFor ?? e.peer?.ip ?? '',
             ...(e.peer !== undefined ? { source: { identity: e.peer.identity } } : {}),
             destination: refusedWorkload ?? workload,
+            ...(refusedService !== undefined ? { service: refusedService } : {}),
             ...(e.dest !== undefined ? { upstreamHost: `${e.dest.ip}:${e.dest.port}` } : {}),
             ...(e.outcome === 'denied' &&
             decision !== undefined &&

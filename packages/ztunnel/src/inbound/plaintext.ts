@@ -89,6 +89,7 @@ export function createInboundPlaintext(options: InboundPlaintextOptions): Inboun
       telemetry.refused(
         {
           ...base,
+          ...(decision.service !== undefined ? { service: decision.service } : {}),
           upstreamHost: `${workloadIp}:${port}`,
           rbac: { decision: 'deny', policy: decision.authz?.policy },
         },
@@ -110,6 +111,7 @@ export function createInboundPlaintext(options: InboundPlaintextOptions): Inboun
     socket.pause();
     const report = {
       ...base,
+      ...(decision.service !== undefined ? { service: decision.service } : {}),
       upstreamHost: `${decision.target.ip}:${decision.target.port}`,
       rbac: { decision: 'allow' as const, policy: decision.authz.policy },
     };
@@ -126,6 +128,7 @@ export function createInboundPlaintext(options: InboundPlaintextOptions): Inboun
           destination: report.upstreamHost,
           ...(source !== undefined ? { sourceIdentity: source.identity } : {}),
           destinationIdentity: workload.identity,
+          ...(decision.service !== undefined ? { service: decision.service.hostname } : {}),
         });
         const tunnel = splice(socket, upstream, (r) =>
           handle.end({

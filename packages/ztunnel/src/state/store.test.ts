@@ -1,5 +1,5 @@
 import type { Workload } from '@weft/policy';
-import { authorizationPolicy, peerAuthentication } from '@weft/policy/testing';
+import { authorizationPolicy, peerAuthentication, service } from '@weft/policy/testing';
 import { describe, expect, it } from 'vitest';
 import { compileOrThrow, localMeshObjects, LOCAL_MESH as M, NODE_A, NODE_B } from '../testing/mesh.ts';
 import { applyUpdate, batchFromSnapshot, createStateStore, dumpState, type ProxyState } from './store.ts';
@@ -54,6 +54,40 @@ describe('state store indexes', () => {
         .map((w) => w.name)
         .sort(),
     ).toEqual(['client', 'echo-2', 'legacy']);
+  });
+
+  describe('service for an endpoint (inbound: which service a connection to a workload port served)', () => {
+    const extra = [
+      // Both select echo-1 on 8080: "alpha" wins by hostname order, whatever the object order.
+      service('zeta', {
+        namespace: 'demo',
+        selector: { app: 'echo' },
+        ports: [{ port: 81, targetPort: 8080 }],
+      }),
+      service('alpha', {
+        namespace: 'demo',
+        selector: { app: 'echo' },
+        ports: [{ port: 82, targetPort: 8080 }],
+      }),
+      service('admin', {
+        namespace: 'demo',
+        selector: { app: 'echo' },
+        ports: [{ port: 90, targetPort: 9090 }],
+      }),
+    ];
+    const withMore = loaded(extra);
+    it.each([
+      { state: 'fixture', uid: 'uid-demo-echo-1', port: 8080, hostname: M.echoHost },
+      { state: 'fixture', uid: 'uid-demo-echo-2', port: 8080, hostname: M.echoHost },
+      { state: 'fixture', uid: 'uid-other-legacy', port: 9000, hostname: 'legacy.other.svc.cluster.local' },
+      { state: 'fixture', uid: 'uid-demo-echo-1', port: 9999, hostname: undefined },
+      { state: 'fixture', uid: 'uid-demo-client', port: 8080, hostname: undefined },
+      { state: 'fixture', uid: 'nope', port: 8080, hostname: undefined },
+      { state: 'more', uid: 'uid-demo-echo-1', port: 8080, hostname: 'alpha.demo.svc.cluster.local' },
+      { state: 'more', uid: 'uid-demo-echo-1', port: 9090, hostname: 'admin.demo.svc.cluster.local' },
+    ])('$state: $uid port $port -> $hostname', ({ state: which, uid, port, hostname }) => {
+      expect((which === 'more' ? withMore : state).serviceForEndpoint(uid, port)?.hostname).toBe(hostname);
+    });
   });
 
   it('policies by workload: mesh, namespace, selector (own and root namespace); never targetRefs', () => {

@@ -99,6 +99,12 @@ export interface ProxyState {
   /** Whether `ip` is some service's VIP (on any port). */
   isServiceVip(ip: string): boolean;
   serviceByHostname(hostname: string): Service | undefined;
+  /**
+   * The service whose endpoints include workload `uid` on target port `targetPort` (what a
+   * connection that reached the workload on that port was addressed to); the first by hostname
+   * when several services select it on that port.
+   */
+  serviceForEndpoint(uid: string, targetPort: number): Service | undefined;
   /** The mesh-, namespace- and selector-scoped ALLOW/DENY/AUDIT policies of a workload, by key. */
   policiesForWorkload(uid: string): readonly AuthzPolicy[];
   /** The effective mTLS mode for traffic to `port` (target port) of the workload. */
@@ -189,6 +195,16 @@ function buildState(data: StateData): ProxyState {
       }
     }
   }
+  const byEndpoint = new Map<string, Service>();
+  const byHostname = [...data.services.values()].sort((a, b) =>
+    a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0,
+  );
+  for (const s of byHostname) {
+    for (const e of s.endpoints) {
+      const k = `${e.workloadUid}|${e.targetPort}`;
+      if (!byEndpoint.has(k)) byEndpoint.set(k, s);
+    }
+  }
   const policyCache = new Map<string, readonly AuthzPolicy[]>();
   const policies = [...data.authorizationPolicies.values()];
 
@@ -248,6 +264,7 @@ function buildState(data: StateData): ProxyState {
       return n !== undefined && vips.has(n);
     },
     serviceByHostname: (hostname) => data.services.get(hostname.toLowerCase().replace(/\.$/, '')),
+    serviceForEndpoint: (uid, targetPort) => byEndpoint.get(`${uid}|${targetPort}`),
     policiesForWorkload,
     peerAuthenticationMode: (workload, port) => {
       const pre = data.peerAuthentication.get(workload.uid);
