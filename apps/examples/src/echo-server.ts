@@ -22,6 +22,11 @@ export interface EchoReply {
   readonly service: string;
   readonly version: string;
   readonly pod: string;
+  /**
+   * This request's number at this server (1, 2, ...). Gaps in what a client sees are requests it
+   * never got the answer to, e.g. 503s a proxy retried.
+   */
+  readonly seq: number;
   readonly method: string;
   readonly path: string;
   readonly headers: Record<string, string | string[] | undefined>;
@@ -52,6 +57,7 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServ
   };
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     count += 1;
+    const seq = count;
     let bytes = 0;
     let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
@@ -69,6 +75,7 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServ
         service: opts.service,
         version: opts.version,
         pod: opts.pod ?? `${opts.service}-${opts.version}`,
+        seq,
         method: req.method ?? 'GET',
         path: url.pathname,
         headers: req.headers,
@@ -77,7 +84,7 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServ
       };
       const wanted = Number(url.searchParams.get('status') ?? '200');
       const status = Number.isInteger(wanted) && wanted >= 200 && wanted <= 599 ? wanted : 400;
-      const flaky = opts.failEvery !== undefined && opts.failEvery >= 2 && count % opts.failEvery === 0;
+      const flaky = opts.failEvery !== undefined && opts.failEvery >= 2 && seq % opts.failEvery === 0;
       reply(res, flaky ? 503 : status, flaky ? { ...body, error: 'flaky backend (failEvery)' } : body);
     });
     req.on('error', () => res.destroy());
