@@ -1,4 +1,10 @@
-import { authorizationPolicy, peerAuthentication } from '@weft/policy/testing';
+import {
+  authorizationPolicy,
+  peerAuthentication,
+  pod,
+  waypointDeployment,
+  waypointGateway,
+} from '@weft/policy/testing';
 import { describe, expect, it } from 'vitest';
 import { applyUpdate, batchFromSnapshot, createStateStore, type ProxyState } from '../state/store.ts';
 import { compileOrThrow, localMeshObjects, LOCAL_MESH as M, NODE_A } from '../testing/mesh.ts';
@@ -222,5 +228,129 @@ describe('the destination service of an inbound decision', () => {
   ])('$name', ({ decide, extra, port, service }) => {
     const d = decide(stateOf(extra), { ...base, destination: { ip: M.echo1, port } });
     expect(d.service?.hostname).toBe(service);
+  });
+});
+
+describe('waypoint-guarded ports take HBONE only from their waypoint', () => {
+  const WAYPOINT = 'spiffe://cluster.local/ns/demo/sa/wp';
+  const WORKLOAD_WP = 'spiffe://cluster.local/ns/demo/sa/wl-wp';
+  const bindEcho = (objects: Record<string, unknown>[]) =>
+    objects.map((o) =>
+      o.kind === 'Service' && (o.metadata as { name: string }).name === 'echo'
+        ? { ...o, metadata: { ...(o.metadata as object), labels: { 'weft.dev/use-waypoint': 'wp' } } }
+        : o,
+    );
+  // `echo` (8080 -> echo-1) bound to waypoint demo/wp (pod sa wp); echo-1 itself is not bound.
+  const serviceBound = (() => {
+    const store = createStateStore();
+    const objects = [
+      ...bindEcho(localMeshObjects()),
+      waypointGateway('wp', { namespace: 'demo' }),
+      ...waypointDeployment('wp', { namespace: 'demo', ip: '127.0.1.50' }),
+      denyOther,
+    ];
+    applyUpdate(store, batchFromSnapshot(compileOrThrow(objects), 'test'));
+    return store.state;
+  })();
+  // A waypoint for workloads (demo/wl-wp, pod sa wl-wp) and a workload bound to it on node-a.
+  const workloadBound = stateOf([
+    waypointGateway('wl-wp', { namespace: 'demo', for: 'workload' }),
+    pod('wl-wp-0', {
+      namespace: 'demo',
+      labels: { 'gateway.networking.k8s.io/gateway-name': 'wl-wp' },
+      ip: '127.0.1.51',
+      serviceAccount: 'wl-wp',
+    }),
+    pod('bound', {
+      namespace: 'demo',
+      labels: { app: 'bound' },
+      ip: '127.0.1.60',
+      serviceAccount: 'bound',
+      node: NODE_A.name,
+      waypoint: 'wl-wp',
+      ports: [{ containerPort: 7000 }],
+    }),
+    // Declared, never deployed: its bound workload is unreachable over HBONE (fail closed).
+    waypointGateway('ghost', { namespace: 'demo', for: 'workload' }),
+    pod('haunted', {
+      namespace: 'demo',
+      labels: { app: 'haunted' },
+      ip: '127.0.1.61',
+      serviceAccount: 'haunted',
+      node: NODE_A.name,
+      waypoint: 'ghost',
+    }),
+  ]);
+  const cases: { name: string; state: ProxyState; req: Partial<InboundRequest>; expected: string }[] = [
+    {
+      name: 'service-bound port, the waypoint calls: allowed',
+      state: serviceBound,
+      req: { peerIdentity: WAYPOINT, sourceIp: '127.0.1.50' },
+      expected: `allow ${M.echo1}:8080 (no-policy)`,
+    },
+    {
+      name: 'service-bound port, the client calls directly: refused',
+      state: serviceBound,
+      req: {},
+      expected: '401 waypoint-bypass',
+    },
+    {
+      name: 'service-bound port, no peer identity: refused',
+      state: serviceBound,
+      req: { peerIdentity: undefined as unknown as string },
+      expected: '401 waypoint-bypass',
+    },
+    {
+      name: 'a port no bound service targets: L4 policy as usual',
+      state: serviceBound,
+      req: { destination: { ip: M.echo1, port: 9090 } },
+      expected: `allow ${M.echo1}:9090 (no-policy)`,
+    },
+    {
+      name: 'a look-alike identity (same account name, another namespace): refused',
+      state: serviceBound,
+      req: { peerIdentity: 'spiffe://cluster.local/ns/other/sa/wp', sourceIp: '127.0.1.50' },
+      expected: '401 waypoint-bypass',
+    },
+    {
+      name: 'workload-bound, its waypoint calls: allowed',
+      state: workloadBound,
+      req: { destination: { ip: '127.0.1.60', port: 7000 }, peerIdentity: WORKLOAD_WP },
+      expected: 'allow 127.0.1.60:7000 (no-policy)',
+    },
+    {
+      name: 'workload-bound, any port, the client calls: refused',
+      state: workloadBound,
+      req: { destination: { ip: '127.0.1.60', port: 7001 } },
+      expected: '401 waypoint-bypass',
+    },
+    {
+      name: 'workload-bound, another waypoint calls: refused',
+      state: workloadBound,
+      req: { destination: { ip: '127.0.1.60', port: 7000 }, peerIdentity: WAYPOINT },
+      expected: '401 waypoint-bypass',
+    },
+    {
+      name: 'bound to a waypoint with no pods: nobody gets in',
+      state: workloadBound,
+      req: { destination: { ip: '127.0.1.61', port: 80 } },
+      expected: '401 waypoint-bypass',
+    },
+  ];
+  it.each(cases)('$name', ({ state, req, expected }) => {
+    expect(summary(decideInboundHbone(state, { ...base, ...req }))).toBe(expected);
+  });
+
+  it('says who may connect, and names the service', () => {
+    const d = decideInboundHbone(serviceBound, base);
+    expect(d.allow ? '' : d.message).toBe(
+      `demo/echo-1 port 8080 is served by waypoint demo/wp: only ${WAYPOINT} may connect, not ${CLIENT}`,
+    );
+    expect(d.service?.hostname).toBe(M.echoHost);
+  });
+
+  it('plaintext to a guarded port under PERMISSIVE still passes (legacy callers carry no identity)', () => {
+    const d = decideInboundPlaintext(serviceBound, { ...base, peerIdentity: undefined as unknown as string });
+    expect(summary(d)).toBe(`allow ${M.echo1}:8080 (no-policy)`);
   });
 });

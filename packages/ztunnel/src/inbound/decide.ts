@@ -1,6 +1,13 @@
 // Inbound decisions, pure: which local workload a connection is for, whether its peer
 // authentication lets it in, and what @weft/policy's L4 authorization says. The HBONE and
 // plaintext listeners execute these decisions.
+//
+// Waypoints: a workload port that a waypoint guards (the workload's own binding, or a bound
+// service that selects it on that port) takes HBONE only from that waypoint's identity, so no
+// caller can skip the waypoint's L7 policy by dialling the pod. Istio's ztunnel leaves this to
+// policies that allow only the waypoint; enforcing the binding itself is stricter and needs no
+// policy. Plaintext (15006) is not checked: under PERMISSIVE a legacy caller still passes, as it
+// carries no identity to compare (STRICT refuses it anyway).
 import {
   type AuthzDecision,
   authorize,
@@ -10,6 +17,7 @@ import {
   type Workload,
 } from '@weft/policy';
 import type { ProxyState } from '../state/store.ts';
+import { waypointPods, waypointsGuarding } from '../state/waypoints.ts';
 
 export type InboundRefusal =
   /** HBONE :authority names an address that is no workload of this node's listener. */
@@ -24,6 +32,8 @@ export type InboundRefusal =
   | 'strict-mtls'
   /** Denied by authorization policy. */
   | 'denied'
+  /** HBONE to a waypoint-guarded port from someone else than that waypoint. */
+  | 'waypoint-bypass'
   /** Plaintext without a known original destination port. */
   | 'no-original-destination';
 
@@ -139,6 +149,19 @@ function authorizeFor(
 export function decideInboundHbone(state: ProxyState, req: InboundRequest): InboundDecision {
   const found = findWorkload(state, req);
   if (!('uid' in found)) return found;
+  const guards = waypointsGuarding(state, found, req.destination.port);
+  if (guards.length > 0) {
+    const allowed = new Set<string>();
+    for (const g of guards) for (const pod of waypointPods(state, g.key)) allowed.add(pod.identity);
+    if (req.peerIdentity === undefined || !allowed.has(req.peerIdentity)) {
+      return refuse(
+        'waypoint-bypass',
+        401,
+        `${found.namespace}/${found.name} port ${req.destination.port} is served by waypoint ${guards.map((g) => g.key).join(', ')}: only ${allowed.size > 0 ? [...allowed].sort().join(', ') : 'its pods (none deployed)'} may connect, not ${req.peerIdentity ?? 'an unknown peer'}`,
+        { workload: found, service: state.serviceForEndpoint(found.uid, req.destination.port) },
+      );
+    }
+  }
   return authorizeFor(state, found, req, 'STRICT');
 }
 

@@ -10,7 +10,7 @@ import {
   isHboneError,
 } from '@weft/hbone';
 import type { Workload } from '@weft/policy';
-import { authorizationPolicy } from '@weft/policy/testing';
+import { authorizationPolicy, service, waypointDeployment, waypointGateway } from '@weft/policy/testing';
 import { createRegistry, noopLogger } from '@weft/telemetry';
 import { type MemorySink, memorySink, parseKvLine } from '@weft/telemetry/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +154,23 @@ describe('inbound HBONE status codes', () => {
       extra: [denyAll],
       status: 401,
       reason: 'denied',
+    },
+    {
+      name: 'a port a waypoint guards, the caller skipping the waypoint',
+      dest: () => layout.echo1,
+      extra: [
+        waypointGateway('wp', { namespace: 'demo' }),
+        ...waypointDeployment('wp', { namespace: 'demo', ip: '127.0.9.50' }),
+        service('echo-l7', {
+          namespace: 'demo',
+          clusterIP: '10.96.9.50',
+          labels: { 'weft.dev/use-waypoint': 'wp' },
+          selector: { app: 'echo' },
+          ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+        }),
+      ],
+      status: 401,
+      reason: 'waypoint_bypass',
     },
   ])('$name: $status', async ({ dest, extra, status, reason }) => {
     fx = await start(extra);

@@ -45,6 +45,7 @@ const REFUSAL_REASON: Readonly<Record<InboundRefusal, RejectReason>> = {
   'authority-mismatch': 'authority_mismatch',
   'strict-mtls': 'strict_mtls',
   denied: 'denied',
+  'waypoint-bypass': 'waypoint_bypass',
   'no-original-destination': 'no_original_destination',
 };
 
@@ -173,7 +174,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
         let flags: ResponseFlag[];
         if (decision !== undefined && !decision.allow) {
           reason = REFUSAL_REASON[decision.reason];
-          flags = reason === 'denied' ? ['RBAC'] : ['NR'];
+          flags = reason === 'denied' || reason === 'waypoint_bypass' ? ['RBAC'] : ['NR'];
         } else if (e.outcome === 'denied') {
           reason = 'denied';
           flags = ['RBAC'];

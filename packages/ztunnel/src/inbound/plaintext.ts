@@ -44,6 +44,8 @@ const REASON: Readonly<Record<InboundRefusal, RejectReason>> = {
   'authority-mismatch': 'authority_mismatch',
   'strict-mtls': 'strict_mtls',
   denied: 'denied',
+  // Never decided for plaintext (see decide.ts); listed for the exhaustive map.
+  'waypoint-bypass': 'waypoint_bypass',
   'no-original-destination': 'no_original_destination',
 };
 
