@@ -10,13 +10,14 @@ import {
   type WeightedBackend,
 } from '@weft/policy';
 import type { ResponseFlag } from '@weft/telemetry';
-import { bufferBody, discardBody } from '../../http/body.ts';
+import { discardBody } from '../../http/body.ts';
 import { applyHeaderModifier, first, forwardable } from '../../http/headers.ts';
 import { GRPC, localReply } from '../../http/local-reply.ts';
 import type { Body, L7Request, L7Response } from '../../http/message.ts';
+import { ReplayableBody } from '../../http/replay.ts';
 import { grpcStatusOf } from '../../upstream/http2.ts';
 import { outcomeForStatus } from '../../upstream/outlier.ts';
-import type { SendFailure } from '../../upstream/transport.ts';
+import type { SendFailure, UpstreamRequest } from '../../upstream/transport.ts';
 import type { Cluster } from '../../upstream/upstreams.ts';
 import type { Filter, FilterContext } from '../types.ts';
 import type { RouterConfig } from './config.ts';
@@ -116,22 +117,32 @@ export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
     const perTry = policy.perTryTimeoutMs ?? rule?.timeouts?.perTryMs;
     let attempts = req.upgrade !== undefined ? 0 : Math.max(0, policy.attempts);
 
-    // a streaming body can be retried only once buffered
+    // a streaming body is sent as it arrives; a copy (up to retryBufferBytes) makes it replayable
     let body: Body = req.body;
+    let replay: ReplayableBody | undefined;
     if (attempts > 0 && body.kind === 'stream') {
-      if (body.length !== undefined && body.length <= cfg.retryBufferBytes) {
-        const r = await bufferBody(body, cfg.retryBufferBytes);
-        if (!r.ok) return localReply(req, 400, 'request body ended early', { flags: ['DC'] });
-        body = r.body;
-      } else attempts = 0;
+      if (body.length !== undefined && body.length > cfg.retryBufferBytes) attempts = 0;
+      else {
+        replay = new ReplayableBody(body, cfg.retryBufferBytes);
+        body = replay.next() ?? body;
+      }
     }
-    const upstreamReq = {
+    let upstreamReq: UpstreamRequest = {
       method: req.method,
       path: req.path,
       authority: req.authority,
       headers,
       body,
       upgrade: req.upgrade,
+    };
+    /** Whether attempt number `attempt` may be followed by another (attempts left, body replayable). */
+    const canRetry = (attempt: number): boolean => {
+      if (attempt >= attempts) return false;
+      if (replay === undefined) return true;
+      const b = replay.next();
+      if (b === undefined) return false;
+      upstreamReq = { ...upstreamReq, body: b };
+      return true;
     };
     const hashKey = hashKeyOf(cluster.policy.loadBalancer, req);
     const tried = new Set<string>();
@@ -219,8 +230,8 @@ export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
         if (cluster.report(ep, outcomeForStatus(res.status))) ejections.inc();
         if (isRetriable(policy, outcome)) {
           if (
-            attempt < attempts &&
-            retryAllowed(cfg.retryBudget, limits.retriesActive, limits.active, limits.maxRetries)
+            retryAllowed(cfg.retryBudget, limits.retriesActive, limits.active, limits.maxRetries) &&
+            canRetry(attempt)
           ) {
             discardBody(res.body);
             finishAttempt();
@@ -244,8 +255,8 @@ export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
           outcome = { kind: 'per-try-timeout' };
           if (
             isRetriable(policy, outcome) &&
-            attempt < attempts &&
-            retryAllowed(cfg.retryBudget, limits.retriesActive, limits.active, limits.maxRetries)
+            retryAllowed(cfg.retryBudget, limits.retriesActive, limits.active, limits.maxRetries) &&
+            canRetry(attempt)
           ) {
             if (!(await backoff(policy, attempt)))
               return localReply(req, 499, 'downstream closed', { flags: ['DC'] });
@@ -262,8 +273,8 @@ export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
       const retriable = failure !== 'protocol-error' && isRetriable(policy, { kind: failure });
       if (
         retriable &&
-        attempt < attempts &&
-        retryAllowed(cfg.retryBudget, limits.retriesActive, limits.active, limits.maxRetries)
+        retryAllowed(cfg.retryBudget, limits.retriesActive, limits.active, limits.maxRetries) &&
+        canRetry(attempt)
       ) {
         if (!(await backoff(policy, attempt)))
           return localReply(req, 499, 'downstream closed', { flags: ['DC'] });
