@@ -6,8 +6,8 @@ import type { Workload } from '@weft/policy';
 import {
   type AccessLogFormat,
   type ConnectionSecurityPolicy,
+  createAccessLogger,
   createMeshMetrics,
-  formatTcpKv,
   type LineSink,
   type MeshMetrics,
   type MetricsRegistry,
@@ -76,6 +76,11 @@ export interface ConnectionEnd {
   readonly bytesReceived: number;
   readonly bytesSent: number;
   readonly responseFlags?: readonly ResponseFlag[];
+  /**
+   * How it ended when not cleanly: an hbone stream outcome (`reset_by_peer`, `idle_timeout`...)
+   * or a splice outcome (`reset_a` / `reset_b` / `reset_local`, logged as `reset_by_peer` /
+   * `reset_by_upstream` / `shutdown`: side a is always the downstream).
+   */
   readonly reason?: string;
 }
 
@@ -132,6 +137,17 @@ function ref(w: Workload | { readonly identity: string } | undefined): WorkloadR
   };
 }
 
+const SPLICE_END_REASONS: Readonly<Record<string, string>> = {
+  reset_a: 'reset_by_peer',
+  reset_b: 'reset_by_upstream',
+  reset_local: 'shutdown',
+};
+
+/** The access log's words for how a connection ended (one vocabulary for every path). */
+function endReason(reason: string): string {
+  return SPLICE_END_REASONS[reason] ?? reason;
+}
+
 export function createZtunnelTelemetry(options: ZtunnelTelemetryOptions): ZtunnelTelemetry {
   const now = options.now ?? Date.now;
   const metrics = createMeshMetrics(options.registry);
@@ -145,18 +161,14 @@ export function createZtunnelTelemetry(options: ZtunnelTelemetryOptions): Ztunne
   const table = new Map<number, ActiveConnection>();
   let seq = 0;
 
-  const write = (entry: TcpAccessLogEntry, reason: string | undefined) => {
-    // Reasons are ztunnel's own closed set of [a-z_-] words: safe as a bare kv value.
-    const line =
-      options.accessLogFormat === 'json'
-        ? JSON.stringify({ ...entry, ...(reason ? { reason } : {}) })
-        : `${formatTcpKv(entry)}${reason ? ` reason=${reason.replace(/[^a-z0-9_-]/g, '_')}` : ''}`;
-    try {
-      options.accessLog.write(`${line}\n`);
-    } catch {
-      // A failing sink never reaches the data path.
-    }
-  };
+  // One line per connection; the access logger escapes every value (the reason included) and
+  // swallows sink failures, so logging never reaches the data path.
+  const accessLog = createAccessLogger({
+    sink: options.accessLog,
+    ...(options.accessLogFormat !== undefined ? { format: options.accessLogFormat } : {}),
+  });
+  const write = (entry: TcpAccessLogEntry, reason: string | undefined) =>
+    accessLog.tcp(reason === undefined || reason === '' ? entry : { ...entry, reason });
 
   const labelsOf = (r: ConnectionReport) =>
     peerLabels({
@@ -211,7 +223,7 @@ export function createZtunnelTelemetry(options: ZtunnelTelemetryOptions): Ztunne
           const flags = e.responseFlags?.join(',');
           bound.bytes(e.bytesSent, e.bytesReceived, flags);
           bound.closed(flags);
-          write(entryOf(report, startedAt, e), e.reason);
+          write(entryOf(report, startedAt, e), e.reason === undefined ? undefined : endReason(e.reason));
         },
       };
     },

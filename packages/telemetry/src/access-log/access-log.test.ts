@@ -65,7 +65,7 @@ describe('access log, key=value', () => {
         ' dst_principal=spiffe://cluster.local/ns/default/sa/productpage dst_workload=productpage-v1' +
         ' dst_service=productpage.default.svc.cluster.local rbac=allow rbac_policy=default/allow-sleep' +
         ' security=mutual_tls trace_id=4bf92f3577b34da6a3ce929d0e0e4736' +
-        ' request_id=6f1c7c2e-8d43-4c1b-9b7e-0e1f2a3b4c5d',
+        ' request_id=6f1c7c2e-8d43-4c1b-9b7e-0e1f2a3b4c5d reason=-',
     ]);
   });
 
@@ -83,7 +83,20 @@ describe('access log, key=value', () => {
       rbac_policy: '-',
       src_principal: '-',
       request_id: '-',
+      reason: '-',
     });
+  });
+
+  it.each([
+    ['tcp', 'upstream_connect_failed'],
+    ['http', 'route_not_found'],
+  ] as const)('writes the reason of a %s entry last', (kind, reason) => {
+    const sink = memorySink();
+    const log = createAccessLogger({ sink });
+    if (kind === 'tcp') log.tcp({ ...tcpEntry, reason });
+    else log.http({ ...httpEntry, reason });
+    expect(sink.lines[0]?.endsWith(` reason=${reason}`)).toBe(true);
+    expect(parseKvLine(sink.lines[0] ?? '').reason).toBe(reason);
   });
 
   it.each([
@@ -95,6 +108,7 @@ describe('access log, key=value', () => {
     ['hostile method and authority', { method: 'GET\n', authority: 'evil" x="1' }],
     ['hostile user agent', { userAgent: 'Mozilla\r\n\r\nrbac=allow' }],
     ['hostile request id', { requestId: 'id" request_id="forged' }],
+    ['hostile reason', { reason: 'denied"\nkind=tcp rbac=allow reason=ok' }],
   ])('keeps %s inside its own field on one line', (_name, patch) => {
     const sink = memorySink();
     const entry = { ...httpEntry, ...patch } as HttpAccessLogEntry;
@@ -108,9 +122,10 @@ describe('access log, key=value', () => {
     expect(f.authority).toBe(entry.authority);
     expect(f.user_agent).toBe(entry.userAgent);
     expect(f.request_id).toBe(entry.requestId);
+    expect(f.reason ?? '-').toBe(entry.reason ?? '-');
     expect(f.status).toBe('200');
     expect(f.rbac).toBe('allow');
-    expect(Object.keys(f)).toHaveLength(27);
+    expect(Object.keys(f)).toHaveLength(28);
   });
 
   it('caps very long values', () => {
@@ -149,6 +164,14 @@ describe('access log, JSON', () => {
       dst_service: 'db.default.svc.cluster.local',
       rbac: 'deny',
     });
+  });
+
+  it('writes the reason when there is one, escaped by JSON', () => {
+    const sink = memorySink();
+    const reason = 'no_healthy_upstream"}\n{"kind":"forged';
+    createAccessLogger({ sink, format: 'json' }).tcp({ ...tcpEntry, reason });
+    expect(sink.lines).toHaveLength(1);
+    expect((JSON.parse(sink.lines[0] ?? '') as Record<string, unknown>).reason).toBe(reason);
   });
 
   it('keeps hostile values inside the JSON string', () => {

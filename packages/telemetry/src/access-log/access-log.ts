@@ -43,6 +43,12 @@ export interface AccessLogBase {
   readonly connectionSecurity?: ConnectionSecurityPolicy | undefined;
   readonly traceId?: string | undefined;
   readonly requestId?: string | undefined;
+  /**
+   * Why the connection or request ended as it did, in the component's own words: a refusal
+   * reason (`denied`, `strict_mtls`, `upstream_connect_failed`) or how a connection ended
+   * (`reset_by_peer`). Logged escaped like every other value; keep it short and free of secrets.
+   */
+  readonly reason?: string | undefined;
 }
 
 export interface TcpAccessLogEntry extends AccessLogBase {
@@ -130,7 +136,8 @@ function baseKv(e: AccessLogBase, max: number): string {
     ` dst_service=${str(e.destinationService, max)}` +
     ` rbac=${e.rbac === undefined ? ABSENT : e.rbac.decision} rbac_policy=${str(e.rbac?.policy, max)}` +
     ` security=${str(e.connectionSecurity, max)}` +
-    ` trace_id=${str(e.traceId, max)} request_id=${str(e.requestId, max)}`
+    ` trace_id=${str(e.traceId, max)} request_id=${str(e.requestId, max)}` +
+    ` reason=${str(e.reason, max)}`
   );
 }
 
@@ -197,4 +204,5 @@ function baseJson(r: JsonRecord, e: AccessLogBase, max: number): void {
   put(r, 'security', e.connectionSecurity, max);
   put(r, 'trace_id', e.traceId, max);
   put(r, 'request_id', e.requestId, max);
+  put(r, 'reason', e.reason, max);
 }
