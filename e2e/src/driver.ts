@@ -35,9 +35,12 @@ export interface MeshDriver {
    * client would send it: the destination's data plane sees a caller with no mesh identity.
    */
   plaintextRequest(toPod: string, port: number, path: string): Promise<CallResult>;
-  /** Prometheus text from a component's metrics port: "weftd", or a node name for its ztunnel. */
+  /**
+   * Prometheus text from a component's metrics port: "weftd", a node name for its ztunnel, or a
+   * waypoint pod's name (e.g. "waypoint-0").
+   */
   metrics(component: string): Promise<string>;
-  /** Access-log lines a node's ztunnel wrote so far. */
+  /** Access-log lines a node's ztunnel (or, by pod name, a waypoint) wrote so far. */
   accessLog(node: string): Promise<string[]>;
   /**
    * A kept-alive HTTP/1.1 connection from `fromPod` to `url`'s host through the mesh, for checks

@@ -23,16 +23,43 @@ function loadManifests(): unknown[] {
 }
 
 describe('demo manifests', () => {
-  it('compile without errors into ambient workloads on two nodes', () => {
-    const { snapshot, errors } = compile(loadManifests());
+  const { snapshot, errors } = compile(loadManifests());
+
+  it('compile without errors into ambient workloads on two nodes and a waypoint pod', () => {
     expect(errors).toEqual([]);
     const workloads = Object.values(snapshot.workloads);
     expect(workloads.map((w) => [w.name, w.node, w.ips[0], w.mode, w.identity]).sort()).toEqual([
       ['client', 'node-b', '127.0.10.2', 'ambient', 'spiffe://cluster.local/ns/demo/sa/client'],
+      ['echo-flaky', 'node-a', '127.0.10.4', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       ['echo-v1', 'node-a', '127.0.10.1', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
+      ['echo-v2', 'node-b', '127.0.10.3', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
+      ['waypoint-0', 'node-a', '127.0.10.5', 'none', 'spiffe://cluster.local/ns/demo/sa/waypoint'],
     ]);
     const echo = snapshot.services['echo.demo.svc.cluster.local'];
     expect(echo?.vips).toEqual(['127.0.20.1']);
-    expect(echo?.endpoints.map((e) => `${e.ip}:${e.targetPort}`)).toEqual(['127.0.10.1:8080']);
+    expect(echo?.endpoints.map((e) => `${e.ip}:${e.targetPort}`)).toEqual([
+      '127.0.10.1:8080',
+      '127.0.10.3:8080',
+    ]);
+  });
+
+  it('bind every demo service, not the workloads, to the waypoint run by waypoint-0', () => {
+    expect(snapshot.waypoints['demo/waypoint']?.workloads).toEqual(['7d1e0c52-0005-4000-8000-000000000005']);
+    const bound = Object.values(snapshot.services).map((s) => [s.name, s.waypoint?.key ?? '-']);
+    expect(bound.sort()).toEqual([
+      ['echo', 'demo/waypoint'],
+      ['echo-flaky', 'demo/waypoint'],
+      ['echo-v1', 'demo/waypoint'],
+      ['echo-v2', 'demo/waypoint'],
+    ]);
+    expect(Object.values(snapshot.workloads).filter((w) => w.waypoint !== undefined)).toEqual([]);
+  });
+
+  it('route echo by header, then 90/10 between v1 and v2', () => {
+    const table = snapshot.routes['echo.demo.svc.cluster.local:8080'];
+    expect(table?.rules.map((r) => r.backends.map((b) => `${b.host.split('.')[0]}=${b.weight}`))).toEqual([
+      ['echo-v2=1'],
+      ['echo-v1=90', 'echo-v2=10'],
+    ]);
   });
 });

@@ -1,7 +1,9 @@
 // The local driver: a whole mesh on loopback, no root. weftd reads a folder of YAML, two ztunnel
 // "nodes" each own a loopback address, and every workload is a process on its own 127.0.x.y
 // address (its pod IP). Clients enter the mesh through their node's SOCKS5 port, sending from their
-// pod IP so the ztunnel knows who is calling.
+// pod IP so the ztunnel knows who is calling. A waypoint pod (labelled with its Gateway's name) is
+// a waypoint process on its pod IP (HBONE 15008, admin 15000, metrics 15020, readiness 15021),
+// authenticated to weftd with a token of its service account.
 import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
@@ -22,6 +24,12 @@ import { type ManagedProcess, startProcess, waitReady } from '../processes.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
+/**
+ * What runs a waypoint pod: e2e's host around @weft/waypoint's createWaypoint (xDS + CA + the
+ * pod's address), until the waypoint package ships a main with xDS.
+ */
+const WAYPOINT_ENTRY = { pkg: 'e2e', main: 'waypoint-host' } as const;
+
 export interface LocalNode {
   readonly name: string;
   readonly ip: string;
@@ -32,9 +40,16 @@ export interface LocalPod {
   readonly namespace: string;
   readonly ip: string;
   readonly node: string;
+  readonly serviceAccount: string;
   readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
   readonly ports: readonly number[];
 }
+
+/** The Gateway API label naming the Gateway a pod runs (a waypoint pod carries it). */
+export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+/** Pod annotation: start this echo with `--fail-every <n>` (the flaky backend of the demo). */
+export const FAIL_EVERY_ANNOTATION = 'weft.dev/echo-fail-every';
 
 export interface LocalDriverOptions {
   /** Where config, tokens, CA files, logs and endpoints.json go. Default: <repo>/.weft/local. */
@@ -63,6 +78,13 @@ export interface LocalEndpoints {
     readonly readiness: string;
   }[];
   readonly pods: readonly LocalPod[];
+  readonly waypoints: readonly {
+    readonly pod: string;
+    readonly gateway: string;
+    readonly hbone: string;
+    readonly admin: string;
+    readonly metrics: string;
+  }[];
   readonly configDir: string;
   readonly logsDir: string;
 }
@@ -81,8 +103,17 @@ export function readPods(dir: string): LocalPod[] {
     for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
       const o = doc.toJSON() as {
         kind?: string;
-        metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
-        spec?: { nodeName?: string; containers?: { ports?: { containerPort?: number }[] }[] };
+        metadata?: {
+          name?: string;
+          namespace?: string;
+          labels?: Record<string, string>;
+          annotations?: Record<string, string>;
+        };
+        spec?: {
+          nodeName?: string;
+          serviceAccountName?: string;
+          containers?: { ports?: { containerPort?: number }[] }[];
+        };
         status?: { podIP?: string };
       } | null;
       if (o?.kind !== 'Pod' || !o.status?.podIP || !o.metadata?.name) continue;
@@ -91,7 +122,9 @@ export function readPods(dir: string): LocalPod[] {
         namespace: o.metadata.namespace ?? 'default',
         ip: o.status.podIP,
         node: o.spec?.nodeName ?? '',
+        serviceAccount: o.spec?.serviceAccountName ?? 'default',
         labels: o.metadata.labels ?? {},
+        annotations: o.metadata.annotations ?? {},
         ports: (o.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.containerPort ?? 0)),
       });
     }
@@ -180,11 +213,19 @@ export class LocalDriver implements MeshDriver {
     this.pods = readPods(this.configDir);
 
     // One token per node: ztunnels authenticate to the CA as weft-system/ztunnel bound to their node.
+    // One per waypoint pod: its service account (weftd admits it as that Gateway's waypoint, and
+    // its CA issues it that identity).
     const tokens = new Map(this.nodes.map((n) => [n.name, randomBytes(16).toString('hex')]));
+    const waypointTokens = new Map(this.waypointPods().map((p) => [p.name, randomBytes(16).toString('hex')]));
     const tokenFile = join(this.workDir, 'tokens.txt');
     writeFileSync(
       tokenFile,
-      `# token namespace service-account node\n${[...tokens].map(([node, t]) => `${t} weft-system ztunnel ${node}`).join('\n')}\n`,
+      [
+        '# token namespace service-account node',
+        ...[...tokens].map(([node, t]) => `${t} weft-system ztunnel ${node}`),
+        ...this.waypointPods().map((p) => `${waypointTokens.get(p.name)} ${p.namespace} ${p.serviceAccount}`),
+        '',
+      ].join('\n'),
       { mode: 0o600 },
     );
 
@@ -231,11 +272,37 @@ export class LocalDriver implements MeshDriver {
     }
     await Promise.all(ztunnels);
 
-    // The example workloads: every pod with a container port is an echo server.
+    // Waypoints: one process per waypoint pod, on the pod's address.
+    const waypoints: Promise<void>[] = [];
+    for (const pod of this.waypointPods()) {
+      const tokenPath = join(this.workDir, `${pod.name}.token`);
+      writeFileSync(tokenPath, `${waypointTokens.get(pod.name)}\n`, { mode: 0o600 });
+      const ready = `http://${pod.ip}:15021/healthz/ready`;
+      const w = this.spawn(
+        pod.name,
+        WAYPOINT_ENTRY,
+        [
+          '--name',
+          `${pod.namespace}/${pod.labels[GATEWAY_NAME_LABEL]}`,
+          '--ip',
+          pod.ip,
+          '--xds-address',
+          this.xdsAddress,
+          '--token-file',
+          tokenPath,
+        ],
+        ready,
+      );
+      waypoints.push(waitReady(w, ready));
+    }
+    await Promise.all(waypoints);
+
+    // The example workloads: every other pod with a container port is an echo server.
     const servers: Promise<void>[] = [];
     for (const pod of this.startWorkloads ? this.pods : []) {
       const port = pod.ports[0];
-      if (port === undefined || port === 0) continue;
+      if (port === undefined || port === 0 || pod.labels[GATEWAY_NAME_LABEL] !== undefined) continue;
+      const failEvery = pod.annotations[FAIL_EVERY_ANNOTATION];
       const echo = this.spawn(pod.name, { pkg: 'apps/examples', main: 'echo-main' }, [
         '--listen',
         `${pod.ip}:${port}`,
@@ -245,6 +312,7 @@ export class LocalDriver implements MeshDriver {
         pod.labels.version ?? 'v1',
         '--pod',
         pod.name,
+        ...(failEvery !== undefined ? ['--fail-every', failEvery] : []),
       ]);
       servers.push(waitReady(echo, `http://${pod.ip}:${port}/healthz`));
     }
@@ -264,6 +332,13 @@ export class LocalDriver implements MeshDriver {
         readiness: `http://${n.ip}:15021/healthz/ready`,
       })),
       pods: this.pods,
+      waypoints: this.waypointPods().map((p) => ({
+        pod: p.name,
+        gateway: `${p.namespace}/${p.labels[GATEWAY_NAME_LABEL]}`,
+        hbone: `${p.ip}:15008`,
+        admin: `http://${p.ip}:15000`,
+        metrics: `http://${p.ip}:15020/metrics`,
+      })),
       configDir: this.configDir,
       logsDir: this.logsDir,
     };
@@ -314,6 +389,11 @@ export class LocalDriver implements MeshDriver {
     rmSync(join(this.configDir, name), { force: true });
   }
 
+  /** Pods that run a waypoint (labelled with their Gateway's name). */
+  waypointPods(): LocalPod[] {
+    return this.pods.filter((p) => (p.labels[GATEWAY_NAME_LABEL] ?? '') !== '');
+  }
+
   private pod(name: string): LocalPod {
     const pod = this.pods.find((p) => p.name === name);
     if (pod === undefined) throw new Error(`no pod named ${name} in the local manifests`);
@@ -355,16 +435,19 @@ export class LocalDriver implements MeshDriver {
   }
 
   async metrics(component: string): Promise<string> {
+    const waypoint = this.waypointPods().find((p) => p.name === component);
     const url =
       component === 'weftd'
         ? `http://${this.adminAddress}/metrics`
-        : `http://${this.node(component).ip}:15020/metrics`;
+        : waypoint !== undefined
+          ? `http://${waypoint.ip}:15020/metrics`
+          : `http://${this.node(component).ip}:15020/metrics`;
     const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
     return await res.text();
   }
 
   async accessLog(node: string): Promise<string[]> {
-    const proc = this.procs.get(`ztunnel-${node}`);
+    const proc = this.procs.get(this.waypointPods().some((p) => p.name === node) ? node : `ztunnel-${node}`);
     return (proc?.lines() ?? []).filter(
       (l) => l.includes('src.identity=') || l.includes('src_identity') || l.includes('spiffe://'),
     );

@@ -1,5 +1,10 @@
 import { L4_SCENARIOS, type Scenario } from './l4.ts';
+import { L7_SCENARIOS } from './l7.ts';
 import { RELIABILITY_SCENARIOS } from './reliability.ts';
 
 export type { Scenario } from './l4.ts';
-export const ALL_SCENARIOS: readonly Scenario[] = [...L4_SCENARIOS, ...RELIABILITY_SCENARIOS];
+export const ALL_SCENARIOS: readonly Scenario[] = [
+  ...L4_SCENARIOS,
+  ...L7_SCENARIOS,
+  ...RELIABILITY_SCENARIOS,
+];

@@ -1,11 +1,15 @@
 // Ambient L4 scenarios: mutual TLS with identities, live authorization changes, STRICT
-// peer authentication, and the telemetry that proves each of them.
+// peer authentication, and the telemetry that proves each of them. The demo's services are bound
+// to the namespace waypoint, so every call is two HBONE hops (client's ztunnel -> waypoint ->
+// echo's ztunnel): each ztunnel sees the identity of the hop it talks to, and a policy that must
+// see the client's identity targets the service (the waypoint enforces it).
 import type { CallResult, MeshDriver, StepLogger } from '../driver.ts';
 import { eventually } from '../wait.ts';
 
 export const ECHO_URL = 'http://echo.demo.svc.cluster.local:8080/';
 export const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
 export const ECHO_ID = 'spiffe://cluster.local/ns/demo/sa/echo';
+export const WAYPOINT_ID = 'spiffe://cluster.local/ns/demo/sa/waypoint';
 
 export interface Scenario {
   readonly name: string;
@@ -38,9 +42,10 @@ metadata:
   name: deny-client
   namespace: demo
 spec:
-  selector:
-    matchLabels:
-      app: echo
+  targetRefs:
+    - group: ""
+      kind: Service
+      name: echo
   action: DENY
   rules:
     - from:
@@ -71,7 +76,7 @@ export function metricLines(text: string, metric: string, want: Record<string, s
 
 export const mtlsIdentities: Scenario = {
   name: 'mtls-identities',
-  title: 'client -> echo through HBONE mutual TLS, both SPIFFE identities seen',
+  title: 'client -> waypoint -> echo, HBONE mutual TLS on each hop, every SPIFFE identity seen',
   async run(driver, log) {
     const result = await eventually(
       'client -> echo to succeed',
@@ -82,24 +87,46 @@ export const mtlsIdentities: Scenario = {
       },
     );
     log(`client -> ${ECHO_URL}: ${describeCall(result)}`);
-    const line = await eventually(
-      'the echo node access log to show the call',
+    const out = await eventually(
+      "the client node's access log to show the hop to the waypoint",
       async () =>
-        (await driver.accessLog('node-a')).filter((l) => l.includes(CLIENT_ID) && l.includes(ECHO_ID)),
+        (await driver.accessLog('node-b')).filter(
+          (l) => l.includes('reporter=source') && l.includes(CLIENT_ID) && l.includes(WAYPOINT_ID),
+        ),
       (lines) => lines.length > 0,
     );
-    log(`node-a ztunnel access log: ${line.at(-1)}`);
+    log(`node-b ztunnel (client's node): ${out.at(-1)}`);
+    // echo-v1 (node-a) serves 90% of echo's calls. The waypoint keeps its tunnels to endpoints
+    // open (pooled), and ztunnel writes an access-log line when a connection closes: the opened
+    // connection shows in node-a's metrics at once.
+    const into = await eventually(
+      "echo-v1's node to count a tunnel from the waypoint",
+      async () => {
+        await driver.request('client', ECHO_URL);
+        return metricLines(await driver.metrics('node-a'), 'istio_tcp_connections_opened_total', {
+          reporter: 'destination',
+          source_principal: WAYPOINT_ID,
+          destination_principal: ECHO_ID,
+          connection_security_policy: 'mutual_tls',
+        });
+      },
+      (lines) => lines.length > 0,
+    );
+    log(`node-a ztunnel (echo-v1's node): ${into.at(-1)}`);
   },
 };
 
 export const denyPolicyLive: Scenario = {
   name: 'deny-policy-live',
-  title: 'a DENY AuthorizationPolicy blocks the call within a second; removing it restores it',
+  title:
+    'a DENY AuthorizationPolicy on the echo Service blocks the client within a second (the waypoint enforces it); removing it restores the call',
   async run(driver, log) {
     check(ok200(await driver.request('client', ECHO_URL)), 'client -> echo must work before the policy');
     const t0 = Date.now();
     await driver.apply('deny-client.yaml', DENY_CLIENT);
-    log('applied AuthorizationPolicy demo/deny-client (DENY from principal cluster.local/ns/demo/sa/client)');
+    log(
+      'applied AuthorizationPolicy demo/deny-client (targetRefs Service echo, DENY from principal cluster.local/ns/demo/sa/client)',
+    );
     const denied = await eventually(
       'the DENY policy to block client -> echo',
       () => driver.request('client', ECHO_URL, { timeoutMs: 2000 }),
@@ -154,32 +181,41 @@ export const strictRefusesPlaintext: Scenario = {
 
 export const tcpMetrics: Scenario = {
   name: 'tcp-metrics',
-  title: 'Istio TCP metrics from both ztunnels prove what happened',
+  title: 'Istio TCP metrics from both ztunnels prove what happened (client -> waypoint, waypoint -> echo)',
   async run(driver, log) {
     check(ok200(await driver.request('client', ECHO_URL)), 'client -> echo must work');
-    const labels = { source_workload: 'client', destination_workload: 'echo-v1' };
-    const dest = await eventually(
-      'destination-side TCP metrics on node-a',
+    const src = await eventually(
+      'source-side TCP metrics on node-b (client -> waypoint)',
       async () =>
-        metricLines(await driver.metrics('node-a'), 'istio_tcp_connections_opened_total', {
-          ...labels,
-          reporter: 'destination',
+        metricLines(await driver.metrics('node-b'), 'istio_tcp_connections_opened_total', {
+          source_workload: 'client',
+          destination_workload: 'waypoint-0',
+          reporter: 'source',
           connection_security_policy: 'mutual_tls',
         }),
       (lines) => lines.length > 0,
     );
-    const src = await eventually(
-      'source-side TCP metrics on node-b',
-      async () =>
-        metricLines(await driver.metrics('node-b'), 'istio_tcp_connections_opened_total', {
-          ...labels,
-          reporter: 'source',
-        }),
+    const into = { source_principal: WAYPOINT_ID, destination_workload: 'echo-v1' };
+    const dest = await eventually(
+      'destination-side TCP metrics on node-a (waypoint -> echo-v1)',
+      async () => {
+        await driver.request('client', ECHO_URL);
+        return metricLines(await driver.metrics('node-a'), 'istio_tcp_connections_opened_total', {
+          ...into,
+          reporter: 'destination',
+          connection_security_policy: 'mutual_tls',
+        });
+      },
       (lines) => lines.length > 0,
     );
-    for (const line of [...dest, ...src]) log(line);
-    const sent = metricLines(await driver.metrics('node-a'), 'istio_tcp_sent_bytes_total', labels);
-    check(sent.length > 0, 'istio_tcp_sent_bytes_total must be reported on node-a');
+    for (const line of [...src, ...dest]) log(line);
+    // Bytes are counted when a connection closes: the client's connections do, the waypoint's
+    // pooled tunnels to echo stay open.
+    const sent = metricLines(await driver.metrics('node-b'), 'istio_tcp_sent_bytes_total', {
+      source_workload: 'client',
+      destination_workload: 'waypoint-0',
+    });
+    check(sent.length > 0, 'istio_tcp_sent_bytes_total must be reported on node-b');
     log(sent[0] ?? '');
   },
 };

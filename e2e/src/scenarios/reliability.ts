@@ -68,18 +68,21 @@ export const controlPlaneAway: Scenario = {
   },
 };
 
+// echo-v1 alone (node-a): `echo` also routes 10% to echo-v2 on node-b.
+const ECHO_V1_URL = 'http://echo-v1.demo.svc.cluster.local:8080/';
+
 export const ztunnelRestart: Scenario = {
   name: 'ztunnel-restart',
   title: 'a restarted ztunnel serves new connections as soon as it is ready',
   async run(driver, log) {
-    check(ok200(await driver.request('client', ECHO_URL)), 'client -> echo must work first');
+    check(ok200(await driver.request('client', ECHO_V1_URL)), 'client -> echo-v1 must work first');
     await driver.stopComponent('node-a');
-    const down = await driver.request('client', ECHO_URL, { timeoutMs: 2000 });
-    log(`node-a's ztunnel stopped: client -> echo: ${describeCall(down)}`);
+    const down = await driver.request('client', ECHO_V1_URL, { timeoutMs: 2000 });
+    log(`node-a's ztunnel stopped: client -> echo-v1: ${describeCall(down)}`);
     check(!ok200(down), 'with the destination ztunnel down the call must fail, not bypass the mesh');
     const t0 = Date.now();
     await driver.startComponent('node-a');
-    const up = await driver.request('client', ECHO_URL);
+    const up = await driver.request('client', ECHO_V1_URL);
     log(`node-a ready again after ${Date.now() - t0} ms; the first new call: ${describeCall(up)}`);
     check(ok200(up), `the first call after the restart must work: ${describeCall(up)}`);
   },
