@@ -48,6 +48,8 @@ export const REJECT_REASONS = [
   'invalid_grpc_timeout',
   /** Downstream connections over the limit. */
   'connection_limit',
+  /** An upstream answered malformed HTTP/1.1 (502, flag UPE). */
+  'upstream_protocol_error',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -28,7 +28,14 @@ import type {
   L7Response,
   RequestContext,
 } from '../http/message.ts';
-import { type Clock, type Delay, monotonicClock, realDelay, type WallClock } from '../runtime.ts';
+import {
+  type Cancellation,
+  type Clock,
+  type Delay,
+  monotonicClock,
+  realDelay,
+  type WallClock,
+} from '../runtime.ts';
 import {
   createEngineTelemetry,
   type EngineTelemetry,
@@ -118,7 +125,7 @@ export interface RequestInit {
   readonly upgrade?: string | undefined;
   readonly downstream: Downstream;
   /** Aborts when the downstream request went away. */
-  readonly signal: AbortSignal;
+  readonly cancel: Cancellation;
 }
 
 export interface Engine {
@@ -189,6 +196,10 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
     connector: deps.connector ?? createTcpUpstreamConnector(),
     clock,
     random,
+    onProtocolError: (reason) => {
+      telemetry.rejects.reject('upstream_protocol_error');
+      logger.debug('upstream protocol error', { reason });
+    },
   });
   const fctx: FilterContext = {
     clock,
@@ -250,7 +261,7 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
         downstream: d,
         state,
         target: state.target(d.destinationIp, d.destinationPort),
-        signal: init.signal,
+        cancel: init.cancel,
         deadline: undefined,
         flags: [],
         route: undefined,

@@ -5,6 +5,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { RouteMatch, RouteRule } from '@weft/policy';
 import type { ResponseFlag } from '@weft/telemetry';
 import type { EngineState, Target } from '../engine/state.ts';
+import type { Cancellation } from '../runtime.ts';
 
 /** Lower-case names; a repeated header is an array. Pseudo-headers never appear here. */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -74,7 +75,7 @@ export interface RequestContext {
   readonly state: EngineState;
   readonly target: Target;
   /** Aborts when the downstream went away (reset, closed). */
-  readonly signal: AbortSignal;
+  readonly cancel: Cancellation;
   /** Deadline in clock milliseconds (grpc-timeout), if the client set one. */
   deadline: number | undefined;
   flags: ResponseFlag[];

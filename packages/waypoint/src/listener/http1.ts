@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
 import { bufferBody, pipeBody, streamBody } from '../http/body.ts';
 import type { Body, Downstream, Headers, L7Request, L7Response } from '../http/message.ts';
+import { Cancellation } from '../runtime.ts';
 import { BodyLimit } from './body-limit.ts';
 import { checkRequestHead, clientErrorReply, rawResponse } from './head.ts';
 
@@ -139,10 +140,10 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
       return;
     }
     const down = downstreamOf(req.socket as Socket);
-    const ac = new AbortController();
+    const cancel = new Cancellation();
     let upgradedOk = false;
     socket.once('close', () => {
-      if (!upgradedOk) ac.abort();
+      if (!upgradedOk) cancel.abort('downstream closed');
     });
     const { req: l7, response } = engine.dispatch({
       protocol: 'HTTP/1.1',
@@ -154,7 +155,7 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
       body: { kind: 'empty' },
       upgrade: proto,
       downstream: down,
-      signal: ac.signal,
+      cancel,
     });
     response.then(async (out) => {
       if (out.upgraded !== undefined && out.status === 101) {
@@ -227,7 +228,7 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
     body: Body,
     limiter: BodyLimit | undefined,
   ) => {
-    const ac = new AbortController();
+    const cancel = new Cancellation();
     let responseBytes = 0;
     let l7: L7Request | undefined;
     let status = 0;
@@ -237,7 +238,7 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
       if (reported || l7 === undefined) return;
       reported = true;
       if (!res.writableFinished) {
-        if (!ac.signal.aborted) ac.abort();
+        cancel.abort('downstream closed');
         if (!l7.ctx.flags.some(upstreamFault)) l7.ctx.flags.push('DC');
       }
       engine.finish(l7, {
@@ -263,7 +264,7 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
       headers,
       body,
       downstream: down,
-      signal: ac.signal,
+      cancel,
     });
     l7 = r;
     response.then((out) => {

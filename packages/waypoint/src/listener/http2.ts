@@ -17,6 +17,7 @@ import type { Engine } from '../engine/engine.ts';
 import { pipeBody, streamBody } from '../http/body.ts';
 import { HOP_BY_HOP } from '../http/headers.ts';
 import type { Body, Downstream, Headers, L7Response } from '../http/message.ts';
+import { Cancellation } from '../runtime.ts';
 import { fromH2Headers } from '../upstream/http2.ts';
 import { BodyLimit } from './body-limit.ts';
 
@@ -111,12 +112,12 @@ export function createHttp2Listener(
       return;
     }
     stream.on('error', () => {});
-    const ac = new AbortController();
+    const cancel = new Cancellation();
     let responded = false;
     let finished = false;
     stream.once('close', () => {
       if (!finished) {
-        ac.abort();
+        cancel.abort('downstream closed');
         if (!responded) {
           // cancelled before we answered: rapid-reset accounting
           tick(g);
@@ -162,7 +163,7 @@ export function createHttp2Listener(
       headers: h,
       body,
       downstream: g.down,
-      signal: ac.signal,
+      cancel,
     });
     let status = 0;
     let grpcStatus: number | undefined;

@@ -81,6 +81,7 @@ export function createTcpProxy(engine: Engine, random: () => number = Math.rando
       m.opened();
       const ac = new AbortController();
       socket.once('close', () => ac.abort());
+      // (connections are rare next to requests: a real AbortSignal is fine here)
       engine.upstreams
         .connect(ep, {
           signal: ac.signal,

@@ -4,6 +4,7 @@ import { noopLogger } from '@weft/telemetry';
 import { applyUpdate, batchFromSnapshot, createStateStore, type EngineState } from '../engine/state.ts';
 import type { FilterContext, Handler } from '../filters/types.ts';
 import type { Body, Headers, L7Request, L7Response, RouteDecision } from '../http/message.ts';
+import { Cancellation } from '../runtime.ts';
 import { createEngineTelemetry } from '../telemetry.ts';
 import { compileMesh } from '../testing/index.ts';
 import { createTcpUpstreamConnector } from '../upstream/connector.ts';
@@ -58,7 +59,7 @@ export function makeRequest(state: EngineState, spec: RequestSpec = {}): L7Reque
       },
       state,
       target,
-      signal: new AbortController().signal,
+      cancel: new Cancellation(),
       deadline: undefined,
       flags: [],
       route: undefined,

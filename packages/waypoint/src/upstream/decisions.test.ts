@@ -1,5 +1,6 @@
 // Load balancing, outlier detection and pool limits as tables (no sockets).
 import { describe, expect, it } from 'vitest';
+import { Cancellation } from '../runtime.ts';
 import { buildRing, hash32, type LbCandidate, newLbState, pickEndpoint, ringLookup } from './lb.ts';
 import { createPoolLimits } from './limits.ts';
 import { createOutlierDetector, outcomeForStatus } from './outlier.ts';
@@ -158,9 +159,9 @@ describe('pool limits', () => {
   it('a waiting request that goes away leaves the queue', async () => {
     const l = createPoolLimits({ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 5 } }, false);
     l.admit();
-    const ac = new AbortController();
-    const w = l.admit(ac.signal);
-    ac.abort();
+    const c = new Cancellation();
+    const w = l.admit(c);
+    c.abort();
     expect(await w).toEqual({ ok: false, reason: 'aborted' });
     expect(l.pending).toBe(0);
   });

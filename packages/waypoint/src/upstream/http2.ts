@@ -136,7 +136,7 @@ export function createHttp2Transport(options: Http2TransportOptions): Transport 
         const settle = (r: SendResult) => {
           if (settled) return;
           settled = true;
-          opts.signal.removeEventListener('abort', onAbort);
+          opts.cancel.offAbort(onAbort);
           resolve(r);
         };
         const headers: OutgoingHttpHeaders = {};
@@ -166,11 +166,11 @@ export function createHttp2Transport(options: Http2TransportOptions): Transport 
           stream.close(h2.NGHTTP2_CANCEL);
           settle({ ok: false, failure: 'aborted', detail: 'attempt aborted' });
         };
-        if (opts.signal.aborted) {
+        if (opts.cancel.aborted) {
           onAbort();
           return;
         }
-        opts.signal.addEventListener('abort', onAbort, { once: true });
+        opts.cancel.onAbort(onAbort);
         let trailers: Headers | undefined;
         stream.on('trailers', (t: IncomingHttpHeaders) => {
           trailers = fromH2Headers(t);

@@ -5,6 +5,7 @@
 // at once; further requests wait in a FIFO of at most `http1MaxPendingRequests`. `http2MaxRequests`
 // bounds requests in flight to the cluster for every protocol; `maxRetries` bounds retries in flight.
 import type { ConnectionPoolPolicy } from '@weft/policy';
+import type { Cancellation } from '../runtime.ts';
 
 export type Admission =
   | { readonly ok: true; readonly release: () => void }
@@ -21,7 +22,7 @@ export interface PoolLimits {
   /** Retries in flight. */
   retriesActive: number;
   /** Waits for a slot (or refuses). Resolves synchronously-fast when there is room. */
-  admit(signal?: AbortSignal): Promise<Admission> | Admission;
+  admit(cancel?: Cancellation): Promise<Admission> | Admission;
   /** Counted refusals. */
   readonly overflows: number;
 }
@@ -37,21 +38,23 @@ export function createPoolLimits(pool: ConnectionPoolPolicy | undefined, multipl
   const running = multiplexed ? maxRequests : Math.min(maxConnections, maxRequests);
   let active = 0;
   let overflows = 0;
-  const queue: { resolve: (a: Admission) => void; signal: AbortSignal | undefined; onAbort: () => void }[] =
+  const queue: { resolve: (a: Admission) => void; cancel: Cancellation | undefined; onAbort: () => void }[] =
     [];
 
+  // One shared grant: the caller releases exactly once (the router guards it).
   const release = () => {
     active--;
     while (queue.length > 0 && active < running) {
       const w = queue.shift();
       if (w === undefined) break;
-      w.signal?.removeEventListener('abort', w.onAbort);
-      if (w.signal?.aborted) continue;
+      w.cancel?.offAbort(w.onAbort);
+      if (w.cancel?.aborted) continue;
       active++;
-      w.resolve({ ok: true, release: once(release) });
+      w.resolve(granted);
     }
   };
 
+  const granted: Admission = { ok: true, release };
   const limits: PoolLimits = {
     maxConnections,
     maxPending,
@@ -67,10 +70,10 @@ export function createPoolLimits(pool: ConnectionPoolPolicy | undefined, multipl
     get overflows() {
       return overflows;
     },
-    admit(signal) {
+    admit(cancel) {
       if (active < running) {
         active++;
-        return { ok: true, release: once(release) };
+        return granted;
       }
       if (multiplexed || queue.length >= maxPending || active >= maxRequests) {
         overflows++;
@@ -79,26 +82,17 @@ export function createPoolLimits(pool: ConnectionPoolPolicy | undefined, multipl
       return new Promise<Admission>((resolve) => {
         const entry = {
           resolve,
-          signal,
+          cancel,
           onAbort: () => {
             const i = queue.indexOf(entry);
             if (i >= 0) queue.splice(i, 1);
             resolve({ ok: false, reason: 'aborted' });
           },
         };
-        signal?.addEventListener('abort', entry.onAbort, { once: true });
+        cancel?.onAbort(entry.onAbort);
         queue.push(entry);
       });
     },
   };
   return limits;
-}
-
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
 }

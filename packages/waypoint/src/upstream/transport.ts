@@ -1,5 +1,6 @@
 // The shape shared by the HTTP/1.1 and HTTP/2 upstream transports.
 import type { Body, Headers, L7Response } from '../http/message.ts';
+import type { Cancellation } from '../runtime.ts';
 import type { UpstreamEndpoint } from './connector.ts';
 
 export interface UpstreamRequest {
@@ -32,7 +33,7 @@ export type SendResult =
   | { readonly ok: false; readonly failure: SendFailure; readonly detail: string };
 
 export interface SendOptions {
-  readonly signal: AbortSignal;
+  readonly cancel: Cancellation;
   readonly connectTimeoutMs: number;
   readonly forwardedFor?: string | undefined;
 }

@@ -7,7 +7,7 @@ import type { Service, TrafficPolicy, Workload } from '@weft/policy';
 import type { EngineState } from '../engine/state.ts';
 import type { Clock } from '../runtime.ts';
 import type { ConnectContext, UpstreamConnector, UpstreamEndpoint } from './connector.ts';
-import { createHttp1Transport } from './http1.ts';
+import { createHttp1Client } from './h1-client.ts';
 import { createHttp2Transport } from './http2.ts';
 import { type LbState, newLbState, type PickInput, pickEndpoint } from './lb.ts';
 import { createPoolLimits, type PoolLimits } from './limits.ts';
@@ -51,6 +51,8 @@ export interface UpstreamsOptions {
   readonly random: () => number;
   /** Default connect timeout when the DestinationRule sets none. Default 10 s. */
   readonly connectTimeoutMs?: number;
+  /** Called when an upstream answers malformed HTTP/1.1. */
+  readonly onProtocolError?: (reason: string) => void;
   /** Called when outlier detection ejects an endpoint. */
   readonly onEjection?: (cluster: string, endpoint: string) => void;
 }
@@ -111,7 +113,10 @@ export function protocolFor(appProtocol: string, policy: TrafficPolicy): Upstrea
 }
 
 export function createUpstreams(options: UpstreamsOptions): Upstreams {
-  const http1 = createHttp1Transport({ connector: options.connector });
+  const http1 = createHttp1Client({
+    connector: options.connector,
+    ...(options.onProtocolError !== undefined ? { onProtocolError: options.onProtocolError } : {}),
+  });
   const http2 = createHttp2Transport({ connector: options.connector });
   const persistent = new Map<string, Persistent>();
   const cache = new Map<string, Cached>();

@@ -38,7 +38,7 @@ export function faultFilter(fctx: FilterContext): Filter {
     if (fault.delay !== undefined && rollPercent(fault.delay.percent, fctx.random)) {
       req.ctx.flags.push('DI');
       try {
-        await fctx.delay(fault.delay.delayMs, req.ctx.signal);
+        await fctx.delay(fault.delay.delayMs, req.ctx.cancel.signal);
       } catch {
         return localReply(req, 499, 'client closed during injected delay', { flags: ['DC'] });
       }

@@ -5,6 +5,7 @@ import { rollPercent } from '@weft/policy';
 import { bufferBody, discardBody } from '../../http/body.ts';
 import { forwardable } from '../../http/headers.ts';
 import type { Body } from '../../http/message.ts';
+import { Cancellation } from '../../runtime.ts';
 import type { Filter, FilterContext } from '../types.ts';
 import type { MirrorConfig } from './config.ts';
 
@@ -56,7 +57,7 @@ export function mirrorFilter(cfg: MirrorConfig, fctx: FilterContext): Filter {
           ep,
           { method: req.method, path: req.path, authority: shadowAuthority(req.authority), headers, body },
           {
-            signal: AbortSignal.timeout(cfg.timeoutMs),
+            cancel: Cancellation.timeout(cfg.timeoutMs),
           },
         )
         .then(

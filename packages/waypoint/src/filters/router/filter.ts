@@ -15,6 +15,7 @@ import { applyHeaderModifier, first, forwardable } from '../../http/headers.ts';
 import { GRPC, localReply } from '../../http/local-reply.ts';
 import type { Body, L7Request, L7Response } from '../../http/message.ts';
 import { ReplayableBody } from '../../http/replay.ts';
+import { Cancellation } from '../../runtime.ts';
 import { grpcStatusOf } from '../../upstream/http2.ts';
 import { outcomeForStatus } from '../../upstream/outlier.ts';
 import type { SendFailure, UpstreamRequest } from '../../upstream/transport.ts';
@@ -151,7 +152,7 @@ export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
     for (let attempt = 0; ; attempt++) {
       const isRetry = attempt > 0;
       const limits = cluster.limits;
-      let admission = limits.admit(ctx.signal);
+      let admission = limits.admit(ctx.cancel);
       if (admission instanceof Promise) admission = await admission;
       if (!admission.ok) {
         if (admission.reason === 'aborted')
@@ -177,13 +178,13 @@ export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
       if (isRetry) limits.retriesActive++;
 
       // the attempt's signal: downstream gone, per-try timeout, request deadline
-      const ac = new AbortController();
+      const ac = new Cancellation();
       let why: 'downstream' | 'per-try' | 'deadline' | undefined;
       const onDown = () => {
         why ??= 'downstream';
         ac.abort();
       };
-      ctx.signal.addEventListener('abort', onDown, { once: true });
+      ctx.cancel.onAbort(onDown);
       let perTryTimer: ReturnType<typeof setTimeout> | undefined;
       let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
       const now = clock.now();
@@ -210,12 +211,12 @@ export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
         finished = true;
         if (perTryTimer !== undefined) clearTimeout(perTryTimer);
         if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
-        ctx.signal.removeEventListener('abort', onDown);
+        ctx.cancel.offAbort(onDown);
         ep.active--;
         release();
       };
 
-      const result = await upstreams.send(cluster, ep, upstreamReq, { signal: ac.signal, forwardedFor });
+      const result = await upstreams.send(cluster, ep, upstreamReq, { cancel: ac, forwardedFor });
       if (isRetry) limits.retriesActive--;
       if (perTryTimer !== undefined) {
         clearTimeout(perTryTimer);
@@ -295,7 +296,7 @@ export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
       ctx.retries++;
       retriesCounter.inc();
       try {
-        await delay(backoffMs(p, attempt, random), ctx.signal);
+        await delay(backoffMs(p, attempt, random), ctx.cancel.signal);
         return true;
       } catch {
         return false;
@@ -313,7 +314,7 @@ function deliver(
   req: L7Request,
   res: L7Response,
   backend: WeightedBackend | undefined,
-  ac: AbortController,
+  ac: Cancellation,
   finish: () => void,
   why: () => string | undefined,
   idleTimeoutMs: number,
@@ -340,10 +341,10 @@ function deliver(
       );
   };
   const done = () => {
-    ac.signal.removeEventListener('abort', onAbort);
+    ac.offAbort(onAbort);
     finish();
   };
-  ac.signal.addEventListener('abort', onAbort, { once: true });
+  ac.onAbort(onAbort);
   stream.once('end', done);
   stream.once('close', done);
   if (idleTimeoutMs > 0 && typeof stream.setTimeout === 'function') {
