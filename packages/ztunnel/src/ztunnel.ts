@@ -400,7 +400,12 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
     });
     return reconciling;
   }
-  const unsubscribe = store.subscribe(() => void reconcile());
+  // Open tunnels are decided again on every change: a pooled tunnel (a waypoint's) that the new
+  // policy refuses is reset rather than kept.
+  const unsubscribe = store.subscribe(() => {
+    for (const l of workloadListeners.values()) l.hbone.revalidate();
+    void reconcile();
+  });
 
   // ---- readiness
 

@@ -1,6 +1,7 @@
 // Inbound HBONE on the wire, one listener's server driven by a real @weft/hbone client: the
 // status each refusal answers with, and no upstream connect for a refused stream.
 // Addresses: 127.0.9.x (node-a) and 127.0.10.x (node-b).
+import type { Duplex } from 'node:stream';
 import { createTestCa } from '@weft/ca/testing';
 import {
   type CertMaterial,
@@ -195,6 +196,35 @@ describe('inbound HBONE status codes', () => {
     expect(got).toBe(400);
     expect(fx.connects).toEqual([]);
     expect(fx.telemetry.rejects.count('destination_not_ambient')).toBe(1);
+  });
+});
+
+describe('open tunnels decided again on a config change', () => {
+  it('resets a tunnel that a new DENY refuses, keeps the ones still allowed, and counts it', async () => {
+    fx = await start();
+    const tunnel = (await fx.client.connect({
+      via: fx.via,
+      dest: { ip: layout.echo1, port: 8080 },
+      expectedIdentity: ECHO_ID,
+    })) as Duplex;
+    const ended = new Promise<string>((resolve) => {
+      tunnel.on('error', (e) => resolve(`error ${(e as Error).message}`));
+      tunnel.on('close', () => resolve('closed'));
+    });
+    tunnel.resume();
+    expect(fx.inbound.revalidate()).toBe(0);
+    fx.state = stateOf([
+      authorizationPolicy('deny-all', {
+        namespace: 'demo',
+        action: 'DENY',
+        selector: { app: 'echo' },
+        rules: [{}],
+      }),
+    ]);
+    expect(fx.inbound.revalidate()).toBe(1);
+    expect(await ended).toMatch(/closed|error/);
+    expect(fx.telemetry.rejects.count('denied')).toBe(1);
+    expect(fx.inbound.revalidate()).toBe(0);
   });
 });
 

@@ -14,7 +14,12 @@ import type { Logger, ResponseFlag } from '@weft/telemetry';
 import type { SocketFactory } from '../net/socket-factory.ts';
 import type { ProxyState } from '../state/store.ts';
 import type { RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
-import { decideInboundHbone, type InboundDecision, type InboundRefusal } from './decide.ts';
+import {
+  decideInboundHbone,
+  type InboundDecision,
+  type InboundRefusal,
+  type InboundRequest,
+} from './decide.ts';
 
 export interface InboundHboneOptions {
   readonly workload: Workload;
@@ -35,6 +40,12 @@ export interface InboundHboneOptions {
 export interface InboundHbone {
   readonly server: HboneServer;
   handleConnection(socket: Socket): void;
+  /**
+   * Decides every open tunnel again against the current state and resets the ones it now refuses
+   * (a new DENY, a waypoint binding): a proxy that pools tunnels, as a waypoint does, must not
+   * keep a connection the policy no longer allows. Returns how many were reset.
+   */
+  revalidate(): number;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -87,6 +98,9 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
   // so the map holds at most the streams in flight.
   const decisions = new Map<number, InboundDecision>();
   const opened = new Map<number, ReturnType<ZtunnelTelemetry['open']>>();
+  // Open tunnels: what was asked (to decide again) and the app connection (to reset).
+  const live = new Map<number, { readonly request: InboundRequest; readonly upstream: Socket }>();
+  const requests = new Map<number, InboundRequest>();
 
   const server = createHboneServer({
     certs: options.certs,
@@ -95,14 +109,16 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
     logger: options.logger,
     authorize(peer, dest, _headers, stream) {
-      const decision = decideInboundHbone(options.state(), {
+      const request: InboundRequest = {
         nodeName: options.nodeName,
         listenerWorkloadUid: workload.uid,
         destination: dest,
         peerIdentity: peer.identity,
         sourceIp: peer.forwardedFor ?? peer.ip,
-      });
+      };
+      const decision = decideInboundHbone(options.state(), request);
       decisions.set(stream.id, decision);
+      requests.set(stream.id, request);
       // Policy says no: 401. A destination this node does not serve (not a local ambient
       // workload, or not the one this listener is for) is a bad request: 400.
       if (!decision.allow) return { allow: false, status: decision.status, reason: decision.message };
@@ -114,7 +130,11 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
       if (decision === undefined || !decision.allow) {
         return Promise.reject(new Error(decision?.message ?? `no decision for stream ${ctx.id}`));
       }
-      return options.sockets.connect(decision.target, { signal: ctx.signal });
+      return options.sockets.connect(decision.target, { signal: ctx.signal }).then((upstream) => {
+        const request = requests.get(ctx.id);
+        if (request !== undefined && decisions.has(ctx.id)) live.set(ctx.id, { request, upstream });
+        return upstream;
+      });
     },
     hooks: {
       onConnectionRejected(e) {
@@ -156,6 +176,8 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
       onStreamClosed(e) {
         const decision = decisions.get(e.id);
         decisions.delete(e.id);
+        requests.delete(e.id);
+        live.delete(e.id);
         const handle = opened.get(e.id);
         if (handle !== undefined) {
           opened.delete(e.id);
@@ -213,6 +235,26 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
   return {
     server,
     handleConnection: (socket) => server.handleConnection(socket),
+    revalidate() {
+      if (live.size === 0) return 0;
+      const state = options.state();
+      let reset = 0;
+      for (const [id, { request, upstream }] of [...live]) {
+        const decision = decideInboundHbone(state, request);
+        if (decision.allow) continue;
+        live.delete(id);
+        reset++;
+        telemetry.rejects.reject(REFUSAL_REASON[decision.reason]);
+        options.logger.info('open tunnel no longer allowed; reset', {
+          workload: `${workload.namespace}/${workload.name}`,
+          peer: request.peerIdentity ?? '',
+          reason: decision.reason,
+          detail: decision.message,
+        });
+        upstream.destroy();
+      }
+      return reset;
+    },
     close: (graceMs = 1000) => server.close({ graceMs }),
   };
 }
