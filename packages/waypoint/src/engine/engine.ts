@@ -270,7 +270,6 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
         requestId: undefined,
         traceId: undefined,
         retries: 0,
-        notes: new Map(),
       };
       const req: L7Request = {
         method: init.method,

@@ -86,8 +86,6 @@ export interface RequestContext {
   traceId: string | undefined;
   /** Retries performed. */
   retries: number;
-  /** Values filters leave for later filters (by filter name). */
-  readonly notes: Map<string, unknown>;
 }
 
 /** What the route filter decided; later filters read it. */

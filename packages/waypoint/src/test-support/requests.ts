@@ -68,7 +68,6 @@ export function makeRequest(state: EngineState, spec: RequestSpec = {}): L7Reque
       requestId: undefined,
       traceId: undefined,
       retries: 0,
-      notes: new Map(),
     },
   };
   if (spec.route && target.kind === 'service') {

@@ -1,12 +1,24 @@
 // L7 authorization with @weft/policy's `authorize` (the same evaluator every data plane uses):
 // the policies attached to the destination service and to this waypoint, evaluated on the
 // caller's peer identity and the normalized request. Deny: 403 "RBAC: access denied".
-import { authorize } from '@weft/policy';
+import { type AuthzPolicy, authorize } from '@weft/policy';
 import { localReply } from '../../http/local-reply.ts';
 import type { Filter, FilterContext } from '../types.ts';
 import type { RbacConfig } from './config.ts';
 
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
+
+// Whether any rule of a policy set looks at request headers (computed once per set: the
+// evaluator then skips building a header index on every request).
+const readsHeaders = new WeakMap<readonly AuthzPolicy[], boolean>();
+function needsHeaders(policies: readonly AuthzPolicy[]): boolean {
+  let v = readsHeaders.get(policies);
+  if (v === undefined) {
+    v = policies.some((p) => p.rules.some((r) => r.when.some((c) => c.key.startsWith('request.headers'))));
+    readsHeaders.set(policies, v);
+  }
+  return v;
+}
 
 export function rbacFilter(cfg: RbacConfig, _fctx: FilterContext): Filter {
   return (next) => (req) => {
@@ -25,7 +37,9 @@ export function rbacFilter(cfg: RbacConfig, _fctx: FilterContext): Filter {
         host: req.authority,
         method: req.method,
         path: req.path,
-        headers: req.headers as Readonly<Record<string, string | readonly string[]>>,
+        ...(needsHeaders(policies)
+          ? { headers: req.headers as Readonly<Record<string, string | readonly string[]>> }
+          : {}),
       },
       { mode: 'L7' },
     );

@@ -1,10 +1,22 @@
 // Picks the compiled route rule (matchRoute: path/header/query/method matches, Gateway API
 // precedence) and answers what needs no upstream: 404 when a table exists but nothing matches,
 // and redirects.
-import { matchRoute, type RouteRedirect, rewritePath } from '@weft/policy';
+import { matchRoute, type RouteRedirect, type RouteTable, rewritePath } from '@weft/policy';
 import { localReply } from '../../http/local-reply.ts';
 import type { L7Request, L7Response, RouteDecision } from '../../http/message.ts';
 import type { Filter, FilterContext } from '../types.ts';
+
+// Whether any match of a table looks at headers (once per table: matchRoute then gets no
+// header record to index on every request).
+const tableReadsHeaders = new WeakMap<RouteTable, boolean>();
+function needsHeaders(table: RouteTable): boolean {
+  let v = tableReadsHeaders.get(table);
+  if (v === undefined) {
+    v = table.rules.some((r) => r.matches.some((m) => (m.headers?.length ?? 0) > 0));
+    tableReadsHeaders.set(table, v);
+  }
+  return v;
+}
 
 export function routeFilter(_fctx: FilterContext): Filter {
   return (next) => (req) => {
@@ -17,7 +29,9 @@ export function routeFilter(_fctx: FilterContext): Filter {
       method: req.method,
       path: req.path,
       authority: req.authority,
-      headers: req.headers as Readonly<Record<string, string | readonly string[]>>,
+      ...(needsHeaders(target.routes)
+        ? { headers: req.headers as Readonly<Record<string, string | readonly string[]>> }
+        : {}),
     });
     switch (r.kind) {
       case 'no-routes':
