@@ -71,6 +71,7 @@ export {
 export { decideInbound, type InboundMode, type Sniffed, sniff } from './listener/sniff.ts';
 export { type Clock, type Delay, monotonicClock, realDelay } from './runtime.ts';
 export { type ConfigSource, staticConfigSource } from './server/config-source.ts';
+export { loadManifests, type ManifestLoad } from './server/manifests.ts';
 export {
   createWaypoint,
   type ListenAddress,
@@ -79,6 +80,7 @@ export {
   type WaypointConfig,
   type WaypointDeps,
 } from './server/waypoint.ts';
+export { type XdsConfigSource, type XdsConfigSourceOptions, xdsConfigSource } from './server/xds-source.ts';
 export { type EngineTelemetry, REJECT_REASONS, type RejectReason } from './telemetry.ts';
 export {
   type ConnectContext,

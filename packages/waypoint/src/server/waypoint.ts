@@ -22,6 +22,9 @@ import type { Clock, Delay } from '../runtime.ts';
 import { createHboneUpstreamConnector, type UpstreamConnector } from '../upstream/connector.ts';
 import { closeServer, createSmallServer, json, listen, metricsServer, text } from './admin.ts';
 import type { ConfigSource } from './config-source.ts';
+import { startCertificates, type WaypointCertificates } from './identity.ts';
+import { loadManifests } from './manifests.ts';
+import { xdsConfigSource } from './xds-source.ts';
 
 export interface ListenAddress {
   readonly host?: string;
@@ -48,11 +51,17 @@ export interface WaypointConfig {
   readonly hboneLimits?: Partial<HboneServerLimits>;
   /** HBONE port of endpoints (their ztunnel or sidecar). Default 15008. */
   readonly upstreamHbonePort?: number;
+  /** Where certificates come from when `deps.certs` is not given. */
+  readonly ca?: { readonly address: string; readonly token?: () => string | undefined };
+  /** weftd's ADS, when `deps.configSource` is not given. */
+  readonly xds?: { readonly address: string; readonly token?: () => string | undefined };
+  /** Static manifests instead of xDS (debugging). */
+  readonly configFile?: string;
 }
 
 export interface WaypointDeps {
-  /** Certificates: the waypoint's own (HBONE server and client). */
-  readonly certs: CertSource;
+  /** Certificates: the waypoint's own (HBONE server and client). Default: from `config.ca`. */
+  readonly certs?: CertSource;
   /** How endpoints are reached; default HBONE with our identity. Tests pass plain TCP. */
   readonly upstreamConnector?: UpstreamConnector;
   /** Who writes the config (static snapshot, xDS). Absent: write to `store` yourself. */
@@ -84,15 +93,39 @@ export interface Waypoint {
   close(): Promise<void>;
 }
 
-export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps): Promise<Waypoint> {
+export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps = {}): Promise<Waypoint> {
   const logger = deps.logger ?? noopLogger;
   const log = logger.child({ component: 'waypoint', waypoint: config.name });
+  let ownCerts: WaypointCertificates | undefined;
+  let certs: CertSource;
+  if (deps.certs !== undefined) certs = deps.certs;
+  else if (config.ca !== undefined) {
+    ownCerts = startCertificates({
+      caAddress: config.ca.address,
+      ...(config.ca.token !== undefined ? { token: config.ca.token } : {}),
+      logger: log,
+    });
+    certs = ownCerts.certs;
+  } else throw new Error('createWaypoint: no certificates (give deps.certs or config.ca)');
+  let configSource = deps.configSource;
+  if (configSource === undefined && config.xds !== undefined)
+    configSource = xdsConfigSource({
+      target: config.xds.address,
+      waypoint: config.name,
+      ...(config.xds.token !== undefined ? { token: config.xds.token } : {}),
+      logger: log,
+    });
+  if (configSource === undefined && config.configFile !== undefined) {
+    const loaded = await loadManifests(config.configFile);
+    for (const e of loaded.errors) log.warn('manifest object refused', { reason: e });
+    configSource = loaded.source;
+  }
   const registry = deps.registry ?? createRegistry();
   const store = deps.store ?? createStateStore({ waypoint: config.name });
   let hboneClient: HboneClient | undefined;
   let connector = deps.upstreamConnector;
   if (connector === undefined) {
-    hboneClient = createHboneClient({ certs: deps.certs, logger: log });
+    hboneClient = createHboneClient({ certs, logger: log });
     connector = createHboneUpstreamConnector({
       client: hboneClient,
       ...(config.upstreamHbonePort !== undefined ? { hbonePort: config.upstreamHbonePort } : {}),
@@ -116,7 +149,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps)
   const inbound = createInbound(engine, deps.random);
 
   const hbone = createHboneServer({
-    certs: deps.certs,
+    certs,
     ...(config.identity !== undefined ? { identity: config.identity } : {}),
     ...(config.trustDomains !== undefined ? { trustDomains: config.trustDomains } : {}),
     ...(config.hboneLimits !== undefined ? { limits: config.hboneLimits } : {}),
@@ -146,7 +179,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps)
   });
 
   const servers: Server[] = [];
-  const ready = () => store.synced && deps.certs.current(config.identity) !== undefined;
+  const ready = () => store.synced && certs.current(config.identity) !== undefined;
   try {
     const hboneAddr = await hbone.listen({
       host: config.hbone?.host ?? '0.0.0.0',
@@ -160,7 +193,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps)
         '/config_dump': (_req, res) =>
           json(res, 200, {
             waypoint: config.name,
-            source: deps.configSource?.name ?? null,
+            source: configSource?.name ?? null,
             config: dumpState(store.current()),
             filters: engine.filters(),
             limits: engine.limits,
@@ -189,7 +222,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps)
         config.readiness?.port ?? 15021,
       );
     }
-    deps.configSource?.start(store);
+    configSource?.start(store);
     log.info('waypoint started', { hbone: `${hboneAddr.ip}:${hboneAddr.port}` });
     return {
       addresses,
@@ -198,7 +231,8 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps)
       hbone,
       ready,
       async close() {
-        deps.configSource?.stop();
+        configSource?.stop();
+        ownCerts?.close();
         await hbone.close({ graceMs: 1_000 });
         inbound.close();
         await Promise.all(servers.map(closeServer));
@@ -211,6 +245,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps)
     await Promise.all(servers.map(closeServer));
     await hboneClient?.close({ graceMs: 0 });
     engine.close();
+    ownCerts?.close();
     throw e;
   }
 }

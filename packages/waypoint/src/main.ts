@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// The waypoint binary: parses flags and calls createWaypoint. Nothing else lives here.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createAccessLogger, createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
+import { createWaypoint, type ListenAddress } from './server/waypoint.ts';
+
+const USAGE = `usage: waypoint --name <namespace/name> (--xds-address <h:p> | --config-file <path>) [options]
+  --name <ns/name>          the waypoint Gateway this proxy serves
+  --xds-address <h:p>       weftd ADS address (also the CA unless --ca-address)
+  --ca-address <h:p>        CA address
+  --token-file <path>       bearer token for the CA and xDS
+  --config-file <path>      static YAML/JSON manifests instead of xDS (debugging)
+  --hbone <h:p>             HBONE inbound, default 0.0.0.0:15008
+  --admin <h:p>             admin (config dump), default 127.0.0.1:15000
+  --metrics <h:p>           Prometheus metrics, default 0.0.0.0:15020
+  --readiness <h:p>         readiness, default 0.0.0.0:15021
+  --log-level <debug|info|warn|error|silent>
+  --access-log <off|kv|json>  access log on stdout, default off
+`;
+
+function address(flag: string, v: string | undefined): ListenAddress | undefined {
+  if (v === undefined) return undefined;
+  const i = v.lastIndexOf(':');
+  const port = Number(v.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`waypoint: --${flag} ${JSON.stringify(v)} is not host:port\n`);
+    process.exit(2);
+  }
+  return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+const { values } = parseArgs({
+  options: {
+    name: { type: 'string' },
+    'xds-address': { type: 'string' },
+    'ca-address': { type: 'string' },
+    'token-file': { type: 'string' },
+    'config-file': { type: 'string' },
+    hbone: { type: 'string' },
+    admin: { type: 'string' },
+    metrics: { type: 'string' },
+    readiness: { type: 'string' },
+    'log-level': { type: 'string' },
+    'access-log': { type: 'string' },
+    help: { type: 'boolean' },
+  },
+  strict: true,
+});
+
+const name = values.name;
+if (values.help || name === undefined || !/^[^/]+\/[^/]+$/.test(name)) {
+  process.stderr.write(USAGE);
+  process.exit(values.help ? 0 : 2);
+}
+const caAddress = values['ca-address'] ?? values['xds-address'];
+if (caAddress === undefined) {
+  process.stderr.write('waypoint: a certificate is needed: give --ca-address or --xds-address\n');
+  process.exit(2);
+}
+const tokenFile = values['token-file'];
+const token = tokenFile === undefined ? undefined : () => readFileSync(tokenFile, 'utf8').trim();
+const logger = createLogger({
+  sink: streamSink(process.stderr),
+  level: parseLogLevel(values['log-level']) ?? 'info',
+  fields: { component: 'waypoint' },
+});
+const accessFormat = values['access-log'] ?? 'off';
+const hbone = address('hbone', values.hbone);
+const admin = address('admin', values.admin);
+const metrics = address('metrics', values.metrics);
+const readiness = address('readiness', values.readiness);
+
+const waypoint = await createWaypoint(
+  {
+    name,
+    ...(hbone !== undefined ? { hbone } : {}),
+    ...(admin !== undefined ? { admin } : {}),
+    ...(metrics !== undefined ? { metrics } : {}),
+    ...(readiness !== undefined ? { readiness } : {}),
+    ca: { address: caAddress, ...(token !== undefined ? { token } : {}) },
+    ...(values['xds-address'] !== undefined
+      ? { xds: { address: values['xds-address'], ...(token !== undefined ? { token } : {}) } }
+      : {}),
+    ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
+  },
+  {
+    logger,
+    ...(accessFormat === 'kv' || accessFormat === 'json'
+      ? { accessLog: createAccessLogger({ sink: streamSink(process.stdout), format: accessFormat }) }
+      : {}),
+  },
+);
+const stop = () => {
+  waypoint.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
