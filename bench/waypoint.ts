@@ -231,8 +231,8 @@ async function main(): Promise<void> {
       if (c === 32) at32.set(t.name, { r, cpu });
       rows.push([
         t.name,
-        c,
-        Math.round(r.rps),
+        String(c),
+        String(Math.round(r.rps)),
         r.p50.toFixed(2),
         r.p99.toFixed(2),
         r.errors,

@@ -108,7 +108,7 @@ export interface EngineDeps {
   readonly registry?: MetricsRegistry;
   readonly accessLog?: AccessLogger;
   readonly ids?: IdSource;
-  readonly registryOfFilters?: FilterRegistry;
+  readonly filterRegistry?: FilterRegistry;
 }
 
 /** What a listener knows about one request before the engine looks at it. */
@@ -210,7 +210,7 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
     upstreams,
     ids: deps.ids,
   };
-  const registry = deps.registryOfFilters ?? createFilterRegistry();
+  const registry = deps.filterRegistry ?? createFilterRegistry();
   let specs: readonly FilterSpec[] = config.filters ?? DEFAULT_FILTER_CHAIN;
   const built = buildChain(specs, registry, fctx);
   if (!built.ok) throw new EngineConfigError(built.error);

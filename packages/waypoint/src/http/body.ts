@@ -112,7 +112,7 @@ export async function readBodyText(body: Body): Promise<string> {
 /** Where a body is written: an http ClientRequest, ServerResponse or HTTP/2 stream. */
 export interface BodySink {
   write(chunk: Uint8Array): boolean;
-  end(): void;
+  end(chunk?: Uint8Array): void;
   once(event: 'drain', listener: () => void): unknown;
 }
 
@@ -134,7 +134,14 @@ export function pipeBody(body: Body, sink: BodySink, opts: PipeBodyOptions): voi
     return;
   }
   if (body.kind === 'bytes') {
-    for (const c of body.chunks) sink.write(c);
+    const chunks = body.chunks;
+    if (chunks.length === 1 && body.trailers === undefined && !opts.noEnd) {
+      // one write (head and body together) instead of a write and an end
+      sink.end(chunks[0]);
+      opts.done(undefined, body.length);
+      return;
+    }
+    for (const c of chunks) sink.write(c);
     if (body.trailers !== undefined && opts.trailers) opts.trailers(body.trailers);
     if (!opts.noEnd) sink.end();
     opts.done(undefined, body.length);

@@ -66,9 +66,11 @@ function isTeTrailers(v: string | string[]): boolean {
 export function applyHeaderModifier(headers: Headers, m: HeaderModifier | undefined): void {
   if (m === undefined) return;
   if (m.remove) for (const name of m.remove) delete headers[name.toLowerCase()];
-  if (m.set) for (const h of m.set) headers[h.name.toLowerCase()] = h.value;
+  // values come from config: one with CR, LF or NUL would split a header line, so it is skipped
+  if (m.set) for (const h of m.set) if (isValidHeaderValue(h.value)) headers[h.name.toLowerCase()] = h.value;
   if (m.add)
     for (const h of m.add) {
+      if (!isValidHeaderValue(h.value)) continue;
       const name = h.name.toLowerCase();
       const prev = headers[name];
       headers[name] =

@@ -278,7 +278,11 @@ export function createUpstreams(options: UpstreamsOptions): Upstreams {
     },
     send(cluster, endpoint, req, opts) {
       const transport: Transport = cluster.protocol === 'h2' && req.upgrade === undefined ? http2 : http1;
-      return transport.send(endpoint, req, { ...opts, connectTimeoutMs: cluster.connectTimeoutMs });
+      return transport.send(endpoint, req, {
+        cancel: opts.cancel,
+        forwardedFor: opts.forwardedFor,
+        connectTimeoutMs: cluster.connectTimeoutMs,
+      });
     },
     connect: (endpoint, ctx) => options.connector(endpoint, ctx),
     stats() {
