@@ -185,3 +185,21 @@ describe('h1 client', () => {
     expect(got).toContain('transfer-encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n');
   });
 });
+
+describe('h1 client limits', () => {
+  it('closes a connection after maxRequestsPerConnection', async () => {
+    const s = await rawServer((_h, sock) => {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    });
+    const c = client();
+    for (let i = 0; i < 4; i++) {
+      const r = await c.send(s.ep, get(), {
+        cancel: new Cancellation(),
+        connectTimeoutMs: 1000,
+        maxRequestsPerConnection: 2,
+      });
+      expect(r.ok).toBe(true);
+    }
+    expect(s.connections()).toBe(2);
+  });
+});

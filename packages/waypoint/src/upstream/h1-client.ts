@@ -103,6 +103,7 @@ class Exchange {
   private responseDone = false;
   received = false;
   readonly cancel: Cancellation;
+  maxRequests = 0;
   private readonly onCancel = (): void => this.conn.lost('cancelled');
 
   constructor(
@@ -374,7 +375,12 @@ class Exchange {
     const conn = this.conn;
     if (conn.exchange !== this) return;
     conn.exchange = undefined;
-    if (this.head?.keepAlive === true && this.requestSent) this.pool.release(conn);
+    if (
+      this.head?.keepAlive === true &&
+      this.requestSent &&
+      (this.maxRequests <= 0 || conn.requests < this.maxRequests)
+    )
+      this.pool.release(conn);
     else conn.kill();
   }
 
@@ -510,6 +516,7 @@ export function createHttp1Client(options: Http1ClientOptions): Transport {
     const p = new Promise<SendResult>((resolve) => {
       conn.requests++;
       x = new Exchange(conn, req, pool, opts.cancel, resolve);
+      x.maxRequests = opts.maxRequestsPerConnection ?? 0;
       conn.exchange = x;
       x.start();
     });

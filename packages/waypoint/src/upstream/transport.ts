@@ -36,6 +36,8 @@ export interface SendOptions {
   readonly cancel: Cancellation;
   readonly connectTimeoutMs: number;
   readonly forwardedFor?: string | undefined;
+  /** Close a connection after this many requests (DestinationRule maxRequestsPerConnection); 0 = no limit. */
+  readonly maxRequestsPerConnection?: number | undefined;
 }
 
 export interface TransportStats {

@@ -282,6 +282,7 @@ export function createUpstreams(options: UpstreamsOptions): Upstreams {
         cancel: opts.cancel,
         forwardedFor: opts.forwardedFor,
         connectTimeoutMs: cluster.connectTimeoutMs,
+        maxRequestsPerConnection: cluster.policy.connectionPool?.http?.maxRequestsPerConnection,
       });
     },
     connect: (endpoint, ctx) => options.connector(endpoint, ctx),
