@@ -1,8 +1,9 @@
 // Fault injection from the route rule: a delay and/or an abort, each for a percentage of
 // requests (randomness injected). Flags DI (delayed) and FI (aborted).
-import { rollPercent } from '@weft/policy';
+import { type FaultPolicy, rollPercent } from '@weft/policy';
 import { GRPC, localReply } from '../../http/local-reply.ts';
-import type { Filter, FilterContext } from '../types.ts';
+import type { L7Request, L7Response } from '../../http/message.ts';
+import type { Filter, FilterContext, Handler } from '../types.ts';
 
 const GRPC_CODES: Readonly<Record<string, number>> = {
   OK: 0,
@@ -32,9 +33,14 @@ export function grpcCode(value: string): number {
 }
 
 export function faultFilter(fctx: FilterContext): Filter {
-  return (next) => async (req) => {
+  return (next) => (req) => {
     const fault = req.ctx.route?.rule.fault;
+    // no fault on the route: no extra promise on the hot path
     if (fault === undefined) return next(req);
+    return inject(req, fault, next);
+  };
+
+  async function inject(req: L7Request, fault: FaultPolicy, next: Handler): Promise<L7Response> {
     if (fault.delay !== undefined && rollPercent(fault.delay.percent, fctx.random)) {
       req.ctx.flags.push('DI');
       try {
@@ -54,5 +60,5 @@ export function faultFilter(fctx: FilterContext): Filter {
       return localReply(req, abort.httpStatus ?? 503, 'fault filter abort', { flags: ['FI'] });
     }
     return next(req);
-  };
+  }
 }

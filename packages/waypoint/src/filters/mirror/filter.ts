@@ -1,12 +1,12 @@
 // Traffic mirroring: for each mirror of the route rule, with its percentage, a fire-and-forget
 // copy of the request goes to the mirror backend (authority suffixed "-shadow", as Envoy does).
 // Its response is discarded and its failure never touches the real request.
-import { rollPercent } from '@weft/policy';
+import { type RouteMirror, rollPercent } from '@weft/policy';
 import { bufferBody, discardBody } from '../../http/body.ts';
 import { forwardable } from '../../http/headers.ts';
-import type { Body } from '../../http/message.ts';
+import type { Body, L7Request, L7Response } from '../../http/message.ts';
 import { Cancellation } from '../../runtime.ts';
-import type { Filter, FilterContext } from '../types.ts';
+import type { Filter, FilterContext, Handler } from '../types.ts';
 import type { MirrorConfig } from './config.ts';
 
 export function shadowAuthority(authority: string): string {
@@ -16,10 +16,15 @@ export function shadowAuthority(authority: string): string {
 
 export function mirrorFilter(cfg: MirrorConfig, fctx: FilterContext): Filter {
   const c = fctx.telemetry.counters;
-  return (next) => async (req) => {
+  return (next) => (req) => {
+    const mirrors = req.ctx.route?.rule.filters.mirrors;
+    if (mirrors === undefined || mirrors.length === 0) return next(req);
+    return copy(req, mirrors, next);
+  };
+
+  async function copy(req: L7Request, mirrors: readonly RouteMirror[], next: Handler): Promise<L7Response> {
     const route = req.ctx.route;
-    const mirrors = route?.rule.filters.mirrors;
-    if (route === undefined || mirrors === undefined || mirrors.length === 0) return next(req);
+    if (route === undefined) return next(req);
     const chosen = mirrors.filter((m) => rollPercent(m.percent, fctx.random));
     if (chosen.length === 0) return next(req);
     let body: Body = req.body;
@@ -69,5 +74,5 @@ export function mirrorFilter(cfg: MirrorConfig, fctx: FilterContext): Filter {
         );
     }
     return next(req);
-  };
+  }
 }

@@ -11,7 +11,7 @@ export function traceFilter(cfg: TraceConfig, fctx: FilterContext): Filter {
     ...(fctx.ids !== undefined ? { ids: fctx.ids } : {}),
   };
   const rejected = fctx.telemetry.rejects.bind('bad_trace_header');
-  return (next) => async (req) => {
+  return (next) => (req) => {
     const headers = req.headers;
     const hop = propagateTraceContext(headers, opts);
     if (hop.rejected.length > 0) rejected.inc(hop.rejected.length);
@@ -19,8 +19,10 @@ export function traceFilter(cfg: TraceConfig, fctx: FilterContext): Filter {
     for (const name in hop.headers) headers[name] = hop.headers[name as keyof typeof hop.headers];
     req.ctx.requestId = hop.requestId;
     req.ctx.traceId = hop.traceId;
-    const res = await next(req);
-    if (cfg.echoRequestId) res.headers['x-request-id'] = hop.requestId;
-    return res;
+    if (!cfg.echoRequestId) return next(req);
+    return next(req).then((res) => {
+      res.headers['x-request-id'] = hop.requestId;
+      return res;
+    });
   };
 }
