@@ -29,7 +29,7 @@ const shutdown = async (code: number): Promise<never> => {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
-say('Weft local mesh: weftd + 2 ztunnel nodes + example workloads on loopback');
+say('Weft local mesh: weftd + 2 ztunnel nodes + a waypoint + example workloads on loopback');
 try {
   await driver.start();
 } catch (err) {
@@ -40,6 +40,8 @@ try {
 say(`endpoints written to ${driver.endpointsFile}`);
 for (const n of driver.endpoints().nodes)
   say(`  ${n.name}: SOCKS5 ${n.socks5}, metrics ${n.metrics}, admin ${n.admin}`);
+for (const w of driver.endpoints().waypoints)
+  say(`  waypoint ${w.gateway} (${w.pod}): HBONE ${w.hbone}, metrics ${w.metrics}, admin ${w.admin}`);
 say(`  weftd: xDS ${driver.endpoints().weftd.xds}, admin ${driver.endpoints().weftd.admin}`);
 say(`  config folder (edit it live): ${driver.configDir}`);
 
@@ -66,4 +68,5 @@ say(
   `  node apps/examples/dist/client-main.js --socks 127.0.2.1:15080 --source 127.0.10.2 http://echo.demo.svc.cluster.local:8080/`,
 );
 say(`  curl -s http://127.0.1.1:15020/metrics | grep istio_tcp`);
+say(`  curl -s http://127.0.10.5:15020/metrics | grep istio_requests_total`);
 say('Press Ctrl-C to stop.');
