@@ -24,11 +24,8 @@ import { type ManagedProcess, startProcess, waitReady } from '../processes.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/**
- * What runs a waypoint pod: e2e's host around @weft/waypoint's createWaypoint (xDS + CA + the
- * pod's address), until the waypoint package ships a main with xDS.
- */
-const WAYPOINT_ENTRY = { pkg: 'e2e', main: 'waypoint-host' } as const;
+/** What runs a waypoint pod: @weft/waypoint's binary (xDS + CA from weftd). */
+const WAYPOINT_ENTRY = { pkg: 'packages/waypoint', main: 'main' } as const;
 
 export interface LocalNode {
   readonly name: string;
@@ -284,12 +281,21 @@ export class LocalDriver implements MeshDriver {
         [
           '--name',
           `${pod.namespace}/${pod.labels[GATEWAY_NAME_LABEL]}`,
-          '--ip',
-          pod.ip,
           '--xds-address',
           this.xdsAddress,
           '--token-file',
           tokenPath,
+          // Local mode: the waypoint's listeners on its pod address, as in its own netns.
+          '--hbone',
+          `${pod.ip}:15008`,
+          '--admin',
+          `${pod.ip}:15000`,
+          '--metrics',
+          `${pod.ip}:15020`,
+          '--readiness',
+          `${pod.ip}:15021`,
+          '--access-log',
+          'kv',
         ],
         ready,
       );
