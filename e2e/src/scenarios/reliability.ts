@@ -75,7 +75,10 @@ export const ztunnelRestart: Scenario = {
   name: 'ztunnel-restart',
   title: 'a restarted ztunnel serves new connections as soon as it is ready',
   async run(driver, log) {
-    check(ok200(await driver.request('client', ECHO_V1_URL)), 'client -> echo-v1 must work first');
+    // The previous scenario's policy removal may still be on its way to node-a.
+    await eventually('client -> echo-v1 to work first', () => driver.request('client', ECHO_V1_URL), ok200, {
+      timeoutMs: 10_000,
+    });
     await driver.stopComponent('node-a');
     const down = await driver.request('client', ECHO_V1_URL, { timeoutMs: 2000 });
     log(`node-a's ztunnel stopped: client -> echo-v1: ${describeCall(down)}`);
