@@ -37,9 +37,13 @@ e2e-netns:
 	@echo "make e2e-netns: the netns driver is not built yet." >&2
 	@exit 1
 
+# Benchmarks print tables (they assert nothing). ambient and waypoint install Debian's haproxy,
+# nginx and wrk when missing (root) and use loopback only.
 bench: build
 	pnpm bench:ca
 	pnpm bench:xds
+	pnpm bench:ambient
+	pnpm bench:waypoint
 
 clean:
 	rm -rf node_modules packages/*/node_modules packages/*/dist packages/*/src/gen apps/*/node_modules apps/*/dist .turbo
