@@ -66,7 +66,8 @@ describe('weftd and a waypoint proxy', () => {
       'demo/echo-v2.demo.svc.cluster.local',
       'demo/echo.demo.svc.cluster.local',
     ]);
-    expect(names(waypoint, W.workload)).toEqual(['uid-echo-a', 'uid-echo-b', 'uid-waypoint-0']);
+    // Every workload (callers are named in telemetry), not only the bound ones.
+    expect(names(waypoint, W.workload)).toEqual(['uid-client', 'uid-echo-a', 'uid-echo-b', 'uid-waypoint-0']);
     expect(names(waypoint, W.httpRoutes)).toEqual(['echo.demo.svc.cluster.local:80']);
     expect(names(waypoint, W.backendPolicy)).toEqual(['demo/echo-v2.demo.svc.cluster.local']);
     expect(names(waypoint, W.authorization)).toEqual(['demo/echo-deny-delete', 'demo/gateway-deny-delete']);
@@ -94,13 +95,13 @@ describe('weftd and a waypoint proxy', () => {
       () =>
         waypoint.handler.count(W.service) === 0 &&
         waypoint.handler.count(W.httpRoutes) === 0 &&
-        waypoint.handler.count(W.workload) === 1 &&
+        waypoint.handler.count(W.workload) === 4 &&
         waypoint.handler.count(W.authorization) === 1,
       10_000,
     );
     expect(names(waypoint, W.httpRoutes)).toEqual([]);
     expect(names(waypoint, W.authorization)).toEqual(['demo/gateway-deny-delete']);
-    expect(names(waypoint, W.workload)).toEqual(['uid-waypoint-0']);
+    expect(names(waypoint, W.workload)).toEqual(['uid-client', 'uid-echo-a', 'uid-echo-b', 'uid-waypoint-0']);
     await writeManifest(t.dir, 'mesh.yaml', waypointMesh());
     await waypoint.handler.waitFor(() => waypoint.handler.count(W.service) === 3, 10_000);
   });

@@ -129,7 +129,10 @@ export class ProxyViews {
       [WEFT_TYPE_URL.backendPolicy, view.backendPolicies],
       [WEFT_TYPE_URL.authorization, view.authorizations],
     ]);
-    const filter = (r: CachedResource) => byType.get(r.typeUrl)?.has(r.name) ?? false;
+    // Every Workload, as ztunnels get: the waypoint names its callers (source_workload, app,
+    // version) from them in telemetry, whichever namespace they call from.
+    const filter = (r: CachedResource) =>
+      r.typeUrl === WEFT_TYPE_URL.workload || (byType.get(r.typeUrl)?.has(r.name) ?? false);
     this.waypointFilters.set(key, { signature, filter });
     return filter;
   }

@@ -5,13 +5,13 @@
 //   Service        the bound services, and every service their routes send to or mirror to
 //                  (route backends such as echo-v1 / echo-v2 need not be bound themselves)
 //   Workload       the bound workloads, the endpoints of every service above, and the
-//                  waypoint's own pods (its identity)
+//                  waypoint's own pods (its identity); the stream filter (views.ts) then sends
+//                  every Workload, so that callers are named in telemetry
 //   HttpRoutes     the route tables of the bound services (every port)
 //   BackendPolicy  the DestinationRules of every service above (load balancing, subsets, pools)
 //   Authorization  the policies whose targetRefs name the Gateway or a bound service; selector,
 //                  namespace and mesh policies stay with the ztunnels (Istio's split)
-// Nothing else: a waypoint never hears of other namespaces' services or policies, and callers
-// outside the view are named in telemetry by their SPIFFE identity only.
+// Nothing else: a waypoint never hears of other namespaces' services or policies.
 import type { MeshSnapshot } from '@weft/policy';
 
 export interface WaypointView {
