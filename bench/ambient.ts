@@ -13,10 +13,15 @@ import { formatTable } from './lib/table.ts';
 import { runWrk, type WrkResult } from './lib/wrk.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const UPSTREAM = '127.0.10.1:8080'; // the echo pod's address in the demo manifests
-const ZTUNNEL_IN = '127.0.2.1:18080'; // node-b's fixed forward, as the client pod
-const HAPROXY_IN = '127.0.3.1:18080';
-const HAPROXY_TLS = '127.0.3.2:18443';
+// Addresses of its own (manifests/ambient), so the benchmark can run beside the demo.
+const UPSTREAM = '127.0.60.1:8080'; // the upstream pod
+const NODES = [
+  { name: 'node-a', ip: '127.0.51.1' },
+  { name: 'node-b', ip: '127.0.52.1' },
+];
+const ZTUNNEL_IN = '127.0.52.1:18080'; // node-b's fixed forward, as the client pod
+const HAPROXY_IN = '127.0.53.1:18080';
+const HAPROXY_TLS = '127.0.53.2:18443';
 
 await ensurePackages(['nginx', 'haproxy', 'wrk']);
 const work = join(process.cwd(), '..', '.weft', 'bench-ambient');
@@ -93,11 +98,17 @@ spawn(haproxy, ['-db', '-f', join(work, 'haproxy-server.cfg')]);
 // Weft: weftd + two ztunnels (built dist), the client pod entering through a fixed forward.
 const driver = new LocalDriver({
   workDir: join(work, 'mesh'),
+  manifestsDir: join(import.meta.dirname, 'manifests', 'ambient'),
+  nodes: NODES,
+  xdsAddress: '127.0.50.1:15010',
+  adminAddress: '127.0.50.1:15014',
   startWorkloads: false,
   ztunnelArgs: (node) => [
     '--log-level',
     'warn',
-    ...(node.name === 'node-b' ? ['--forward', '18080=127.0.10.2>echo.demo.svc.cluster.local:8080'] : []),
+    ...(node.name === 'node-b'
+      ? ['--forward', '18080=127.0.60.2>upstream.bench.svc.cluster.local:8080']
+      : []),
   ],
 });
 
