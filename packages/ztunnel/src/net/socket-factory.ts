@@ -62,7 +62,11 @@ export function createLocalSocketFactory(options: LocalSocketFactoryOptions = {}
           ),
         );
       }
-      const server = opts.server ?? (new Server({ allowHalfOpen: true, pauseOnConnect: false }) as S);
+      // noDelay: the proxy relays each chunk as it arrives; a reply that reaches us in two pieces
+      // (head, then body) must not have its second write held by Nagle until the app's delayed
+      // ACK (~40 ms on Linux).
+      const server =
+        opts.server ?? (new Server({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }) as S);
       return new Promise<S>((resolve, reject) => {
         const onError = (err: Error) => reject(err);
         server.once('error', onError);
