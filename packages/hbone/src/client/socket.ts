@@ -11,7 +11,9 @@ export const tcpSocketConnector: HboneSocketConnector = {
         reject(new Error('aborted'));
         return;
       }
-      const socket = connect({ host: addr.ip, port: addr.port });
+      // HTTP/2 over TLS writes small frames back to back (HEADERS, then DATA, then a window
+      // update); with Nagle on, the second waits for the peer's delayed ACK (~40 ms on Linux).
+      const socket = connect({ host: addr.ip, port: addr.port, noDelay: true });
       const onAbort = () => {
         socket.destroy();
         reject(new Error('aborted'));

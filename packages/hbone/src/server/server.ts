@@ -193,6 +193,10 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
 
   server.on('connection', (raw: Socket) => {
     raw.on('error', () => {});
+    // HTTP/2 over TLS writes small frames back to back (response HEADERS, then DATA); with Nagle
+    // on, the second waits for the peer's delayed ACK (~40 ms on Linux). Sockets handed in by
+    // handleConnection may be any Duplex.
+    if (typeof raw.setNoDelay === 'function') raw.setNoDelay(true);
     const remote = remoteOf(raw);
     if (closing) {
       rejectConnection('shutting_down', remote, 'server is closing');
