@@ -152,6 +152,12 @@ export class CompileLoop {
     await Promise.all(this.options.sources.map((s) => s.stop()));
   }
 
+  private rejectedCount(): number {
+    let n = this.compileErrors.size;
+    for (const s of this.objects.values()) if (s.rejected !== undefined) n++;
+    return n;
+  }
+
   status(): ConfigStatus {
     const rejected = [...this.objects.values()]
       .flatMap((s) => (s.rejected ? [s.rejected] : []))
@@ -310,7 +316,8 @@ export class CompileLoop {
         workloads: Object.keys(result.snapshot.workloads).length,
         services: Object.keys(result.snapshot.services).length,
         policies: Object.keys(result.snapshot.authorizationPolicies).length,
-        rejected: result.stats.rejected,
+        // Objects refused on arrival never reach compile; count them with what compile refused.
+        rejected: this.rejectedCount(),
         ms: Math.round(durationMs * 10) / 10,
       });
       this.options.events.snapshot(this.last);

@@ -278,6 +278,9 @@ describe('CompileLoop', () => {
     expect(logger.records.filter((r) => r.msg === 'config object rejected')).toHaveLength(1);
     expect(loop.current?.snapshot.authorizationPolicies['shop/deny-db']?.action).toBe('DENY');
     expect(loop.status().rejected.map((r) => r.name)).toEqual(['deny-db']);
+    // The compile log counts objects refused on arrival, not only what compile itself refused.
+    const compiledLines = logger.records.filter((r) => r.msg === 'compiled');
+    expect(compiledLines.at(-1)?.fields).toMatchObject({ rejected: 1 });
     // Fixed: accepted again, no longer listed.
     source.put({ ...good, spec: { ...(good.spec as object), action: 'AUDIT' } });
     clock.advance(100);
