@@ -47,8 +47,14 @@ export interface MeshDriver {
    * that an established connection survives a change (e.g. the control plane going away).
    */
   openConnection(fromPod: string, url: string): Promise<MeshConnection>;
-  /** Stops a component ("weftd", or a node name for its ztunnel) and starts it again later. */
+  /**
+   * Stops a component ("weftd", a node name for its ztunnel, or a waypoint pod's name) and starts
+   * it again later.
+   */
   stopComponent(name: string): Promise<void>;
+  /** Kills a component as `kill -9` would (SIGKILL: no shutdown runs); start it with startComponent. */
+  killComponent(name: string): Promise<void>;
+  /** Starts a stopped or killed component; resolves once its readiness endpoint answers 200. */
   startComponent(name: string): Promise<void>;
   /** Where the driver keeps its endpoints file, logs and config. */
   readonly workDir: string;

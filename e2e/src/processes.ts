@@ -1,5 +1,5 @@
 // Child processes of a local mesh: started with execa, output kept in a log file and in memory
-// (the last lines), stopped with SIGTERM then SIGKILL.
+// (the last lines), stopped with SIGTERM then SIGKILL, or killed outright with SIGKILL.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { execa } from 'execa';
 
@@ -11,6 +11,8 @@ export interface ManagedProcess {
   lines(): readonly string[];
   readonly exited: Promise<number | undefined>;
   stop(): Promise<void>;
+  /** SIGKILL, as `kill -9`: no shutdown handler runs; resolves once the process is gone. */
+  kill(): Promise<void>;
 }
 
 export function startProcess(
@@ -52,11 +54,21 @@ export function startProcess(
       await exited;
       await new Promise<void>((r) => log.end(r));
     },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      await new Promise<void>((r) => log.end(r));
+    },
   };
 }
 
 /** Resolves once `url` answers 200, or rejects naming the process when it exits or time runs out. */
-export async function waitReady(proc: ManagedProcess, url: string, timeoutMs = 30_000): Promise<void> {
+export async function waitReady(
+  proc: ManagedProcess,
+  url: string,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void proc.exited.then(() => {
@@ -73,7 +85,7 @@ export async function waitReady(proc: ManagedProcess, url: string, timeoutMs = 3
     } catch (err) {
       last = (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(
     `${proc.name} not ready at ${url} after ${timeoutMs} ms (${last}):\n${proc.lines().slice(-20).join('\n')}`,

@@ -366,13 +366,22 @@ export class LocalDriver implements MeshDriver {
     this.procs.delete(key);
   }
 
+  async killComponent(name: string): Promise<void> {
+    const key = this.componentName(name);
+    const proc = this.procs.get(key);
+    if (proc === undefined) throw new Error(`no running component named ${name} to kill`);
+    await proc.kill();
+    this.procs.delete(key);
+  }
+
   async startComponent(name: string): Promise<void> {
     const key = this.componentName(name);
     const recipe = this.recipes.get(key);
     if (recipe === undefined) throw new Error(`no component named ${name} to start`);
     if (this.procs.has(key)) throw new Error(`${name} is already running`);
     const proc = this.spawn(key, recipe.entry, recipe.args, recipe.ready);
-    await waitReady(proc, recipe.ready);
+    // Polled often: restart scenarios compare request times with the moment it is ready again.
+    await waitReady(proc, recipe.ready, 30_000, 20);
   }
 
   async openConnection(fromPod: string, url: string): Promise<MeshConnection> {
