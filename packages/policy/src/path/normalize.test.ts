@@ -44,6 +44,12 @@ describe('normalizePath', () => {
     expect(normalizePath('/a?b/../c')).toMatchObject({ path: '/a', query: 'b/../c' });
   });
 
+  it('keeps ";" when path parameters are kept, and an encoded ";" always', () => {
+    expect(normalizePath('/a;b/c', { pathParameters: 'keep' })).toMatchObject({ ok: true, path: '/a;b/c' });
+    expect(normalizePath('/a%3bb/c')).toMatchObject({ ok: true, path: '/a%3Bb/c' });
+    expect(normalizePath('/a?x=1;y=2')).toMatchObject({ ok: true, path: '/a', query: 'x=1;y=2' });
+  });
+
   it('keeps double slashes when merging is off', () => {
     expect(normalizePath('//admin', { mergeSlashes: false })).toMatchObject({ ok: true, path: '//admin' });
   });
@@ -54,6 +60,8 @@ describe('normalizePath', () => {
     ['/public%2F..%2Fadmin', 'escaped-slash'],
     ['/admin%5C', 'escaped-slash'],
     ['/public\\..\\admin', 'escaped-slash'],
+    ['/..;/admin', 'path-parameter'],
+    ['/admin;jsessionid=1/secret', 'path-parameter'],
     ['/admin%00.html', 'control-character'],
     ['/admin%0a', 'control-character'],
     ['/admin%7F', 'control-character'],

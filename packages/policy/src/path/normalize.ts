@@ -10,6 +10,13 @@ export interface NormalizePathOptions {
    * request; `decode` turns each into "/" before dot-segment removal and slash merging.
    */
   readonly escapedSlashes?: 'reject' | 'decode';
+  /**
+   * What to do with a literal ";" in the path (a path parameter, as in "/admin;x/y" or
+   * "/..;/admin"): `reject` (default) fails the request, because servlet containers drop
+   * ";..." from each segment before routing, so the backend would see a path ("/admin/y") that
+   * the rules never saw; `keep` treats ";" as an ordinary character, for backends that do too.
+   */
+  readonly pathParameters?: 'reject' | 'keep';
   /** Longest accepted request target, in characters. Default 16384. */
   readonly maxLength?: number;
 }
@@ -21,7 +28,8 @@ export type NormalizePathFailure =
   | 'invalid-character'
   | 'invalid-percent-encoding'
   | 'control-character'
-  | 'escaped-slash';
+  | 'escaped-slash'
+  | 'path-parameter';
 
 export type NormalizedPath =
   | {
@@ -70,6 +78,7 @@ function fail(code: NormalizePathFailure, reason: string): NormalizedPath {
 export function normalizePath(raw: string, options: NormalizePathOptions = {}): NormalizedPath {
   const mergeSlashes = options.mergeSlashes ?? true;
   const decodeSlashes = (options.escapedSlashes ?? 'reject') === 'decode';
+  const keepParameters = options.pathParameters === 'keep';
   if (raw.length === 0) return fail('empty', 'empty request path');
   if (raw.length > (options.maxLength ?? DEFAULT_MAX_LENGTH)) {
     return fail('too-long', `request path longer than ${options.maxLength ?? DEFAULT_MAX_LENGTH} characters`);
@@ -107,6 +116,7 @@ export function normalizePath(raw: string, options: NormalizePathOptions = {}): 
       decoded += '/';
       continue;
     }
+    if (ch === ';' && !keepParameters) return fail('path-parameter', '";" (path parameter) in path');
     if (ch !== '%') {
       decoded += ch;
       continue;
