@@ -17,6 +17,7 @@ import {
 } from './identity.ts';
 import { generateRsaKeyPair } from './keys.ts';
 import { CaMetrics } from './metrics.ts';
+import type { SignatureBackend } from './signing.ts';
 import {
   authorityKeyIdentifier,
   basicConstraints,
@@ -28,7 +29,6 @@ import {
   keyIdentifier,
   keyUsage,
   randomSerialHex,
-  type SignatureBackend,
   type SigningKey,
   signTbs,
   subjectAltNameUri,

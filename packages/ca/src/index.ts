@@ -30,4 +30,4 @@ export {
 } from './identity.ts';
 export { generateRsaKeyPair, type KeyPairPem } from './keys.ts';
 export { CaMetrics, type CaMetricsSnapshot } from './metrics.ts';
-export type { SignatureBackend } from './x509.ts';
+export type { SignatureBackend } from './signing.ts';

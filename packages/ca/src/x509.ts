@@ -3,6 +3,7 @@
 import { createHash, type KeyObject, randomBytes, sign } from 'node:crypto';
 import forge from 'node-forge';
 import { children, derToPem, encodeTlv, readTlv, slice } from './der.ts';
+import type { SignatureBackend } from './signing.ts';
 
 const { asn1 } = forge;
 // forge functions its type definitions leave out.
@@ -11,8 +12,6 @@ const pki = forge.pki as typeof forge.pki & {
 };
 const C = asn1.Class;
 const T = asn1.Type;
-
-export type SignatureBackend = 'native' | 'forge';
 
 /** The key that signs certificates, in both forms the two backends need. */
 export interface SigningKey {
