@@ -4,6 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { createCsr, generateRsaKeyPair } from '@weft/ca';
 import { createCaClient } from '@weft/ca/client';
@@ -354,7 +355,57 @@ describe('weftd, local mode', () => {
     // Still serving.
     expect(proxy.client.state).toBe('connected');
   });
+
+  it('answers a frame header announcing 16 MiB with GOAWAY and closes that connection, on both xDS ports', async () => {
+    const frameSizeError = 0x6;
+    const probe = (address: string, tls: boolean) =>
+      new Promise<{ goaway: number | undefined; closed: boolean }>((resolve) => {
+        const sep = address.lastIndexOf(':');
+        const [host, port] = [address.slice(0, sep), Number(address.slice(sep + 1))];
+        const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+        const settings = Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+        const huge = Buffer.from([0xff, 0xff, 0xff, 0x0, 0, 0, 0, 0, 1]); // DATA, 16 MiB - 1, stream 1
+        const socket = tls
+          ? tlsConnect({ host, port, ALPNProtocols: ['h2'], rejectUnauthorized: false })
+          : connect({ host, port });
+        let received = Buffer.alloc(0);
+        const guard = setTimeout(() => {
+          socket.destroy();
+          resolve({ goaway: goawayCode(received), closed: false });
+        }, 15_000);
+        socket.on(tls ? 'secureConnect' : 'connect', () =>
+          socket.write(Buffer.concat([preface, settings, huge])),
+        );
+        socket.on('data', (d: Buffer) => {
+          received = Buffer.concat([received, d]);
+        });
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          clearTimeout(guard);
+          resolve({ goaway: goawayCode(received), closed: true });
+        });
+      });
+    for (const [address, tls] of [
+      [t.cp.addresses.xds as string, false],
+      [t.cp.addresses.xdsTls as string, true],
+    ] as const) {
+      expect(await probe(address, tls)).toEqual({ goaway: frameSizeError, closed: true });
+    }
+    expect(proxy.client.state).toBe('connected');
+  });
 });
+
+/** The error code of the first GOAWAY frame in a server's byte stream, if any. */
+function goawayCode(bytes: Buffer): number | undefined {
+  let at = 0;
+  while (at + 9 <= bytes.length) {
+    const length = bytes.readUIntBE(at, 3);
+    const type = bytes[at + 3];
+    if (type === 0x7 && at + 9 + 8 <= bytes.length) return bytes.readUInt32BE(at + 9 + 4);
+    at += 9 + length;
+  }
+  return undefined;
+}
 
 // The DeltaDiscoveryRequest bytes for a raw stream (node.id + type_url), built by hand so the
 // test does not depend on the server's own encoder.

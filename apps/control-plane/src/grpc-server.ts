@@ -29,6 +29,12 @@ export interface GrpcServerOptions {
   xdsReady(): boolean;
   /** How long a new connection may take to send its first bytes (default 10 s). */
   readonly firstBytesTimeoutMs?: number;
+  /**
+   * A connection with no call in flight for this long is closed (default 2 s). This is also what
+   * ends a connection whose session the HTTP/2 layer has already terminated (an oversized or
+   * malformed frame): the runtime sends GOAWAY and stops reading but leaves the socket open.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -107,6 +113,7 @@ export function createGrpcServer(options: GrpcServerOptions): grpc.Server {
     'grpc.max_receive_message_length': 1024 * 1024,
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.max_connection_idle_ms': options.idleTimeoutMs ?? 2000,
   });
 }
 
