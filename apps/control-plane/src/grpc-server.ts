@@ -180,6 +180,10 @@ export function listenGrpc(
     net.once('error', reject);
     net.listen({ host, port }, () => {
       net.off('error', reject);
+      // After listening, an accept failure (EMFILE, say) is logged, never an unhandled 'error'.
+      net.on('error', (err) =>
+        options.logger.warn('xDS listener error', { port: address, error: err.message }),
+      );
       const bound = net.address();
       const actual = typeof bound === 'object' && bound !== null ? bound.port : port;
       resolve({

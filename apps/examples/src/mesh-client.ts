@@ -44,7 +44,9 @@ export async function dial(
         clearTimeout(timer);
         resolve(socket);
       });
-      socket.once('error', (err) => {
+      // Kept after connect: a reset later on reaches the caller as 'close', never as an
+      // unhandled 'error'.
+      socket.on('error', (err) => {
         clearTimeout(timer);
         reject(err);
       });
