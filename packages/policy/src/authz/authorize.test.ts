@@ -114,6 +114,12 @@ describe('authorize: sources', () => {
       { sourcePrincipal: CLIENT, sourceNamespace: 'shop' },
       false,
     ],
+    [
+      'no namespace from a non-workload SPIFFE path',
+      { namespaces: ['kube-system'] },
+      { sourcePrincipal: 'spiffe://other.td/x/ns/kube-system/sa/y', sourceNamespace: 'kube-system' },
+      false,
+    ],
     ['namespace prefix', { namespaces: ['leg*'] }, { sourcePrincipal: CLIENT }, true],
     ['notNamespaces', { notNamespaces: ['legacy'] }, { sourcePrincipal: CLIENT }, false],
     ['IPv4 block', { ipBlocks: ['10.2.0.0/16'] }, { sourceIp: '10.2.0.5' }, true],

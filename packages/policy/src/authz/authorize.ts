@@ -9,6 +9,7 @@
 // Repeated request headers are ambiguous (a proxy may see "admin" and "guest" for one name).
 // The ambiguity never loosens a decision: a DENY condition holds if it holds for ANY value (or
 // for the values joined with ","), an ALLOW condition only if it holds for EVERY value.
+import { parseSpiffeId } from '../identity.ts';
 import { type Cidr, cidrContains, type IpBytes, parseCidr, parseIp } from '../net/ip.ts';
 import { type NormalizePathOptions, normalizeHost, normalizePath } from '../path/normalize.ts';
 import { anyMatcher, type StringMatcher } from './match.ts';
@@ -356,10 +357,10 @@ function l4View(request: AuthzRequest): AuthzRequest {
   return rest;
 }
 
+// The namespace is read with the one SPIFFE parser, anchored: a peer ID such as
+// "td/x/ns/kube-system/sa/y" (a valid SPIFFE ID, not a workload one) has no namespace.
 function namespaceOf(principal: string | undefined): string | undefined {
-  if (principal === undefined) return undefined;
-  const m = /\/ns\/([^/]+)\/sa\//.exec(principal);
-  return m?.[1];
+  return principal === undefined ? undefined : parseSpiffeId(principal)?.namespace;
 }
 
 const L4_NOTE =
@@ -396,7 +397,8 @@ export function authorize(
   const prepared: Prepared = {
     mode,
     principal,
-    namespace: namespaceOf(principal) ?? request.sourceNamespace,
+    // A claimed sourceNamespace only counts when there is no principal.
+    namespace: principal === undefined ? request.sourceNamespace : namespaceOf(principal),
     sourceIp: request.sourceIp === undefined ? undefined : parseIp(request.sourceIp),
     remoteIp: request.remoteIp === undefined || mode === 'L4' ? undefined : parseIp(request.remoteIp),
     destinationIp: request.destinationIp === undefined ? undefined : parseIp(request.destinationIp),
