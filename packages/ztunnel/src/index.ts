@@ -7,6 +7,8 @@ export {
   type InboundDecision,
   type InboundRefusal,
   type InboundRequest,
+  type InboundSource,
+  inboundSource,
 } from './inbound/decide.ts';
 export { firstContainerPort, type InboundOriginalDestination } from './inbound/plaintext.ts';
 export {
@@ -47,6 +49,7 @@ export {
   type Socks5Error,
   type Socks5Request,
 } from './outbound/socks5-protocol.ts';
+export { DEFAULT_PROXY_PORTS, proxyOwnedPorts } from './ports.ts';
 export {
   FILE_SOURCE,
   type FileLoadResult,

@@ -46,6 +46,7 @@ export type RejectReason =
   | 'destination_not_ambient'
   | 'authority_mismatch'
   | 'waypoint_bypass'
+  | 'proxy_port'
   | 'strict_mtls'
   | 'denied'
   | 'upstream_connect_failed'

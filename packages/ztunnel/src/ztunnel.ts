@@ -36,31 +36,14 @@ import { createCaptureServer, type OriginalDestination } from './outbound/captur
 import { createOutboundExecutor } from './outbound/execute.ts';
 import { type EndpointPicker, type OutboundTarget, randomPicker, roundRobinPicker } from './outbound/plan.ts';
 import { createSocks5Server } from './outbound/socks5.ts';
+import { DEFAULT_PORTS, proxyOwnedPorts, type ZtunnelPorts } from './ports.ts';
 import { FILE_SOURCE, loadConfigFile } from './state/file-source.ts';
 import { createStateStore, dumpState, type StateStore } from './state/store.ts';
 import { startXdsSource, type XdsResourceTypes, type XdsSource } from './state/xds-source.ts';
 import { defaultXdsTypes } from './state/xds-types.ts';
 import { createZtunnelTelemetry, type ZtunnelTelemetry } from './telemetry.ts';
 
-export interface ZtunnelPorts {
-  readonly hbone: number;
-  readonly inboundPlaintext: number;
-  readonly outboundCapture: number;
-  readonly socks5: number;
-  readonly admin: number;
-  readonly metrics: number;
-  readonly readiness: number;
-}
-
-export const DEFAULT_PORTS: ZtunnelPorts = {
-  hbone: 15008,
-  inboundPlaintext: 15006,
-  outboundCapture: 15001,
-  socks5: 15080,
-  admin: 15000,
-  metrics: 15020,
-  readiness: 15021,
-};
+export { DEFAULT_PORTS, type ZtunnelPorts } from './ports.ts';
 
 export interface ZtunnelConfig {
   /** Kubernetes node name: which workloads are local. */
@@ -178,6 +161,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   if (nodeIp === undefined) throw new Error(`nodeIp: "${config.nodeIp}" is not an IP address`);
   if (config.nodeName === '') throw new Error('nodeName: empty');
   const ports: ZtunnelPorts = { ...DEFAULT_PORTS, ...config.ports };
+  const proxyPorts = proxyOwnedPorts(ports);
   const logger = deps.logger ?? noopLogger;
   const sockets = deps.sockets ?? createLocalSocketFactory();
   const registry = deps.registry ?? createRegistry();
@@ -306,6 +290,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
       telemetry,
       logger,
       trustDomain,
+      proxyPorts,
       limits: {
         ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
         ...(config.maxHandshakes !== undefined ? { maxPendingHandshakes: config.maxHandshakes } : {}),
@@ -321,6 +306,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
       sockets,
       telemetry,
       logger,
+      proxyPorts,
       ...(deps.inboundOriginalDestination !== undefined
         ? { originalDestination: deps.inboundOriginalDestination }
         : {}),

@@ -6,6 +6,7 @@ import {
   waypointGateway,
 } from '@weft/policy/testing';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_PORTS, DEFAULT_PROXY_PORTS, proxyOwnedPorts } from '../ports.ts';
 import { applyUpdate, batchFromSnapshot, createStateStore, type ProxyState } from '../state/store.ts';
 import { compileOrThrow, localMeshObjects, LOCAL_MESH as M, NODE_A } from '../testing/mesh.ts';
 import {
@@ -349,8 +350,153 @@ describe('waypoint-guarded ports take HBONE only from their waypoint', () => {
     expect(d.service?.hostname).toBe(M.echoHost);
   });
 
-  it('plaintext to a guarded port under PERMISSIVE still passes (legacy callers carry no identity)', () => {
-    const d = decideInboundPlaintext(serviceBound, { ...base, peerIdentity: undefined as unknown as string });
-    expect(summary(d)).toBe(`allow ${M.echo1}:8080 (no-policy)`);
+  it.each([
+    { name: 'service-bound port, PERMISSIVE', state: serviceBound, dest: { ip: M.echo1, port: 8080 } },
+    { name: 'workload-bound, any port', state: workloadBound, dest: { ip: '127.0.1.60', port: 7000 } },
+    { name: 'bound to a waypoint with no pods', state: workloadBound, dest: { ip: '127.0.1.61', port: 80 } },
+  ])('plaintext to a guarded port is refused: $name', ({ state, dest }) => {
+    // Even when the caller passes an identity: plaintext carries none, so it is never the waypoint.
+    const d = decideInboundPlaintext(state, { ...base, destination: dest, peerIdentity: WAYPOINT });
+    expect(summary(d)).toBe('401 waypoint-bypass');
+    expect(d.allow ? '' : d.message).toContain(`not plaintext from ${M.client}`);
+  });
+
+  it('plaintext to a port no bound service targets: PERMISSIVE as usual', () => {
+    const d = decideInboundPlaintext(serviceBound, { ...base, destination: { ip: M.echo1, port: 9090 } });
+    expect(summary(d)).toBe(`allow ${M.echo1}:9090 (no-policy)`);
+  });
+});
+
+describe('the proxy-owned ports are never dialled for a caller', () => {
+  const permissive = peerAuthentication('permissive', {
+    namespace: 'demo',
+    selector: { app: 'echo' },
+    mode: 'PERMISSIVE',
+  });
+  const ports = [...DEFAULT_PROXY_PORTS].sort((a, b) => a - b);
+  it('covers every port the ztunnel listens on', () => {
+    expect(ports).toEqual(Object.values(DEFAULT_PORTS).sort((a, b) => a - b));
+    expect(ports).toEqual([15000, 15001, 15006, 15008, 15020, 15021, 15080]);
+  });
+  const cases = ports.flatMap((port) => [
+    { name: `HBONE to the listener workload's ${port}`, decide: decideInboundHbone, ip: M.echo1, port },
+    { name: `HBONE to node-a's own address, ${port}`, decide: decideInboundHbone, ip: NODE_A.ip, port },
+    { name: `HBONE to another node's workload, ${port}`, decide: decideInboundHbone, ip: M.client, port },
+    { name: `plaintext to ${port}`, decide: decideInboundPlaintext, ip: M.echo1, port },
+  ]);
+  it.each(cases)('$name: 400', ({ decide, ip, port }) => {
+    const d = decide(stateOf([permissive]), { ...base, destination: { ip, port } });
+    expect(summary(d)).toBe('400 proxy-port');
+  });
+  it('a port configured for the proxy is refused too; a workload port next to it is not', () => {
+    const proxyPorts = proxyOwnedPorts({ hbone: 25008 });
+    const state = stateOf([permissive]);
+    const to = (port: number) => ({ ...base, destination: { ip: M.echo1, port }, proxyPorts });
+    expect(summary(decideInboundHbone(state, to(25008)))).toBe('400 proxy-port');
+    expect(summary(decideInboundHbone(state, to(15008)))).toBe('400 proxy-port');
+    expect(summary(decideInboundHbone(state, to(15007)))).toBe(`allow ${M.echo1}:15007 (no-policy)`);
+  });
+});
+
+describe('the true source: Forwarded is honoured only from a peer that may speak for another', () => {
+  const WAYPOINT = 'spiffe://cluster.local/ns/demo/sa/wp';
+  const bound = stateOf([
+    waypointGateway('wp', { namespace: 'demo', for: 'workload' }),
+    ...waypointDeployment('wp', { namespace: 'demo', ip: '127.0.1.50' }),
+    pod('bound', {
+      namespace: 'demo',
+      labels: { app: 'bound' },
+      ip: '127.0.1.60',
+      serviceAccount: 'bound',
+      node: NODE_A.name,
+      waypoint: 'wp',
+      ports: [{ containerPort: 7000 }],
+    }),
+  ]);
+  const toBound = { destination: { ip: '127.0.1.60', port: 7000 } };
+  const cases: {
+    name: string;
+    state: ProxyState;
+    req: Partial<InboundRequest>;
+    source: string;
+    forwarded: string;
+  }[] = [
+    {
+      name: 'no Forwarded: the TCP peer',
+      state: stateOf([]),
+      req: { sourceIp: '127.0.2.1' },
+      source: '127.0.2.1',
+      forwarded: 'absent',
+    },
+    {
+      name: 'a peer naming a workload of its own identity (its ztunnel names the pod): honoured',
+      state: stateOf([]),
+      req: { sourceIp: '127.0.2.1', forwardedFor: M.client },
+      source: M.client,
+      forwarded: 'honoured',
+    },
+    {
+      name: 'a peer naming an address of another identity: ignored',
+      state: stateOf([]),
+      req: { sourceIp: '127.0.2.1', forwardedFor: M.legacy },
+      source: '127.0.2.1',
+      forwarded: 'ignored',
+    },
+    {
+      name: 'a peer naming an address outside the mesh: ignored',
+      state: stateOf([]),
+      req: { sourceIp: '127.0.2.1', forwardedFor: '10.0.0.7' },
+      source: '127.0.2.1',
+      forwarded: 'ignored',
+    },
+    {
+      name: 'the waypoint guarding the destination speaks for its client: honoured',
+      state: bound,
+      req: { ...toBound, peerIdentity: WAYPOINT, sourceIp: '127.0.1.50', forwardedFor: '10.0.0.7' },
+      source: '10.0.0.7',
+      forwarded: 'honoured',
+    },
+    {
+      name: 'that waypoint calling a port it does not guard: ignored',
+      state: bound,
+      req: { peerIdentity: WAYPOINT, sourceIp: '127.0.1.50', forwardedFor: '10.0.0.7' },
+      source: '127.0.1.50',
+      forwarded: 'ignored',
+    },
+    {
+      name: 'a client of a guarded port forging its source: ignored (and refused as a bypass)',
+      state: bound,
+      req: { ...toBound, sourceIp: '127.0.2.1', forwardedFor: '127.0.1.50' },
+      source: '127.0.2.1',
+      forwarded: 'ignored',
+    },
+    {
+      name: 'a refusal before the destination is known still reports the true source',
+      state: stateOf([]),
+      req: { destination: { ip: '127.0.9.9', port: 80 }, sourceIp: '127.0.2.1', forwardedFor: '10.0.0.7' },
+      source: '127.0.2.1',
+      forwarded: 'ignored',
+    },
+  ];
+  it.each(cases)('$name', ({ state, req, source, forwarded }) => {
+    const d = decideInboundHbone(state, { ...base, ...req });
+    expect(d.source).toEqual({ ip: source, forwarded });
+  });
+
+  it('policy sees the true source: an ipBlock ALLOW cannot be met by forging Forwarded', () => {
+    const allowOnlyLegacyIp = authorizationPolicy('allow-legacy-ip', {
+      namespace: 'demo',
+      action: 'ALLOW',
+      rules: [{ from: [{ source: { ipBlocks: [`${M.legacy}/32`] } }] }],
+    });
+    const state = stateOf([allowOnlyLegacyIp]);
+    const forged = decideInboundHbone(state, { ...base, sourceIp: M.client, forwardedFor: M.legacy });
+    expect(summary(forged)).toBe('401 denied');
+    expect(forged.source.ip).toBe(M.client);
+  });
+
+  it('plaintext ignores any Forwarded passed in', () => {
+    const d = decideInboundPlaintext(stateOf([]), { ...base, sourceIp: '127.0.2.1', forwardedFor: M.client });
+    expect(d.source).toEqual({ ip: '127.0.2.1', forwarded: 'absent' });
   });
 });

@@ -1,21 +1,32 @@
-// Inbound decisions, pure: which local workload a connection is for, whether its peer
-// authentication lets it in, and what @weft/policy's L4 authorization says. The HBONE and
-// plaintext listeners execute these decisions.
+// Inbound decisions, pure: which local workload a connection is for, who really sent it, whether
+// its peer authentication lets it in, and what @weft/policy's L4 authorization says. The HBONE
+// and plaintext listeners execute these decisions.
+//
+// Proxy-owned ports: a destination port this proxy owns (15001, 15006, 15008, 15080, 15000, 15020,
+// 15021) is never dialled for a caller (400): the connection would come back into the ztunnel from
+// the ztunnel itself, past the waypoint binding and with the caller's address and identity lost.
 //
 // Waypoints: a workload port that a waypoint guards (the workload's own binding, or a bound
-// service that selects it on that port) takes HBONE only from that waypoint's identity, so no
+// service that selects it on that port) takes traffic only from that waypoint's identity, so no
 // caller can skip the waypoint's L7 policy by dialling the pod. Istio's ztunnel leaves this to
 // policies that allow only the waypoint; enforcing the binding itself is stricter and needs no
-// policy. Plaintext (15006) is not checked: under PERMISSIVE a legacy caller still passes, as it
-// carries no identity to compare (STRICT refuses it anyway).
+// policy. Plaintext (15006) to a guarded port is refused too: it carries no identity, so it cannot
+// be the waypoint.
+//
+// The true source: `Forwarded: for=` is a claim, honoured only from a peer entitled to make it (a
+// waypoint guarding the destination speaks for its clients; a peer may name an address of a
+// workload with its own identity, which is how a node's ztunnel names the pod it tunnels for).
+// Anyone else's Forwarded is ignored and the source is the TCP peer.
 import {
   type AuthzDecision,
   authorize,
   type MtlsMode,
   normalizeIp,
   type Service,
+  type WaypointBinding,
   type Workload,
 } from '@weft/policy';
+import { DEFAULT_PROXY_PORTS } from '../ports.ts';
 import type { ProxyState } from '../state/store.ts';
 import { waypointPods, waypointsGuarding } from '../state/waypoints.ts';
 
@@ -35,7 +46,9 @@ export type InboundRefusal =
   /** HBONE to a waypoint-guarded port from someone else than that waypoint. */
   | 'waypoint-bypass'
   /** Plaintext without a known original destination port. */
-  | 'no-original-destination';
+  | 'no-original-destination'
+  /** The destination port is one of the proxy's own (HBONE, plaintext, capture, SOCKS5, admin...). */
+  | 'proxy-port';
 
 export type InboundDecision =
   | {
@@ -46,6 +59,8 @@ export type InboundDecision =
       readonly target: { readonly ip: string; readonly port: number };
       readonly authz: AuthzDecision;
       readonly mtlsMode: MtlsMode;
+      /** Who sent it: what policy and telemetry see (see `inboundSource`). */
+      readonly source: InboundSource;
     }
   | {
       readonly allow: false;
@@ -59,7 +74,19 @@ export type InboundDecision =
       readonly workload?: Workload;
       readonly service?: Service;
       readonly authz?: AuthzDecision;
+      readonly source: InboundSource;
     };
+
+/** The source of an inbound connection as decided, and whether a Forwarded claim was taken. */
+export interface InboundSource {
+  /** The address policy and telemetry see ('' when the connection had none). */
+  readonly ip: string;
+  /**
+   * `absent`: no Forwarded; `honoured`: taken from Forwarded; `ignored`: the peer may not speak
+   * for another address, so the TCP peer address was used instead.
+   */
+  readonly forwarded: 'absent' | 'honoured' | 'ignored';
+}
 
 export interface InboundRequest {
   readonly nodeName: string;
@@ -69,32 +96,90 @@ export interface InboundRequest {
   readonly destination: { readonly ip: string; readonly port: number };
   /** Verified SPIFFE ID of the HBONE peer; absent for plaintext. */
   readonly peerIdentity?: string;
-  /** The original client address (Forwarded: for=, else the TCP peer). */
+  /** The TCP peer's address. */
   readonly sourceIp?: string;
+  /** HBONE `Forwarded: for=` as sent: a claim, honoured only from an entitled peer. */
+  readonly forwardedFor?: string;
+  /** Ports the proxy owns, never dialled for a caller; default the mesh's standard ports. */
+  readonly proxyPorts?: ReadonlySet<number>;
 }
 
 function refuse(
   reason: InboundRefusal,
   status: 400 | 401,
   message: string,
+  source: InboundSource,
   extra: { workload?: Workload; service?: Service | undefined; authz?: AuthzDecision } = {},
 ): InboundDecision {
   const { service, ...rest } = extra;
-  return { allow: false, reason, status, message, ...rest, ...(service !== undefined ? { service } : {}) };
+  return {
+    allow: false,
+    reason,
+    status,
+    message,
+    source,
+    ...rest,
+    ...(service !== undefined ? { service } : {}),
+  };
 }
 
-function findWorkload(state: ProxyState, req: InboundRequest): Workload | InboundDecision {
+/**
+ * Who sent a connection. The TCP peer, unless the HBONE peer is entitled to name another address
+ * in `Forwarded: for=`: the identity of a waypoint guarding the destination (`waypointIdentities`)
+ * speaks for its clients; any peer may name an address of a workload whose identity is its own
+ * (a node's ztunnel tunnels with the source pod's certificate and names that pod). A claim from
+ * anyone else is ignored: no caller chooses the address policy and telemetry see.
+ */
+export function inboundSource(
+  state: ProxyState,
+  req: Pick<InboundRequest, 'peerIdentity' | 'sourceIp' | 'forwardedFor'>,
+  waypointIdentities: ReadonlySet<string> = new Set(),
+): InboundSource {
+  const peerIp = normalizeIp(req.sourceIp ?? '') ?? req.sourceIp ?? '';
+  if (req.forwardedFor === undefined) return { ip: peerIp, forwarded: 'absent' };
+  const claimed = normalizeIp(req.forwardedFor);
+  const peer = req.peerIdentity;
+  if (claimed === undefined || peer === undefined) return { ip: peerIp, forwarded: 'ignored' };
+  if (waypointIdentities.has(peer)) return { ip: claimed, forwarded: 'honoured' };
+  if (state.workloadByIp(claimed)?.identity === peer) return { ip: claimed, forwarded: 'honoured' };
+  return { ip: peerIp, forwarded: 'ignored' };
+}
+
+function proxyPortRefusal(req: InboundRequest, source: InboundSource): InboundDecision | undefined {
+  const ports = req.proxyPorts ?? DEFAULT_PROXY_PORTS;
+  if (!ports.has(req.destination.port)) return undefined;
+  return refuse(
+    'proxy-port',
+    400,
+    `port ${req.destination.port} belongs to the proxy, not to a workload`,
+    source,
+  );
+}
+
+function waypointIdentitiesOf(state: ProxyState, guards: readonly WaypointBinding[]): Set<string> {
+  const allowed = new Set<string>();
+  for (const g of guards) for (const pod of waypointPods(state, g.key)) allowed.add(pod.identity);
+  return allowed;
+}
+
+function findWorkload(
+  state: ProxyState,
+  req: InboundRequest,
+  source: InboundSource,
+): Workload | InboundDecision {
   const ip = normalizeIp(req.destination.ip);
   const workload = ip === undefined ? undefined : state.workloadByIp(ip);
   if (workload === undefined) {
-    return refuse('unknown-destination', 400, `${req.destination.ip} is no workload of this mesh`);
+    return refuse('unknown-destination', 400, `${req.destination.ip} is no workload of this mesh`, source);
   }
+  const service = state.serviceForEndpoint(workload.uid, req.destination.port);
   if (req.listenerWorkloadUid !== undefined && workload.uid !== req.listenerWorkloadUid) {
     return refuse(
       'authority-mismatch',
       400,
       `destination ${req.destination.ip} is not the workload this listener serves`,
-      { workload, service: state.serviceForEndpoint(workload.uid, req.destination.port) },
+      source,
+      { workload, service },
     );
   }
   if (workload.node !== req.nodeName) {
@@ -102,7 +187,8 @@ function findWorkload(state: ProxyState, req: InboundRequest): Workload | Inboun
       'destination-not-local',
       400,
       `workload ${workload.namespace}/${workload.name} is on node ${workload.node ?? '(none)'}, not ${req.nodeName}`,
-      { workload, service: state.serviceForEndpoint(workload.uid, req.destination.port) },
+      source,
+      { workload, service },
     );
   }
   if (workload.mode !== 'ambient') {
@@ -110,7 +196,8 @@ function findWorkload(state: ProxyState, req: InboundRequest): Workload | Inboun
       'destination-not-ambient',
       400,
       `workload ${workload.namespace}/${workload.name} is in ${workload.mode} mode`,
-      { workload, service: state.serviceForEndpoint(workload.uid, req.destination.port) },
+      source,
+      { workload, service },
     );
   }
   return workload;
@@ -121,20 +208,22 @@ function authorizeFor(
   workload: Workload,
   req: InboundRequest,
   mtlsMode: MtlsMode,
+  source: InboundSource,
 ): InboundDecision {
   const ip = normalizeIp(req.destination.ip) ?? req.destination.ip;
   const authz = authorize(
     state.policiesForWorkload(workload.uid),
     {
       ...(req.peerIdentity !== undefined ? { sourcePrincipal: req.peerIdentity } : {}),
-      ...(req.sourceIp !== undefined ? { sourceIp: req.sourceIp } : {}),
+      ...(source.ip !== '' ? { sourceIp: source.ip } : {}),
       destinationIp: ip,
       destinationPort: req.destination.port,
     },
     { mode: 'L4' },
   );
   const service = state.serviceForEndpoint(workload.uid, req.destination.port);
-  if (authz.action === 'DENY') return refuse('denied', 401, authz.reason, { workload, service, authz });
+  if (authz.action === 'DENY')
+    return refuse('denied', 401, authz.reason, source, { workload, service, authz });
   return {
     allow: true,
     workload,
@@ -142,43 +231,69 @@ function authorizeFor(
     target: { ip, port: req.destination.port },
     authz,
     mtlsMode,
+    source,
   };
+}
+
+function waypointBypass(
+  state: ProxyState,
+  workload: Workload,
+  req: InboundRequest,
+  guards: readonly WaypointBinding[],
+  allowed: ReadonlySet<string>,
+  source: InboundSource,
+): InboundDecision {
+  const who =
+    req.peerIdentity ?? (req.sourceIp !== undefined ? `plaintext from ${req.sourceIp}` : 'an unknown peer');
+  return refuse(
+    'waypoint-bypass',
+    401,
+    `${workload.namespace}/${workload.name} port ${req.destination.port} is served by waypoint ${guards.map((g) => g.key).join(', ')}: only ${allowed.size > 0 ? [...allowed].sort().join(', ') : 'its pods (none deployed)'} may connect, not ${who}`,
+    source,
+    { workload, service: state.serviceForEndpoint(workload.uid, req.destination.port) },
+  );
 }
 
 /** A tunnel arrived over HBONE (mutual TLS, peer identity verified by the HBONE server). */
 export function decideInboundHbone(state: ProxyState, req: InboundRequest): InboundDecision {
-  const found = findWorkload(state, req);
+  const unguarded = inboundSource(state, req);
+  const toProxy = proxyPortRefusal(req, unguarded);
+  if (toProxy !== undefined) return toProxy;
+  const found = findWorkload(state, req, unguarded);
   if (!('uid' in found)) return found;
   const guards = waypointsGuarding(state, found, req.destination.port);
-  if (guards.length > 0) {
-    const allowed = new Set<string>();
-    for (const g of guards) for (const pod of waypointPods(state, g.key)) allowed.add(pod.identity);
-    if (req.peerIdentity === undefined || !allowed.has(req.peerIdentity)) {
-      return refuse(
-        'waypoint-bypass',
-        401,
-        `${found.namespace}/${found.name} port ${req.destination.port} is served by waypoint ${guards.map((g) => g.key).join(', ')}: only ${allowed.size > 0 ? [...allowed].sort().join(', ') : 'its pods (none deployed)'} may connect, not ${req.peerIdentity ?? 'an unknown peer'}`,
-        { workload: found, service: state.serviceForEndpoint(found.uid, req.destination.port) },
-      );
-    }
+  const allowed = waypointIdentitiesOf(state, guards);
+  const source = guards.length > 0 ? inboundSource(state, req, allowed) : unguarded;
+  if (guards.length > 0 && (req.peerIdentity === undefined || !allowed.has(req.peerIdentity))) {
+    return waypointBypass(state, found, req, guards, allowed, source);
   }
-  return authorizeFor(state, found, req, 'STRICT');
+  return authorizeFor(state, found, req, 'STRICT', source);
 }
 
 /** A plaintext connection was captured for a local workload (port 15006). */
 export function decideInboundPlaintext(state: ProxyState, req: InboundRequest): InboundDecision {
-  const found = findWorkload(state, req);
+  // Plaintext carries no identity and no Forwarded: the source is the TCP peer, and a rule that
+  // needs principals or namespaces cannot match.
+  const { peerIdentity: _identity, forwardedFor: _forwarded, ...plain } = req;
+  const source = inboundSource(state, plain);
+  const toProxy = proxyPortRefusal(plain, source);
+  if (toProxy !== undefined) return toProxy;
+  const found = findWorkload(state, plain, source);
   if (!('uid' in found)) return found;
-  const mode = state.peerAuthenticationMode(found, req.destination.port);
+  const mode = state.peerAuthenticationMode(found, plain.destination.port);
   if (mode === 'STRICT') {
     return refuse(
       'strict-mtls',
       401,
-      `PeerAuthentication is STRICT for ${found.namespace}/${found.name} port ${req.destination.port}: plaintext refused`,
-      { workload: found, service: state.serviceForEndpoint(found.uid, req.destination.port) },
+      `PeerAuthentication is STRICT for ${found.namespace}/${found.name} port ${plain.destination.port}: plaintext refused`,
+      source,
+      { workload: found, service: state.serviceForEndpoint(found.uid, plain.destination.port) },
     );
   }
-  // Plaintext carries no identity: a rule that needs principals or namespaces cannot match.
-  const { peerIdentity: _ignored, ...plain } = req;
-  return authorizeFor(state, found, plain, mode);
+  // A guarded port takes traffic only from its waypoint, which always speaks HBONE.
+  const guards = waypointsGuarding(state, found, plain.destination.port);
+  if (guards.length > 0) {
+    return waypointBypass(state, found, plain, guards, waypointIdentitiesOf(state, guards), source);
+  }
+  return authorizeFor(state, found, plain, mode, source);
 }

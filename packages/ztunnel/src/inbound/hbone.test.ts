@@ -25,15 +25,21 @@ import { createInboundHbone, type InboundHbone } from './hbone.ts';
 const layout = localMeshLayout(9, 10);
 const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
 const ECHO_ID = 'spiffe://cluster.local/ns/demo/sa/echo';
+const WAYPOINT_ID = 'spiffe://cluster.local/ns/demo/sa/wp';
 
 let echoCert: CertMaterial;
 let clientCert: CertMaterial;
+let waypointCert: CertMaterial;
 let echo: EchoServer;
 
 beforeAll(async () => {
   const ca = await createTestCa();
   const issue = async (id: string) => ({ ...(await ca.issue(id)), trustBundlePem: ca.trustBundlePem });
-  [echoCert, clientCert] = await Promise.all([issue(ECHO_ID), issue(CLIENT_ID)]);
+  [echoCert, clientCert, waypointCert] = await Promise.all([
+    issue(ECHO_ID),
+    issue(CLIENT_ID),
+    issue(WAYPOINT_ID),
+  ]);
   echo = await startTcpEcho(layout.echo1, 8080);
 });
 afterAll(async () => {
@@ -71,7 +77,7 @@ afterEach(async () => {
 
 async function start(
   extra: readonly unknown[] = [],
-  opts: { beforeConnect?: (addr: SocketAddress) => Promise<void> } = {},
+  opts: { beforeConnect?: (addr: SocketAddress) => Promise<void>; clientCert?: CertMaterial } = {},
 ): Promise<Fixture> {
   const local = createLocalSocketFactory();
   const connects: SocketAddress[] = [];
@@ -92,7 +98,7 @@ async function start(
   const f: Fixture = {
     state,
     inbound: undefined as unknown as InboundHbone,
-    client: createHboneClient({ certs: createCertStore(clientCert) }),
+    client: createHboneClient({ certs: createCertStore(opts.clientCert ?? clientCert) }),
     via: { ip: '', port: 0 },
     accessLog,
     telemetry,
@@ -125,6 +131,20 @@ async function statusOf(p: Promise<unknown>): Promise<number | string> {
     return isHboneError(e) ? (e.status ?? e.kind) : String(e);
   }
 }
+
+// echo-1:8080 guarded by waypoint demo/wp (pod 127.0.9.50, identity WAYPOINT_ID) through a bound
+// service that selects it.
+const guardedByWaypoint = [
+  waypointGateway('wp', { namespace: 'demo' }),
+  ...waypointDeployment('wp', { namespace: 'demo', ip: '127.0.9.50' }),
+  service('echo-l7', {
+    namespace: 'demo',
+    clusterIP: '10.96.9.50',
+    labels: { 'weft.dev/use-waypoint': 'wp' },
+    selector: { app: 'echo' },
+    ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+  }),
+];
 
 describe('inbound HBONE status codes', () => {
   const denyAll = authorizationPolicy('deny-all', {
@@ -159,24 +179,45 @@ describe('inbound HBONE status codes', () => {
     {
       name: 'a port a waypoint guards, the caller skipping the waypoint',
       dest: () => layout.echo1,
-      extra: [
-        waypointGateway('wp', { namespace: 'demo' }),
-        ...waypointDeployment('wp', { namespace: 'demo', ip: '127.0.9.50' }),
-        service('echo-l7', {
-          namespace: 'demo',
-          clusterIP: '10.96.9.50',
-          labels: { 'weft.dev/use-waypoint': 'wp' },
-          selector: { app: 'echo' },
-          ports: [{ name: 'http', port: 80, targetPort: 8080 }],
-        }),
-      ],
+      extra: guardedByWaypoint,
       status: 401,
       reason: 'waypoint_bypass',
     },
-  ])('$name: $status', async ({ dest, extra, status, reason }) => {
+    {
+      name: "the listener workload's HBONE port (a tunnel into the proxy itself)",
+      dest: () => layout.echo1,
+      port: 15008,
+      extra: guardedByWaypoint,
+      status: 400,
+      reason: 'proxy_port',
+    },
+    {
+      name: "the listener workload's plaintext port",
+      dest: () => layout.echo1,
+      port: 15006,
+      extra: guardedByWaypoint,
+      status: 400,
+      reason: 'proxy_port',
+    },
+    {
+      name: "the node's admin port",
+      dest: () => layout.nodeA.ip,
+      port: 15000,
+      extra: [],
+      status: 400,
+      reason: 'proxy_port',
+    },
+  ] as {
+    name: string;
+    dest: () => string;
+    port?: number;
+    extra: unknown[];
+    status: number;
+    reason?: string;
+  }[])('$name: $status', async ({ dest, port, extra, status, reason }) => {
     fx = await start(extra);
     const got = await statusOf(
-      fx.client.connect({ via: fx.via, dest: { ip: dest(), port: 8080 }, expectedIdentity: ECHO_ID }),
+      fx.client.connect({ via: fx.via, dest: { ip: dest(), port: port ?? 8080 }, expectedIdentity: ECHO_ID }),
     );
     expect(got).toBe(status);
     if (reason !== undefined) {
@@ -229,7 +270,8 @@ describe('open tunnels decided again on a config change', () => {
 });
 
 describe('several streams on one connection', () => {
-  // Same destination, same peer connection: only the Forwarded source tells them apart.
+  // Same destination, same peer connection (the waypoint guarding echo-1, which may speak for its
+  // clients): only the Forwarded source tells them apart.
   const allowOne = authorizationPolicy('allow-one', {
     namespace: 'demo',
     action: 'ALLOW',
@@ -252,8 +294,9 @@ describe('several streams on one connection', () => {
     // The allowed stream's upstream connect waits until the denied stream was answered: when the
     // allowed stream goes first, both decisions are pending at once (keying them by addresses
     // gave the allowed tunnel the denied stream's decision, or none).
-    fx = await start([allowOne, denyTwo], {
+    fx = await start([...guardedByWaypoint, allowOne, denyTwo], {
       beforeConnect: () => until(() => lineOf('10.0.0.2') !== undefined),
+      clientCert: waypointCert,
     });
     const f = fx;
     const dest = { ip: layout.echo1, port: 8080 };
@@ -284,16 +327,61 @@ describe('several streams on one connection', () => {
       rbac_policy: 'demo/allow-one',
       bytes_received: '4',
       dst_workload: 'echo-1',
-      dst_service: layout.echoHost,
     });
     expect(lineOf('10.0.0.1')?.reason ?? '-').toBe('-');
     expect(lineOf('10.0.0.2')).toMatchObject({
       rbac: 'deny',
       rbac_policy: 'demo/deny-two',
       reason: 'denied',
-      dst_service: layout.echoHost,
     });
     expect(f.telemetry.rejects.count('denied')).toBe(1);
+  });
+});
+
+describe('a caller cannot choose its source with Forwarded', () => {
+  // Only 127.0.10.20 (other/legacy) may reach echo-1 by address.
+  const allowLegacyIp = authorizationPolicy('allow-legacy-ip', {
+    namespace: 'demo',
+    action: 'ALLOW',
+    selector: { app: 'echo' },
+    rules: [{ from: [{ source: { ipBlocks: [`${layout.legacy}/32`] } }] }],
+  });
+
+  it("a client naming another workload's address is judged and logged by its own", async () => {
+    fx = await start([allowLegacyIp]);
+    const got = await statusOf(
+      fx.client.connect({
+        via: fx.via,
+        dest: { ip: layout.echo1, port: 8080 },
+        expectedIdentity: ECHO_ID,
+        forwardedFor: layout.legacy,
+      }),
+    );
+    expect(got).toBe(401);
+    expect(fx.connects).toEqual([]);
+    const line = parseKvLine(fx.accessLog.lines.at(-1) ?? '');
+    expect(line).toMatchObject({ reason: 'denied', src_principal: CLIENT_ID });
+    // The TCP peer (this test's client connects from 127.0.0.1), never the claimed address.
+    expect(line.src_addr).toBe('127.0.0.1');
+  });
+
+  it('a client naming its own pod address is honoured (what its ztunnel sends)', async () => {
+    fx = await start();
+    const t = (await fx.client.connect({
+      via: fx.via,
+      dest: { ip: layout.echo1, port: 8080 },
+      expectedIdentity: ECHO_ID,
+      forwardedFor: layout.client,
+    })) as Duplex;
+    t.resume();
+    const closed = new Promise((r) => t.once('close', r));
+    t.end();
+    await closed;
+    await until(() => fx?.accessLog.lines.length === 1);
+    expect(parseKvLine(fx.accessLog.lines[0] ?? '')).toMatchObject({
+      src_addr: layout.client,
+      src_workload: 'client',
+    });
   });
 });
 

@@ -30,6 +30,8 @@ export interface InboundHboneOptions {
   readonly telemetry: ZtunnelTelemetry;
   readonly logger: Logger;
   readonly trustDomain: string;
+  /** The proxy's own ports, never dialled for a tunnel; default the mesh's standard ports. */
+  readonly proxyPorts?: ReadonlySet<number>;
   readonly limits?: {
     readonly maxConnections?: number;
     readonly maxPendingHandshakes?: number;
@@ -58,6 +60,7 @@ const REFUSAL_REASON: Readonly<Record<InboundRefusal, RejectReason>> = {
   denied: 'denied',
   'waypoint-bypass': 'waypoint_bypass',
   'no-original-destination': 'no_original_destination',
+  'proxy-port': 'proxy_port',
 };
 
 function connectionReason(r: ConnectionRejectReason): RejectReason {
@@ -114,9 +117,18 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
         listenerWorkloadUid: workload.uid,
         destination: dest,
         peerIdentity: peer.identity,
-        sourceIp: peer.forwardedFor ?? peer.ip,
+        sourceIp: peer.ip,
+        ...(peer.forwardedFor !== undefined ? { forwardedFor: peer.forwardedFor } : {}),
+        ...(options.proxyPorts !== undefined ? { proxyPorts: options.proxyPorts } : {}),
       };
       const decision = decideInboundHbone(options.state(), request);
+      if (decision.source.forwarded === 'ignored') {
+        options.logger.debug('Forwarded ignored: the peer may not speak for another address', {
+          peer: peer.identity,
+          forwarded: peer.forwardedFor ?? '',
+          source: decision.source.ip,
+        });
+      }
       decisions.set(stream.id, decision);
       requests.set(stream.id, request);
       // Policy says no: 401. A destination this node does not serve (not a local ambient
@@ -143,7 +155,9 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
       onStreamOpened(e) {
         const decision = decisions.get(e.id);
         const state = options.state();
-        const source = state.workloadByIp(e.peer.forwardedFor ?? e.peer.ip);
+        // The source as decided: Forwarded only when the peer may speak for another address.
+        const sourceIp = decision?.source.ip ?? e.peer.ip;
+        const source = state.workloadByIp(sourceIp);
         const dst = decision?.workload ?? workload;
         // :authority is the pod IP; the service comes from the store (endpoint on this port).
         const service = decision?.service;
@@ -151,7 +165,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
           {
             reporter: 'destination',
             security: 'mutual_tls',
-            sourceAddress: `${e.peer.forwardedFor ?? e.peer.ip}`,
+            sourceAddress: sourceIp,
             source:
               source !== undefined && source.identity === e.peer.identity
                 ? source
@@ -164,7 +178,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
           {
             direction: 'inbound',
             kind: 'hbone',
-            source: e.peer.forwardedFor ?? e.peer.ip,
+            source: sourceIp,
             destination: `${e.dest.ip}:${e.dest.port}`,
             sourceIdentity: e.peer.identity,
             destinationIdentity: dst.identity,
@@ -213,7 +227,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
           {
             reporter: 'destination',
             security: 'mutual_tls',
-            sourceAddress: e.peer?.forwardedFor ?? e.peer?.ip ?? '',
+            sourceAddress: decision?.source.ip ?? e.peer?.ip ?? '',
             ...(e.peer !== undefined ? { source: { identity: e.peer.identity } } : {}),
             destination: refusedWorkload ?? workload,
             ...(refusedService !== undefined ? { service: refusedService } : {}),

@@ -1,6 +1,8 @@
 // Inbound plaintext (port 15006 of each local workload): a caller without mesh mTLS. Its
-// PeerAuthentication decides first (STRICT refuses), then L4 authorization with no principal,
-// then the bytes go to the workload's original destination port.
+// PeerAuthentication decides first (STRICT refuses), then the waypoint binding (a guarded port
+// takes only its waypoint, which speaks HBONE: plaintext is refused), then L4 authorization with no
+// principal, then the bytes go to the workload's original destination port (never a port of the
+// proxy's own).
 import type { Socket } from 'node:net';
 import { splice } from '@weft/hbone';
 import { normalizeIp, type Workload } from '@weft/policy';
@@ -29,6 +31,8 @@ export interface InboundPlaintextOptions {
   /** Open connections on this listener before new ones are refused. Default 1024. */
   readonly maxConnections?: number;
   readonly connectTimeoutMs?: number;
+  /** The proxy's own ports, never forwarded to; default the mesh's standard ports. */
+  readonly proxyPorts?: ReadonlySet<number>;
 }
 
 export interface InboundPlaintext {
@@ -44,9 +48,9 @@ const REASON: Readonly<Record<InboundRefusal, RejectReason>> = {
   'authority-mismatch': 'authority_mismatch',
   'strict-mtls': 'strict_mtls',
   denied: 'denied',
-  // Never decided for plaintext (see decide.ts); listed for the exhaustive map.
   'waypoint-bypass': 'waypoint_bypass',
   'no-original-destination': 'no_original_destination',
+  'proxy-port': 'proxy_port',
 };
 
 export function createInboundPlaintext(options: InboundPlaintextOptions): InboundPlaintext {
@@ -84,10 +88,12 @@ export function createInboundPlaintext(options: InboundPlaintextOptions): Inboun
       listenerWorkloadUid: workload.uid,
       destination: { ip: workloadIp, port },
       sourceIp,
+      ...(options.proxyPorts !== undefined ? { proxyPorts: options.proxyPorts } : {}),
     });
     if (!decision.allow) {
       const reason = REASON[decision.reason];
-      const flags: ResponseFlag[] = reason === 'denied' || reason === 'strict_mtls' ? ['RBAC'] : ['NR'];
+      const flags: ResponseFlag[] =
+        reason === 'denied' || reason === 'strict_mtls' || reason === 'waypoint_bypass' ? ['RBAC'] : ['NR'];
       telemetry.refused(
         {
           ...base,
