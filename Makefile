@@ -44,6 +44,7 @@ bench: build
 	pnpm bench:xds
 	pnpm bench:ambient
 	pnpm bench:waypoint
+	pnpm bench:restart
 
 clean:
 	rm -rf node_modules packages/*/node_modules packages/*/dist packages/*/src/gen apps/*/node_modules apps/*/dist .turbo
