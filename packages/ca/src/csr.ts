@@ -2,7 +2,7 @@
 // parsed and checked (size, structure, RSA key size, proof of possession) on the CA.
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import forge from 'node-forge';
-import { children, encodeTlv, readTlv, slice, type Tlv } from './der.ts';
+import { children, encodeTlv, isMinimalDer, readTlv, slice, type Tlv } from './der.ts';
 import { type CaError, fail, ok, type Result } from './errors.ts';
 
 const { asn1 } = forge;
@@ -71,9 +71,11 @@ const PEM_CSR =
   /^\s*-----BEGIN (NEW )?CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END (NEW )?CERTIFICATE REQUEST-----\s*$/;
 
 /** INTEGER contents -> unsigned big-endian bytes without leading zeros; undefined if negative or zero. */
+/** Undefined also for a non-minimal encoding (a leading 0x00 the sign bit does not need). */
 function unsignedInteger(buf: Buffer, tlv: Tlv): Buffer | undefined {
   let bytes = buf.subarray(tlv.contentStart, tlv.end);
   if (bytes.length === 0 || ((bytes[0] as number) & 0x80) !== 0) return undefined;
+  if (bytes.length > 1 && bytes[0] === 0 && ((bytes[1] as number) & 0x80) === 0) return undefined;
   while (bytes.length > 1 && bytes[0] === 0) bytes = bytes.subarray(1);
   if (bytes.length === 1 && bytes[0] === 0) return undefined;
   return bytes;
@@ -129,6 +131,10 @@ export function parseCsr(pem: string, maxBytes = DEFAULT_MAX_CSR_BYTES): Result<
   try {
     const outer = readTlv(body, 0);
     if (outer.tag !== 0x30 || outer.end !== body.length) return bad('invalid DER: not one SEQUENCE');
+    // DER is a distinguished encoding: a request whose bytes are not the one encoding of what
+    // they say (long-form short lengths, padded integers, junk in the algorithm parameters) is
+    // refused, so the bytes the CA accepts are exactly the bytes that were signed and parsed.
+    if (!isMinimalDer(body)) return bad('invalid DER: non-minimal length encoding');
     const [cri, alg, sig, ...extra] = children(body, outer);
     if (cri?.tag !== 0x30 || alg?.tag !== 0x30 || sig?.tag !== 0x03 || extra.length > 0) {
       return bad('invalid DER: CertificationRequest must be SEQUENCE { info, algorithm, BIT STRING }');
@@ -145,6 +151,8 @@ export function parseCsr(pem: string, maxBytes = DEFAULT_MAX_CSR_BYTES): Result<
     keyAlg = oidOf(body, children(body, keyAlgId)[0]);
     if (keyAlg === RSA_ENCRYPTION) {
       if (body[keyBits.contentStart] !== 0) return bad('invalid DER: public key BIT STRING has unused bits');
+      if (!isMinimalDer(body.subarray(keyBits.contentStart + 1, keyBits.end)))
+        return bad('invalid DER: non-minimal RSAPublicKey');
       const rsaKey = readTlv(body, keyBits.contentStart + 1, keyBits.end);
       const [modulus, exponent, ...more] = rsaKey.tag === 0x30 ? children(body, rsaKey) : [];
       if (modulus?.tag !== 0x02 || exponent?.tag !== 0x02 || more.length > 0 || rsaKey.end !== keyBits.end) {
@@ -153,7 +161,14 @@ export function parseCsr(pem: string, maxBytes = DEFAULT_MAX_CSR_BYTES): Result<
       n = unsignedInteger(body, modulus);
       e = unsignedInteger(body, exponent);
     }
-    sigAlg = oidOf(body, children(body, alg)[0]);
+    const [sigAlgId, sigParams, ...sigMore] = children(body, alg);
+    sigAlg = oidOf(body, sigAlgId);
+    // RSA signature algorithms take NULL parameters (RFC 4055 also allows them absent), nothing else.
+    if (
+      sigMore.length > 0 ||
+      (sigParams !== undefined && (sigParams.tag !== 0x05 || sigParams.end !== sigParams.contentStart))
+    )
+      return bad('invalid DER: signature algorithm parameters must be NULL or absent');
     if (sig.end - sig.contentStart < 2 || body[sig.contentStart] !== 0)
       return bad('invalid DER: malformed signature');
     signature = body.subarray(sig.contentStart + 1, sig.end);

@@ -45,6 +45,28 @@ export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
   return out;
 }
 
+/**
+ * Whether `buf` is exactly one TLV whose every length (recursively through constructed TLVs) is
+ * in its shortest form, so decoding and re-encoding gives the same bytes. BER leniencies (long
+ * form for short lengths, leading zero length bytes) make it false.
+ */
+export function isMinimalDer(buf: Uint8Array, offset = 0, limit = buf.length): boolean {
+  try {
+    let pos = offset;
+    while (pos < limit) {
+      const tlv = readTlv(buf, pos, limit);
+      const headerLength = tlv.contentStart - tlv.start;
+      if (headerLength !== 1 + encodeLength(tlv.end - tlv.contentStart).length) return false;
+      if ((tlv.tag & 0x20) !== 0 && !isMinimalDer(buf, tlv.contentStart, tlv.end)) return false;
+      pos = tlv.end;
+      if (offset === 0 && limit === buf.length && pos !== limit) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function slice(buf: Uint8Array, tlv: Tlv): Buffer {
   return Buffer.from(buf.buffer, buf.byteOffset + tlv.start, tlv.end - tlv.start);
 }
