@@ -48,7 +48,8 @@ export function parseResponseHead(text: string, method: string): HeadResult {
   if (m === null) return { ok: false, reason: `bad status line ${JSON.stringify(statusLine.slice(0, 64))}` };
   const minor = m[1] === '1' ? 1 : 0;
   const status = Number(m[2]);
-  const headers: Headers = {};
+  // No prototype: a header named "__proto__" or "constructor" is a header like any other.
+  const headers = Object.create(null) as Headers;
   let contentLength: string | undefined;
   let te: string | undefined;
   let connection = '';
