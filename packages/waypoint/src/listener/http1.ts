@@ -10,6 +10,7 @@ import type { Body, Downstream, Headers, L7Request, L7Response } from '../http/m
 import { Cancellation } from '../runtime.ts';
 import { BodyLimit } from './body-limit.ts';
 import { checkRequestHead, clientErrorReply, rawResponse } from './head.ts';
+import { headersFromHttp1 } from './raw-headers.ts';
 
 export interface Http1Listener {
   readonly server: Server;
@@ -105,7 +106,8 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
       simpleReply(res, problem.status, problem.message);
       return;
     }
-    const headers = req.headers as Headers;
+    // the field lines as sent: req.headers joins repeated fields into one string
+    const headers = headersFromHttp1(req.rawHeaders);
     const cl = headers['content-length'] as string | undefined;
     let body: Body;
     let limiter: BodyLimit | undefined;
@@ -151,7 +153,7 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
       rawPath: req.url ?? '/',
       authority: req.headers.host,
       scheme: 'http',
-      headers: req.headers as Headers,
+      headers: headersFromHttp1(req.rawHeaders),
       body: { kind: 'empty' },
       upgrade: proto,
       downstream: down,

@@ -20,6 +20,7 @@ import type { Body, Downstream, Headers, L7Response } from '../http/message.ts';
 import { Cancellation } from '../runtime.ts';
 import { fromH2Headers } from '../upstream/http2.ts';
 import { BodyLimit } from './body-limit.ts';
+import { headersFromHttp2 } from './raw-headers.ts';
 
 export interface Http2Listener {
   readonly server: Http2Server;
@@ -29,6 +30,8 @@ export interface Http2Listener {
 }
 
 interface Guard {
+  /** GOAWAY sent, close pending. */
+  killed: boolean;
   windowStart: number;
   resets: number;
   control: number;
@@ -37,13 +40,15 @@ interface Guard {
 
 const downstreams = new WeakMap<object, Downstream>();
 
+/** How long a connection told to go away (a flood) may finish its open streams. */
+const KILL_GRACE_MS = 1000;
+
 export function createHttp2Listener(
   engine: Engine,
   options: { readonly downstreamOf?: (socket: Socket) => Downstream } = {},
 ): Http2Listener {
   const limits = engine.limits;
   const clock = engine.clock;
-  const guards = new WeakMap<ServerHttp2Session, Guard>();
   let sessions = 0;
   let pendingDownstream: Downstream | undefined;
   const server = createServer({
@@ -69,67 +74,111 @@ export function createHttp2Listener(
   };
   const kill = (
     session: ServerHttp2Session,
+    g: Guard,
     reason: 'rapid_reset' | 'control_frame_flood' | 'h2_protocol_error',
   ) => {
-    if (session.destroyed) return;
+    if (g.killed || session.destroyed) return;
+    g.killed = true;
     engine.reject(reason);
+    // GOAWAY ENHANCE_YOUR_CALM (destroy() alone would say NO_ERROR), then close once it is
+    // written; streams still open are cut after a short grace
     try {
       session.goaway(h2.NGHTTP2_ENHANCE_YOUR_CALM);
+      session.close();
     } catch {
       // already going away
     }
-    session.destroy();
+    setTimeout(() => session.destroy(), KILL_GRACE_MS).unref();
   };
 
+  // never listened on (connections are handed over), but an 'error' here must not end the process
+  server.on('error', ignoreError);
+  server.on('sessionError', ignoreError);
+  const prematureReset = (session: ServerHttp2Session, g: Guard) => {
+    tick(g);
+    if (++g.resets > limits.h2MaxPrematureResets) kill(session, g, 'rapid_reset');
+  };
+
+  const live = new Set<ServerHttp2Session>();
   server.on('session', (session: ServerHttp2Session) => {
-    sessions++;
-    const sock = session.socket as unknown as object;
-    const down =
-      pendingDownstream ??
-      downstreams.get(sock) ??
-      (options.downstreamOf ? options.downstreamOf(session.socket as Socket) : fallbackDownstream(session));
-    const g: Guard = { windowStart: clock.now(), resets: 0, control: 0, down };
-    guards.set(session, g);
-    session.once('close', () => sessions--);
     session.on('error', (e: NodeJS.ErrnoException) => {
       // nghttp2's own flood and protocol checks end here
       if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') engine.reject('h2_protocol_error');
     });
     session.on('frameError', () => {});
+    sessions++;
+    live.add(session);
+    const sock = session.socket as unknown as object;
+    const down =
+      pendingDownstream ??
+      downstreams.get(sock) ??
+      (options.downstreamOf ? options.downstreamOf(session.socket as Socket) : fallbackDownstream(session));
+    const g: Guard = { killed: false, windowStart: clock.now(), resets: 0, control: 0, down };
+    session.once('close', () => {
+      sessions--;
+      live.delete(session);
+    });
     const control = () => {
       tick(g);
-      if (++g.control > limits.h2MaxControlFrames) kill(session, 'control_frame_flood');
+      if (++g.control > limits.h2MaxControlFrames) kill(session, g, 'control_frame_flood');
     };
     session.on('remoteSettings', control);
     session.on('ping', control);
+    session.on(
+      'stream',
+      (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw?: string[]) =>
+        onStream(session, g, stream, headers, flags, raw),
+    );
   });
 
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => {
-    const session = stream.session;
-    const g = session === undefined ? undefined : guards.get(session as ServerHttp2Session);
-    if (session === undefined || g === undefined) {
-      stream.close(h2.NGHTTP2_REFUSED_STREAM);
+  const onStream = (
+    session: ServerHttp2Session,
+    g: Guard,
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    flags: number,
+    rawHeaders: readonly string[] | undefined,
+  ) => {
+    // First, before anything can throw or return: a peer reset with an error code (REFUSED_STREAM,
+    // INTERNAL_ERROR, ...) makes the stream emit 'error', and one unheard 'error' ends the process.
+    stream.on('error', ignoreError);
+    if (session.destroyed || g.killed) {
+      // the connection was closed (a flood) while this stream's HEADERS were still queued
+      if (!stream.destroyed) stream.close(h2.NGHTTP2_REFUSED_STREAM);
       return;
     }
-    stream.on('error', () => {});
+    if (stream.destroyed) {
+      // opened and reset in the same read (HEADERS then RST_STREAM): the runtime closed it
+      // before this event, and it counts like any stream cancelled before its answer
+      prematureReset(session, g);
+      return;
+    }
     const cancel = new Cancellation();
     let responded = false;
     let finished = false;
     stream.once('close', () => {
       if (!finished) {
         cancel.abort('downstream closed');
-        if (!responded) {
-          // cancelled before we answered: rapid-reset accounting
-          tick(g);
-          if (++g.resets > limits.h2MaxPrematureResets) kill(session as ServerHttp2Session, 'rapid_reset');
-        }
+        // cancelled before we answered: rapid-reset accounting
+        if (!responded) prematureReset(session, g);
       }
     });
+    // the field list as sent (runtimes join repeated fields and drop some invalid ones)
+    const fields = headersFromHttp2(rawHeaders ?? flattenHeaders(headers));
+    if (!fields.ok) {
+      // a malformed request (RFC 9113 section 8.2.1) is a stream error, never a request
+      responded = true;
+      finished = true;
+      engine.reject('h2_protocol_error');
+      engine.logger.debug('malformed HTTP/2 request', { field: fields.field, reason: fields.reason });
+      stream.close(h2.NGHTTP2_PROTOCOL_ERROR);
+      return;
+    }
+    const h = fields.headers;
 
     const method = headers[':method'] ?? '';
     const rawPath = headers[':path'] ?? '';
     const authority = headers[':authority'] ?? (typeof headers.host === 'string' ? headers.host : undefined);
-    const h = fromH2Headers(headers);
     const ended = (flags & h2.NGHTTP2_FLAG_END_STREAM) !== 0;
     let body: Body;
     let limiter: BodyLimit | undefined;
@@ -204,7 +253,7 @@ export function createHttp2Listener(
       });
       responded = true;
     });
-  });
+  };
 
   return {
     server,
@@ -224,8 +273,23 @@ export function createHttp2Listener(
     },
     close() {
       server.close();
+      for (const s of live) s.destroy();
     },
   };
+}
+
+function ignoreError(): void {}
+
+/** Node's header object back to a field list (runtimes that do not pass the raw list). */
+function flattenHeaders(h: IncomingHttpHeaders): string[] {
+  const out: string[] = [];
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined) continue;
+    if (typeof v === 'string') out.push(k, v);
+    else for (const one of v) out.push(k, one);
+  }
+  return out;
 }
 
 function fallbackDownstream(session: ServerHttp2Session): Downstream {
