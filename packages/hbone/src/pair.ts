@@ -57,5 +57,8 @@ export function createDuplexPair(): [Duplex, Duplex] {
   const b = new PairEnd();
   a.peer = b;
   b.peer = a;
+  // A reset reaches the other end as an 'error': never unhandled, whoever holds the end.
+  a.on('error', () => {});
+  b.on('error', () => {});
   return [a, b];
 }

@@ -74,11 +74,27 @@ interface PooledConnection {
   resets: number;
   /** From the server's GOAWAY: streams above it were not processed. */
   goawayLastStreamId: number | undefined;
+  /**
+   * The server's first SETTINGS arrived. Under TLS 1.3 the server verifies our certificate after
+   * our side of the handshake is done, and refuses it by closing (or a TLS alert) before any
+   * HTTP/2 frame: a connection that ends before SETTINGS was refused.
+   */
+  remoteSettingsSeen: boolean;
   /** Why the connection failed or was refused, when known. */
   failure: HboneError | undefined;
 }
 
 const EXPIRY_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
+/** The connection ended before the server's SETTINGS: it refused our certificate in the handshake. */
+function refusedBeforeSettings(via: string, e?: Error & { code?: string }): HboneError {
+  const code = e?.code ?? 'CLOSED_BEFORE_SETTINGS';
+  return new HboneError(
+    'tls',
+    `server ${via} refused our certificate in the TLS handshake (${e !== undefined ? e.message : 'closed before HTTP/2 SETTINGS'})`,
+    { via, code, ...(e !== undefined ? { cause: e } : {}) },
+  );
+}
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
   'EHOSTUNREACH',
@@ -218,6 +234,7 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
       peerIdentity: undefined,
       resets: 0,
       goawayLastStreamId: undefined,
+      remoteSettingsSeen: false,
       failure: undefined,
     };
     live.add(c);
@@ -296,8 +313,8 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
       // The TLS socket owns the transport from here; errors surface on the session.
       socket.on('error', () => {});
       const session = h2connect(`https://${via}`, {
-        createConnection: () =>
-          tlsConnect({
+        createConnection: () => {
+          const tls = tlsConnect({
             socket,
             host: plan.via.ip,
             secureContext: secureContextOf(material),
@@ -318,7 +335,11 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
               if (id.ok) peerIdentity = id.value.id;
               return undefined;
             },
-          }),
+          });
+          // Errors surface on the session (HTTP/2 listens too); never unhandled here.
+          tls.on('error', () => {});
+          return tls;
+        },
         settings: {
           enablePush: false,
           initialWindowSize: poolOpts.streamWindowSize,
@@ -327,8 +348,12 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
         maxOutstandingPings: 10,
       });
       c.session = session;
+      session.on('error', (e: Error & { code?: string }) => {
+        c.failure ??= classify(e);
+        log.info('hbone connection error', { via, kind: c.failure.kind, error: e.message });
+      });
 
-      const classify = (e: Error & { code?: string }): HboneError => {
+      function classify(e: Error & { code?: string }): HboneError {
         if (identityError !== undefined) return identityError;
         if (c.failure !== undefined) return c.failure;
         const code = e.code;
@@ -344,12 +369,13 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
             code !== undefined && EXPIRY_CODES.has(code) ? 'server certificate expired' : 'TLS failed';
           return new HboneError('tls', `${what} with ${via}: ${e.message}`, { via, code, cause: e });
         }
+        if (!c.remoteSettingsSeen) return refusedBeforeSettings(via, e);
         return new HboneError('connection_closed', `HBONE connection to ${via} failed: ${e.message}`, {
           via,
           code,
           cause: e,
         });
-      };
+      }
 
       session.on('connect', () => {
         clearTimeout(connectTimer);
@@ -375,6 +401,7 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
         resolveReady();
       });
       session.on('remoteSettings', (s) => {
+        c.remoteSettingsSeen = true;
         const max = s.maxConcurrentStreams;
         if (max !== undefined && max >= 0)
           c.limit = Math.max(1, Math.min(poolOpts.maxStreamsPerConnection, max));
@@ -395,10 +422,6 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
           });
         }
         drain(c);
-      });
-      session.on('error', (e: Error & { code?: string }) => {
-        c.failure ??= classify(e);
-        log.info('hbone connection error', { via, kind: c.failure.kind, error: e.message });
       });
       session.once('close', onClosed);
     }
@@ -423,6 +446,7 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
     let stream: ClientHttp2Stream;
     try {
       stream = session.request(plan.headers, { endStream: false });
+      stream.on('error', () => {});
     } catch (e) {
       release(c);
       if (c.failure !== undefined) return Promise.reject(c.failure);
@@ -435,7 +459,6 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
       );
     }
     streamsActive++;
-    stream.on('error', () => {});
     stream.once('close', () => {
       streamsActive--;
       // Servers on nghttp2 (Node's among them) end a connection that received too many
@@ -500,7 +523,10 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
         if (!refusedUs && last !== undefined && stream.id !== undefined && stream.id > last) {
           settle(new HboneError('refused', `${via} went away before processing the stream`, details));
         } else if (c.failure !== undefined) settle(c.failure);
-        else if (code === h2.NGHTTP2_REFUSED_STREAM) {
+        else if (!c.remoteSettingsSeen && (session.destroyed || session.closed)) {
+          c.failure = refusedBeforeSettings(via);
+          settle(c.failure);
+        } else if (code === h2.NGHTTP2_REFUSED_STREAM) {
           settle(
             new HboneError('refused', `${via} refused the stream`, {
               ...details,

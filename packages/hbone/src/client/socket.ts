@@ -14,6 +14,9 @@ export const tcpSocketConnector: HboneSocketConnector = {
       // HTTP/2 over TLS writes small frames back to back (HEADERS, then DATA, then a window
       // update); with Nagle on, the second waits for the peer's delayed ACK (~40 ms on Linux).
       const socket = connect({ host: addr.ip, port: addr.port, noDelay: true });
+      // Stays attached: a reset after the connect must not be unhandled; the TLS layer above
+      // reports it.
+      socket.on('error', () => {});
       const onAbort = () => {
         socket.destroy();
         reject(new Error('aborted'));

@@ -2,6 +2,8 @@
 // crashes, and the server keeps serving a good client afterwards.
 import { constants as h2, connect as h2connect } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { generateRootCa } from '@weft/ca';
 import { createTestCa } from '@weft/ca/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CertMaterial } from '../certs.ts';
@@ -9,7 +11,7 @@ import { isHboneError } from '../errors.ts';
 import { type Harness, startHarness } from '../test-support/harness.ts';
 import { createTestPki, materialOf, SERVER_ID, type TestPki } from '../test-support/mesh.ts';
 import { headersFrame, rawH2, rstFrame } from '../test-support/raw.ts';
-import { encodeFrame, FRAME, settingsFrame } from '../testing/frames.ts';
+import { encodeFrame, FRAME, H2_PREFACE, settingsFrame } from '../testing/frames.ts';
 import { type EchoServer, readAll, startEchoServer, waitFor } from '../testing/index.ts';
 import type { ConnectionRejectReason } from './types.ts';
 import { createTcpConnector } from './upstream.ts';
@@ -142,7 +144,9 @@ describe('hostile TLS peers', () => {
     });
     const err = await connectError(expired);
     expect(err.kind).toBe('tls');
-    expect(err.message).toContain('CERT_HAS_EXPIRED');
+    // The reason stays on the server: the client only learns it was refused.
+    expect(err.message).toContain('refused our certificate');
+    expect(err.message).not.toContain('CERT_HAS_EXPIRED');
     expect(rejectedCount('expired_cert')).toBe(1);
     await expectServesGoodClient();
   });
@@ -152,6 +156,78 @@ describe('hostile TLS peers', () => {
     const err = await connectError(pki.client, 'spiffe://cluster.local/ns/backend/sa/someone-else');
     expect(err.kind).toBe('identity_mismatch');
     expect(err.peerIdentity).toBe(SERVER_ID);
+    await expectServesGoodClient();
+  });
+});
+
+describe('clients without a mesh certificate are refused in the TLS handshake', () => {
+  // What such a client sees: it may finish its side of a TLS 1.3 handshake (the server verifies
+  // the client last), but no HTTP/2 byte ever comes back: no SETTINGS, no GOAWAY, no reason.
+  async function tryTls(material: { keyPem: string; certChainPem: readonly string[] } | undefined) {
+    const socket = tlsConnect({
+      host: h.via.ip,
+      port: h.via.port,
+      ...(material !== undefined ? { key: material.keyPem, cert: material.certChainPem.join('\n') } : {}),
+      ALPNProtocols: ['h2'],
+      minVersion: 'TLSv1.3',
+      rejectUnauthorized: false,
+    });
+    let bytes = 0;
+    let error: string | undefined;
+    socket.on('data', (d: Buffer) => {
+      bytes += d.length;
+    });
+    socket.on('error', (e: Error & { code?: string }) => {
+      error ??= e.code ?? e.message;
+    });
+    // A real HTTP/2 client speaks first once its handshake is done.
+    socket.once('secureConnect', () => socket.write(Buffer.concat([H2_PREFACE, settingsFrame()])));
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    return { bytes, error };
+  }
+
+  type Material = { keyPem: string; certChainPem: readonly string[] } | undefined;
+  const cases: { name: string; reason: ConnectionRejectReason; material: () => Promise<Material> }[] = [
+    { name: 'no certificate', reason: 'no_client_cert', material: async () => undefined },
+    {
+      name: 'a self-signed certificate',
+      reason: 'untrusted_cert',
+      material: async () => {
+        const root = await generateRootCa();
+        return { keyPem: root.keyPem, certChainPem: [root.certPem] };
+      },
+    },
+    {
+      name: 'a certificate of another CA, same trust domain and SPIFFE ID shape',
+      reason: 'untrusted_cert',
+      material: async () => (await createTestCa()).issue('spiffe://cluster.local/ns/frontend/sa/client'),
+    },
+    {
+      name: 'an expired certificate of the mesh CA',
+      reason: 'expired_cert',
+      material: () =>
+        pki.issue('spiffe://cluster.local/ns/frontend/sa/client', {
+          notBefore: new Date(Date.now() - 3 * 3600_000),
+          ttlSeconds: 3600,
+        }),
+    },
+  ];
+  it.each(cases)('$name: no HTTP/2 frame, counted and logged once', async ({ reason, material }) => {
+    const logged: { message: string; fields: Readonly<Record<string, unknown>> | undefined }[] = [];
+    const log = (message: string, fields?: Readonly<Record<string, unknown>>) => {
+      logged.push({ message, fields });
+    };
+    h = await startHarness(pki, { logger: { info: log, warn: log } });
+    const got = await tryTls(await material());
+    expect(got.bytes).toBe(0);
+    if (reason === 'no_client_cert') expect(got.error ?? '').toMatch(/CERTIFICATE_REQUIRED/);
+    await waitFor(() => rejectedCount(reason) === 1, 5000, `${reason} count`);
+    const rejections = Object.entries(h.server.stats().connections.rejected).filter(([, n]) => n > 0);
+    expect(rejections).toEqual([[reason, 1]]);
+    expect(
+      logged.filter((l) => l.message === 'hbone connection rejected').map((l) => l.fields?.reason),
+    ).toEqual([reason]);
+    expect(h.server.stats().connections.active).toBe(0);
     await expectServesGoodClient();
   });
 });

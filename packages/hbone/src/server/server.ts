@@ -81,6 +81,48 @@ interface Pending {
 }
 
 const EXPIRY_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+const NO_CERT_CODES = new Set(['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE']);
+// X.509 verification results (OpenSSL's names, as Node and Bun report them).
+const UNTRUSTED_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'HOSTNAME_MISMATCH',
+  // BoringSSL (Bun) refuses a certificate whose key usage forbids signing during the handshake.
+  'ERR_SSL_KEY_USAGE_BIT_INCORRECT',
+]);
+
+/**
+ * Why TLS refused a client. Node reports a chain that failed verification as a hang-up with the
+ * verification result on the socket (`authorizationError`); Bun reports the result as the code.
+ * A missing certificate is OpenSSL's own handshake failure. Anything else is a handshake that did
+ * not complete (garbage, a peer that went away).
+ */
+function handshakeRefusal(
+  err: Error & { code?: string },
+  sock: TLSSocket | undefined,
+): { reason: ConnectionRejectReason; detail: string } {
+  const verify = sock?.authorizationError;
+  const code = verify !== undefined && verify !== null ? String(verify) : (err.code ?? 'ERR_TLS');
+  if (NO_CERT_CODES.has(code)) return { reason: 'no_client_cert', detail: 'client sent no certificate' };
+  if (EXPIRY_CODES.has(code)) return { reason: 'expired_cert', detail: `client certificate: ${code}` };
+  if (UNTRUSTED_CODES.has(code)) return { reason: 'untrusted_cert', detail: `client certificate: ${code}` };
+  return { reason: 'tls_handshake', detail: code };
+}
 const REJECTED_STREAM_LINGER_MS = 2_000;
 const BENIGN_SESSION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ETIMEDOUT']);
 
@@ -114,10 +156,13 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
 
   const server = createSecureServer({
     ...(material !== undefined ? tlsOptionsOf(material) : { minVersion: TLS_MIN_VERSION }),
+    // A client without a certificate from the trust bundle is refused by TLS itself: no
+    // certificate fails the handshake (alert certificate_required); an untrusted or expired chain
+    // is dropped as soon as the handshake ends (TLS 1.3 verifies the client last), before an
+    // HTTP/2 session exists. Either way the peer never gets SETTINGS, a GOAWAY or a reason;
+    // `tlsClientError` counts it. The SPIFFE identity is checked in the session handler.
     requestCert: true,
-    // The chain is verified by TLS either way; rejecting here would close silently, so the
-    // verdict is read in the session handler, where it can be counted and explained.
-    rejectUnauthorized: false,
+    rejectUnauthorized: true,
     ALPNProtocols: ALPN_H2,
     allowHTTP1: false,
     // Backstop only: our own timer (per raw socket) fires first and counts.
@@ -135,6 +180,13 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
       enableConnectProtocol: false,
     },
   });
+
+  // Accept failures (EMFILE) and the like must not crash the process; sessions, streams and
+  // sockets get their own listeners below, where they are created.
+  server.on('error', (e: Error & { code?: string }) => {
+    log.warn('hbone server error', { error: e.code ?? e.message });
+  });
+  server.on('sessionError', () => {});
 
   const unsubscribe = certs.onChange((identity) => {
     if (identity !== options.identity) return;
@@ -244,9 +296,8 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   });
 
   server.on('tlsClientError', (err: Error & { code?: string }, tlsSocket: TLSSocket) => {
-    const code = err.code ?? 'ERR_TLS';
-    // A client that went away mid-handshake is not worth a reason of its own.
-    rejectConnection('tls_handshake', remoteOf(tlsSocket), code);
+    const refusal = handshakeRefusal(err, tlsSocket);
+    rejectConnection(refusal.reason, remoteOf(tlsSocket), refusal.detail);
     tlsSocket.destroy();
   });
 
