@@ -1,6 +1,9 @@
 // Two ztunnel nodes on loopback in one process, for package tests and quick scenarios: a real CA
 // (node-bound certificates), one store per node filled by the same compile as weftd's, and a TCP
 // echo server as demo/echo-1 on node-a.
+import { readFileSync } from 'node:fs';
+import { createCaClient, createCertManager } from '@weft/ca/client';
+import type { CertMaterial } from '@weft/hbone';
 import { createRegistry, type MetricsRegistry } from '@weft/telemetry';
 import { type MemorySink, memorySink } from '@weft/telemetry/testing';
 import { applyUpdate, batchFromSnapshot, createStateStore, type StateStore } from '../state/store.ts';
@@ -26,6 +29,11 @@ export interface LocalMeshHarness {
   readonly b: LocalNodeHandle;
   /** Compiles fixture objects + `extra` and replaces both nodes' config (what a weftd push does). */
   apply(extra?: readonly unknown[]): void;
+  /**
+   * A certificate of the mesh CA for `identity`, requested with node `node`'s token as its
+   * ztunnel would (the identity must run on that node): to play a workload's HBONE client.
+   */
+  issue(node: 'a' | 'b', identity: string): Promise<CertMaterial>;
   /** Restarts one node's ztunnel (same store, registry and log). */
   restart(node: 'a' | 'b'): Promise<LocalNodeHandle>;
   close(): Promise<void>;
@@ -94,6 +102,27 @@ export async function startLocalMesh(options: LocalMeshHarnessOptions = {}): Pro
       objects = [...localMeshObjects({ layout }), ...extra];
       snapshot = compileOrThrow(objects);
       for (const s of Object.values(stores)) applyUpdate(s, batchFromSnapshot(snapshot, 'test'));
+    },
+    async issue(key, identity) {
+      const nodeName = key === 'a' ? layout.nodeA.name : layout.nodeB.name;
+      const tokenFile = ca.tokenFiles[nodeName] as string;
+      const client = createCaClient({
+        address: ca.address,
+        token: () => readFileSync(tokenFile, 'utf8').trim(),
+      });
+      const manager = createCertManager({ source: client, impersonatedIdentity: identity });
+      try {
+        manager.start();
+        const cert = await manager.ready();
+        return {
+          keyPem: cert.keyPem,
+          certChainPem: [...cert.certChainPem],
+          trustBundlePem: cert.trustBundlePem,
+        };
+      } finally {
+        manager.close();
+        client.close();
+      }
     },
     async restart(key) {
       await nodes[key].ztunnel.close();
