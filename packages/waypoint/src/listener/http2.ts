@@ -62,7 +62,10 @@ export function createHttp2Listener(
     maxSessionRejectedStreams: 100,
     maxSettings: 32,
     maxOutstandingPings: 10,
-  });
+    // hand fields with surrounding whitespace to the listener, which resets the stream; the
+    // runtime's own check drops the field and lets the request through (Node 22+, Bun)
+    strictFieldWhitespaceValidation: false,
+  } as Parameters<typeof createServer>[0]);
 
   const tick = (g: Guard) => {
     const now = clock.now();
