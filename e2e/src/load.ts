@@ -187,8 +187,7 @@ function pathOutcome(
     failedInFlight: failed.filter((r) => r.start < t.killAt && r.end >= t.killAt).length,
     failedWhileDown: failed.filter((r) => r.start >= t.killAt && r.start < t.readyAt).length,
     failedAfterReady: failed.filter((r) => r.start >= t.readyAt).length,
-    succeededWhileGone: records.filter((r) => r.ok && r.start >= t.goneAt && r.start < t.restartAt)
-      .length,
+    succeededWhileGone: records.filter((r) => r.ok && r.start >= t.goneAt && r.start < t.restartAt).length,
     outageMs: failed.length === 0 ? 0 : firstSuccessAfter - firstFailureEnd,
     errors,
   };
