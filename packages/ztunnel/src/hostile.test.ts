@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { createTestCa } from '@weft/ca/testing';
+import { encodeFrame, FRAME, H2_PREFACE, settingsFrame } from '@weft/hbone/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPLY } from './outbound/socks5-protocol.ts';
 import { type LocalMeshHarness, startLocalMesh } from './testing/harness.ts';
@@ -175,6 +176,124 @@ describe('hostile peers', () => {
     await stillServes();
   });
 });
+
+describe('peers that send garbage and reset', () => {
+  it('a reset (RST) after garbage or mid-handshake on every data listener leaves the node serving', async () => {
+    const listeners = ports().filter((p) => /hbone|plaintext|socks5|capture/.test(p.name));
+    expect(listeners).toHaveLength(4);
+    for (const p of listeners) {
+      for (const bytes of [GARBAGE, Buffer.from([5, 1, 0]), Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])]) {
+        const opened = await Promise.all(
+          Array.from({ length: 20 }, () => tcpConnect(p.ip, p.port, '127.0.5.97')),
+        );
+        for (const o of opened) {
+          if (!o.ok) continue;
+          o.socket.on('error', () => {});
+          o.socket.write(bytes);
+          reset(o.socket);
+        }
+      }
+    }
+    // A TLS client that resets right after its handshake (the server is writing SETTINGS).
+    const cert = await mesh.issue('b', 'spiffe://cluster.local/ns/demo/sa/client');
+    const w = ports()[0] as { ip: string; port: number };
+    for (let i = 0; i < 10; i++) {
+      const raw = await tcpConnect(w.ip, w.port, '127.0.5.97');
+      if (!raw.ok) throw new Error(raw.error);
+      raw.socket.on('error', () => {});
+      const s = tlsConnect({
+        socket: raw.socket,
+        ALPNProtocols: ['h2'],
+        key: cert.keyPem,
+        cert: cert.certChainPem.join('\n'),
+        rejectUnauthorized: false,
+      });
+      s.on('error', () => {});
+      await new Promise<void>((resolve) => {
+        s.once('secureConnect', () => {
+          s.write(Buffer.concat([H2_PREFACE, settingsFrame()]));
+          reset(raw.socket);
+          resolve();
+        });
+        s.once('close', () => resolve());
+      });
+    }
+    await stillServes();
+  });
+
+  it('a burst of HTTP/2 streams opened and cancelled on 15008: ENHANCE_YOUR_CALM for that connection only', async () => {
+    const cert = await mesh.issue('b', 'spiffe://cluster.local/ns/demo/sa/client');
+    const w = ports()[0] as { ip: string; port: number };
+    const before = mesh.a.ztunnel.telemetry.rejects.count('hbone_limit');
+    const s = tlsConnect({
+      host: w.ip,
+      port: w.port,
+      ALPNProtocols: ['h2'],
+      minVersion: 'TLSv1.3',
+      key: cert.keyPem,
+      cert: cert.certChainPem.join('\n'),
+      rejectUnauthorized: false,
+    });
+    s.on('error', () => {});
+    let received = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      received = Buffer.concat([received, d]);
+    });
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    await new Promise<void>((resolve) => s.once('secureConnect', () => resolve()));
+    const frames: Buffer[] = [H2_PREFACE, settingsFrame()];
+    for (let i = 0; i < 400; i++) {
+      const id = 1 + 2 * i;
+      frames.push(
+        connectHeaders(id, `${mesh.layout.echo1}:8080`),
+        encodeFrame(FRAME.RST_STREAM, 0, id, Buffer.from([0, 0, 0, 0x8])), // CANCEL
+      );
+    }
+    s.write(Buffer.concat(frames));
+    await closed;
+    expect(mesh.a.ztunnel.telemetry.rejects.count('hbone_limit')).toBe(before + 1);
+    // The GOAWAY can be lost when the socket is torn down while the peer still writes; when it
+    // arrives it says ENHANCE_YOUR_CALM (0xb).
+    const goaway = framesOf(received).find((f) => f.type === FRAME.GOAWAY);
+    if (goaway !== undefined) expect(goaway.payload.readUInt32BE(4)).toBe(0xb);
+    await stillServes();
+  });
+});
+
+/** RST, not FIN: the proxy's next read or write on it fails with ECONNRESET / EPIPE. */
+function reset(socket: Socket): void {
+  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+  else socket.destroy();
+}
+
+/** HEADERS (END_HEADERS) for CONNECT to `authority`, HPACK literals without indexing. */
+function connectHeaders(streamId: number, authority: string): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, value] of [
+    [':method', 'CONNECT'],
+    [':authority', authority],
+  ] as const) {
+    parts.push(
+      Buffer.from([0x00, name.length]),
+      Buffer.from(name),
+      Buffer.from([value.length]),
+      Buffer.from(value),
+    );
+  }
+  return encodeFrame(FRAME.HEADERS, 0x4, streamId, Buffer.concat(parts));
+}
+
+function framesOf(buf: Buffer): { type: number; payload: Buffer }[] {
+  const out: { type: number; payload: Buffer }[] = [];
+  let off = 0;
+  while (off + 9 <= buf.length) {
+    const len = buf.readUIntBE(off, 3);
+    if (off + 9 + len > buf.length) break;
+    out.push({ type: buf[off + 3] as number, payload: buf.subarray(off + 9, off + 9 + len) });
+    off += 9 + len;
+  }
+  return out;
+}
 
 async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
