@@ -62,6 +62,8 @@ export function createHttpEndpoint(options: HttpEndpointOptions): Server {
       }
     },
   );
+  // Accept failures (EMFILE) must not crash the node; a listen failure still reaches listen's caller.
+  server.on('error', () => {});
   server.maxConnections = options.maxConnections ?? 256;
   server.maxHeadersCount = 64;
   // A socket that never completes a request is closed by headersTimeout / requestTimeout; an idle
