@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createTestCa } from '@weft/ca/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { hbonePoolKey, planConnect } from './request.ts';
 import { tcpSocketConnector } from './socket.ts';
 import type { HboneConnectRequest, HboneSocketConnector } from './types.ts';
 
+const NOWHERE_VIA = { ip: '127.0.0.254', port: 1 };
 let pki: TestPki;
 let echo: EchoServer;
 let h: Harness | undefined;
@@ -414,6 +415,60 @@ describe('socket capability (sockets option)', () => {
     await client.close();
     expect((await pending).kind).toBe('connection_closed');
     expect(signal?.aborted).toBe(true);
+  });
+});
+
+describe('a peer that dies', () => {
+  it('a connection the peer ends without GOAWAY leaves the pool, even over a half-open socket', async () => {
+    // A killed process's kernel closes its sockets with FIN, not RST, and sends no GOAWAY. Over
+    // a half-open TCP socket (as a proxy's socket factory gives) the session used to stay
+    // "ready" forever and every new tunnel on it timed out.
+    h = await startHarness(pki);
+    const harness = h;
+    const relayed = new Set<import('node:net').Socket>();
+    const relay = createServer((down) => {
+      const up = connect({ host: harness.via.ip, port: harness.via.port });
+      for (const s of [down, up]) {
+        relayed.add(s);
+        s.on('error', () => {});
+        s.on('close', () => relayed.delete(s));
+      }
+      down.pipe(up).pipe(down);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const port = (relay.address() as { port: number }).port;
+    const halfOpen: HboneSocketConnector = {
+      connect: (_addr, { signal }) =>
+        new Promise<Duplex>((resolve, reject) => {
+          const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+          socket.on('error', reject);
+          signal.addEventListener('abort', () => socket.destroy(), { once: true });
+          socket.once('connect', () => resolve(socket));
+        }),
+    };
+    try {
+      const client = h.client({ sockets: halfOpen, pool: { connectTimeoutMs: 2000 } });
+      const roundTrip = async (word: string) => {
+        const t = await client.connect({
+          via: h?.via ?? NOWHERE_VIA,
+          dest: echo.address,
+          expectedIdentity: SERVER_ID,
+        });
+        const all = readAll(t);
+        t.end(word);
+        return (await all).toString();
+      };
+      expect(await roundTrip('before')).toBe('before');
+      expect(client.stats().pool).toHaveLength(1);
+      // The "peer" goes away: FIN on the client's TCP leg, no GOAWAY.
+      for (const s of relayed) s.end();
+      await waitFor(() => client.stats().pool.length === 0, 5000, 'the dead connection to leave the pool');
+      expect(await roundTrip('after')).toBe('after');
+      expect(client.stats().connections.opened).toBe(2);
+    } finally {
+      for (const s of relayed) s.destroy();
+      await new Promise((r) => relay.close(r));
+    }
   });
 });
 

@@ -338,6 +338,10 @@ export function createHboneClient(options: HboneClientOptions): HboneClient {
           });
           // Errors surface on the session (HTTP/2 listens too); never unhandled here.
           tls.on('error', () => {});
+          // HTTP/2 has no half-closed connection: the peer's FIN without GOAWAY means it is gone
+          // (a killed process's kernel sends FIN). Over a half-open socket nothing else would
+          // close the session, and the pool would keep handing it out.
+          tls.on('end', () => tls.destroy());
           return tls;
         },
         settings: {
