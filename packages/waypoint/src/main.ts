@@ -15,6 +15,7 @@ const USAGE = `usage: waypoint --name <namespace/name> (--xds-address <h:p> | --
   --admin <h:p>             admin (config dump), default 127.0.0.1:15000
   --metrics <h:p>           Prometheus metrics, default 0.0.0.0:15020
   --readiness <h:p>         readiness, default 0.0.0.0:15021
+  --upstream-hbone-port <n> HBONE port of endpoints (their ztunnel or sidecar), default 15008
   --log-level <debug|info|warn|error|silent>
   --access-log <off|kv|json>  access log on stdout, default off
 `;
@@ -30,6 +31,16 @@ function address(flag: string, v: string | undefined): ListenAddress | undefined
   return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port };
 }
 
+function portFlag(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const port = Number(v);
+  if (!/^[0-9]+$/.test(v) || port < 1 || port > 65535) {
+    process.stderr.write(`waypoint: --${flag} ${JSON.stringify(v)} is not a port\n`);
+    process.exit(2);
+  }
+  return port;
+}
+
 const { values } = parseArgs({
   options: {
     name: { type: 'string' },
@@ -41,6 +52,7 @@ const { values } = parseArgs({
     admin: { type: 'string' },
     metrics: { type: 'string' },
     readiness: { type: 'string' },
+    'upstream-hbone-port': { type: 'string' },
     'log-level': { type: 'string' },
     'access-log': { type: 'string' },
     help: { type: 'boolean' },
@@ -70,6 +82,7 @@ const hbone = address('hbone', values.hbone);
 const admin = address('admin', values.admin);
 const metrics = address('metrics', values.metrics);
 const readiness = address('readiness', values.readiness);
+const upstreamHbonePort = portFlag('upstream-hbone-port', values['upstream-hbone-port']);
 
 const waypoint = await createWaypoint(
   {
@@ -78,6 +91,7 @@ const waypoint = await createWaypoint(
     ...(admin !== undefined ? { admin } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
     ...(readiness !== undefined ? { readiness } : {}),
+    ...(upstreamHbonePort !== undefined ? { upstreamHbonePort } : {}),
     ca: { address: caAddress, ...(token !== undefined ? { token } : {}) },
     ...(values['xds-address'] !== undefined
       ? { xds: { address: values['xds-address'], ...(token !== undefined ? { token } : {}) } }

@@ -223,7 +223,16 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
       );
     }
     configSource?.start(store);
-    log.info('waypoint started', { hbone: `${hboneAddr.ip}:${hboneAddr.port}` });
+    // the bound addresses (a port given as 0 is chosen by the system): how an operator or a test
+    // finds them
+    const at = (a: { ip: string; port: number } | undefined) =>
+      a === undefined ? 'off' : `${a.ip}:${a.port}`;
+    log.info('waypoint started', {
+      hbone: at(hboneAddr),
+      admin: at(addresses.admin),
+      metrics: at(addresses.metrics),
+      readiness: at(addresses.readiness),
+    });
     return {
       addresses,
       engine,

@@ -64,7 +64,7 @@ export function openAndCancelBurst(count: number, authority: string, code = CANC
 }
 
 export interface RawH2Outcome {
-  /** The peer closed the connection. */
+  /** The peer closed (or ended) the connection. */
   readonly closed: boolean;
   /** Error codes of the GOAWAY frames received, in order. */
   readonly goaways: readonly number[];
@@ -110,6 +110,8 @@ export function readFrames(
       if (opts.until?.({ closed: false, goaways, resets, answered })) finish(false);
     });
     conn.on('error', () => {});
+    // the peer's FIN: a tunnel end with half-close semantics stays open for writing after it
+    conn.on('end', () => finish(true));
     conn.on('close', () => finish(true));
   });
 }
