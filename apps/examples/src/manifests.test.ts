@@ -30,6 +30,7 @@ describe('demo manifests', () => {
     const workloads = Object.values(snapshot.workloads);
     expect(workloads.map((w) => [w.name, w.node, w.ips[0], w.mode, w.identity]).sort()).toEqual([
       ['client', 'node-b', '127.0.10.2', 'ambient', 'spiffe://cluster.local/ns/demo/sa/client'],
+      ['echo-direct', 'node-a', '127.0.10.6', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       ['echo-flaky', 'node-a', '127.0.10.4', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       ['echo-v1', 'node-a', '127.0.10.1', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       ['echo-v2', 'node-b', '127.0.10.3', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],

@@ -64,6 +64,18 @@ spec:
       app: echo
   mtls:
     mode: PERMISSIVE
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: echo-direct-permissive
+  namespace: demo
+spec:
+  selector:
+    matchLabels:
+      app: echo-direct
+  mtls:
+    mode: PERMISSIVE
 `;
 
 /** Lines of Prometheus text for `metric` whose labels contain every `want` pair. */
@@ -155,27 +167,33 @@ export const denyPolicyLive: Scenario = {
 
 export const strictRefusesPlaintext: Scenario = {
   name: 'strict-refuses-plaintext',
-  title: 'STRICT PeerAuthentication refuses a plaintext caller; PERMISSIVE lets it in',
+  title:
+    'STRICT PeerAuthentication refuses a plaintext caller; PERMISSIVE lets it in, except to a port a waypoint guards',
   async run(driver, log) {
-    const refused = await driver.plaintextRequest('echo-v1', 8080, '/');
-    log(`plaintext caller -> echo-v1:8080 under mesh-wide STRICT: ${describeCall(refused)}`);
+    const refused = await driver.plaintextRequest('echo-direct', 8080, '/');
+    log(`plaintext caller -> echo-direct:8080 under mesh-wide STRICT: ${describeCall(refused)}`);
     check(!refused.ok, 'a plaintext caller must be refused under STRICT');
     await driver.apply('echo-permissive.yaml', PERMISSIVE_ECHO);
     const allowed = await eventually(
       'PERMISSIVE to let the plaintext caller in',
-      () => driver.plaintextRequest('echo-v1', 8080, '/'),
+      () => driver.plaintextRequest('echo-direct', 8080, '/'),
       ok200,
       { timeoutMs: 5000, intervalMs: 50 },
     );
-    log(`with PeerAuthentication demo/echo-permissive (PERMISSIVE): ${describeCall(allowed)}`);
+    log(`with PeerAuthentication demo/echo-direct-permissive (PERMISSIVE): ${describeCall(allowed)}`);
+    // echo-v1 is PERMISSIVE too, but the services that select it are bound to the waypoint: a
+    // plaintext caller would skip the waypoint's L7 policy, so it is refused.
+    const guarded = await driver.plaintextRequest('echo-v1', 8080, '/');
+    log(`plaintext caller -> echo-v1:8080 (PERMISSIVE, behind the waypoint): ${describeCall(guarded)}`);
+    check(!guarded.ok, 'a plaintext caller must not reach a port the waypoint guards, even under PERMISSIVE');
     await driver.remove('echo-permissive.yaml');
     await eventually(
       'STRICT to apply again',
-      () => driver.plaintextRequest('echo-v1', 8080, '/'),
+      () => driver.plaintextRequest('echo-direct', 8080, '/'),
       (r) => !r.ok,
       { timeoutMs: 5000, intervalMs: 50 },
     );
-    log('removed it: plaintext refused again');
+    log('removed them: plaintext refused again');
   },
 };
 
