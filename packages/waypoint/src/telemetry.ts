@@ -34,6 +34,8 @@ export const REJECT_REASONS = [
   'invalid_path',
   /** Any other malformed HTTP/1 request the parser refused (400). */
   'bad_request',
+  /** A request head (HTTP/1.1) or the first HEADERS (HTTP/2) not complete within headersTimeoutMs (408 or close). */
+  'headers_timeout',
   /** HTTP/2 client cancelling streams too fast (CVE-2023-44487). */
   'rapid_reset',
   /** HTTP/2 SETTINGS or PING frames too fast. */

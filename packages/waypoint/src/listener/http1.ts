@@ -14,8 +14,11 @@ import { headersFromHttp1 } from './raw-headers.ts';
 
 export interface Http1Listener {
   readonly server: Server;
-  /** Serves one connection whose facts are known (HBONE tunnel, sniffed socket). */
-  handle(socket: Duplex, downstream: Downstream): void;
+  /**
+   * Serves one connection whose facts are known (HBONE tunnel, sniffed socket); `since`: when
+   * its first byte arrived (engine clock), if bytes were read before (sniffing).
+   */
+  handle(socket: Duplex, downstream: Downstream, since?: number): void;
   /** Open downstream connections. */
   readonly connections: number;
   close(): void;
@@ -71,16 +74,32 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
     return d;
   };
 
+  const answered = new WeakSet<Duplex>();
+  let pendingSince: number | undefined;
+  const heads = watchHeads(engine, (socket) => {
+    // the head did not arrive in time: 408 and close, however slowly bytes still come
+    engine.reject('headers_timeout');
+    if (answered.has(socket) || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    answered.add(socket);
+    socket.end(rawResponse(408, 'request header timeout'));
+    socket.once('finish', () => socket.destroy());
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  });
+
   server.on('connection', (socket: Socket) => {
     connections++;
     socket.once('close', () => connections--);
     if (connections > limits.maxConnections) {
       engine.reject('connection_limit');
       socket.destroy();
+      return;
     }
+    heads.add(socket, pendingSince);
   });
 
-  const answered = new WeakSet<Duplex>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // one answer (and one count) per connection, whatever the parser reports after it
     if (answered.has(socket)) {
@@ -98,6 +117,8 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
   });
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    heads.started(req.socket);
+    res.once('close', () => heads.finished(req.socket));
     const down = downstreamOf(req.socket);
     const problem = checkRequestHead(req.rawHeaders, req.httpVersion);
     if (problem !== undefined) {
@@ -132,6 +153,7 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
+    heads.delete(socket);
     const proto = typeof req.headers.upgrade === 'string' ? req.headers.upgrade : '';
     const problem = checkRequestHead(req.rawHeaders, req.httpVersion);
     if (problem !== undefined || proto === '' || proto.toLowerCase() === 'h2c') {
@@ -288,16 +310,107 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
 
   return {
     server,
-    handle(socket, downstream) {
+    handle(socket, downstream, since) {
       downstreams.set(socket, downstream);
-      server.emit('connection', socket);
+      pendingSince = since;
+      try {
+        server.emit('connection', socket);
+      } finally {
+        pendingSince = undefined;
+      }
     },
     get connections() {
       return connections;
     },
     close() {
+      heads.close();
       server.closeAllConnections?.();
       server.close();
+    },
+  };
+}
+
+/** How long a connection answered 408 may take to read it before it is reset. */
+const CLOSE_GRACE_MS = 1000;
+
+interface HeadState {
+  /** Requests whose head arrived and whose response is not finished. */
+  inFlight: number;
+  /** When the head being awaited began (its first byte), if it has. */
+  start: number | undefined;
+  /** Bytes read when the connection last went idle. */
+  idleBytes: number;
+  readonly bytes: () => number;
+}
+
+/**
+ * headersTimeoutMs, enforced from the first byte of a request head to its end, even when bytes
+ * keep dripping. Node's own check runs only for servers that listen, every 30 s by default, and
+ * Bun has none; these connections mostly come from `handle`. A connection's first head counts from
+ * the connection's first byte (or its start); later heads from the first byte read after the previous response. One
+ * sweep per listener, every tenth of the timeout, reads byte counts (a kernel socket read by
+ * node's parser emits no 'data'), so a head is cut between 1 and 1.2 timeouts after it began.
+ */
+function watchHeads(engine: Engine, onTimeout: (socket: Duplex) => void) {
+  const timeoutMs = engine.limits.headersTimeoutMs;
+  const clock = engine.clock;
+  const conns = new Map<Duplex, HeadState>();
+  let sweep: ReturnType<typeof setInterval> | undefined;
+  const check = () => {
+    const now = clock.now();
+    for (const [socket, st] of conns) {
+      if (st.inFlight > 0) continue;
+      if (st.start === undefined) {
+        if (st.bytes() > st.idleBytes) st.start = now;
+        continue;
+      }
+      if (now - st.start >= timeoutMs) {
+        conns.delete(socket);
+        onTimeout(socket);
+      }
+    }
+    if (conns.size === 0 && sweep !== undefined) {
+      clearInterval(sweep);
+      sweep = undefined;
+    }
+  };
+  return {
+    add(socket: Duplex, since: number | undefined) {
+      if (timeoutMs <= 0) return;
+      let bytes: () => number;
+      if (typeof (socket as Socket).bytesRead === 'number') bytes = () => (socket as Socket).bytesRead;
+      else {
+        let n = 0;
+        socket.on('data', (c: Buffer) => {
+          n += c.length;
+        });
+        bytes = () => n;
+      }
+      conns.set(socket, { inFlight: 0, start: since ?? clock.now(), idleBytes: 0, bytes });
+      socket.once('close', () => conns.delete(socket));
+      sweep ??= setInterval(check, Math.max(5, Math.min(1000, Math.floor(timeoutMs / 10))));
+      sweep.unref?.();
+    },
+    started(socket: Duplex) {
+      const st = conns.get(socket);
+      if (st === undefined) return;
+      st.inFlight++;
+      st.start = undefined;
+    },
+    finished(socket: Duplex) {
+      const st = conns.get(socket);
+      if (st === undefined || --st.inFlight > 0) return;
+      st.inFlight = 0;
+      st.start = undefined;
+      st.idleBytes = st.bytes();
+    },
+    delete(socket: Duplex) {
+      conns.delete(socket);
+    },
+    close() {
+      conns.clear();
+      if (sweep !== undefined) clearInterval(sweep);
+      sweep = undefined;
     },
   };
 }

@@ -24,7 +24,8 @@ import { headersFromHttp2 } from './raw-headers.ts';
 
 export interface Http2Listener {
   readonly server: Http2Server;
-  handle(socket: Duplex, downstream: Downstream): void;
+  /** `since`: when the connection's first byte arrived (engine clock), if read before (sniffing). */
+  handle(socket: Duplex, downstream: Downstream, since?: number): void;
   readonly sessions: number;
   close(): void;
 }
@@ -51,6 +52,7 @@ export function createHttp2Listener(
   const clock = engine.clock;
   let sessions = 0;
   let pendingDownstream: Downstream | undefined;
+  let pendingSince: number | undefined;
   const server = createServer({
     settings: {
       maxConcurrentStreams: limits.h2MaxConcurrentStreams,
@@ -117,7 +119,27 @@ export function createHttp2Listener(
       downstreams.get(sock) ??
       (options.downstreamOf ? options.downstreamOf(session.socket as Socket) : fallbackDownstream(session));
     const g: Guard = { killed: false, windowStart: clock.now(), resets: 0, control: 0, down };
+    const since = pendingSince ?? clock.now();
+    // The first request's HEADERS (with its CONTINUATION frames) must be complete within
+    // headersTimeoutMs of the session's start: a peer that sends the preface and then nothing,
+    // or a header block one slow frame at a time, holds no connection longer than that.
+    // (destroy: GOAWAY NO_ERROR, the socket ended once it is written; nothing to finish)
+    const firstHeaders =
+      limits.headersTimeoutMs > 0
+        ? setTimeout(
+            () => {
+              if (g.killed || session.destroyed) return;
+              g.killed = true;
+              engine.reject('headers_timeout');
+              session.destroy();
+            },
+            Math.max(0, limits.headersTimeoutMs - (clock.now() - since)),
+          )
+        : undefined;
+    firstHeaders?.unref?.();
+    session.once('stream', () => clearTimeout(firstHeaders));
     session.once('close', () => {
+      clearTimeout(firstHeaders);
       sessions--;
       live.delete(session);
     });
@@ -260,15 +282,17 @@ export function createHttp2Listener(
 
   return {
     server,
-    handle(socket, downstream) {
+    handle(socket, downstream, since) {
       // node creates the session (and emits 'session') synchronously inside emit('connection');
       // session.socket is a proxy object, so it cannot key a WeakMap
       downstreams.set(socket, downstream);
       pendingDownstream = downstream;
+      pendingSince = since;
       try {
         server.emit('connection', socket);
       } finally {
         pendingDownstream = undefined;
+        pendingSince = undefined;
       }
     },
     get sessions() {

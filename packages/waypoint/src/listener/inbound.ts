@@ -48,10 +48,17 @@ export function createInbound(engine: Engine, random: () => number = Math.random
   const http2 = createHttp2Listener(engine);
   const tcp = createTcpProxy(engine, random);
 
-  const route = (socket: Duplex, down: Downstream, kind: Exclude<Sniffed, 'more'>, httpOnly: boolean) => {
+  const route = (
+    socket: Duplex,
+    down: Downstream,
+    kind: Exclude<Sniffed, 'more'>,
+    httpOnly: boolean,
+    since: number | undefined,
+  ) => {
     const target = engine.store.current().target(down.destinationIp, down.destinationPort);
-    if (kind === 'h2') http2.handle(socket, down);
-    else if (kind === 'http1' || httpOnly) http1.handle(socket, down);
+    // the header timeout runs from the first byte, sniffing included
+    if (kind === 'h2') http2.handle(socket, down, since);
+    else if (kind === 'http1' || httpOnly) http1.handle(socket, down, since);
     else tcp.handle(socket, down, target);
     // the sniffer paused the stream; the new owner has its listeners now
     if (socket.isPaused()) socket.resume();
@@ -76,6 +83,7 @@ export function createInbound(engine: Engine, random: () => number = Math.random
       }
       // read the first bytes, put them back, hand over
       let buf: Buffer = Buffer.alloc(0);
+      let since: number | undefined;
       const timer = setTimeout(() => {
         finish(mode.kind === 'http' ? 'http1' : 'tcp');
       }, engine.limits.sniffTimeoutMs);
@@ -87,9 +95,10 @@ export function createInbound(engine: Engine, random: () => number = Math.random
         socket.off('data', onData);
         socket.off('end', onEnd);
         socket.pause();
-        route(replay(socket, buf), down, kind, mode.kind === 'http');
+        route(replay(socket, buf), down, kind, mode.kind === 'http', since);
       };
       const onData = (c: Buffer) => {
+        since ??= engine.clock.now();
         buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
         const s = sniff(buf);
         if (s !== 'more') finish(s);

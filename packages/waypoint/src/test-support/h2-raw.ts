@@ -11,6 +11,7 @@ export type RawField = readonly [string, string];
 const FLAG_END_STREAM = 0x1;
 const FLAG_END_HEADERS = 0x4;
 const CANCEL = 0x8;
+const FRAME_CONTINUATION = 0x9;
 
 /** An HPACK string literal (no Huffman) with its 7-bit-prefix length. */
 function hpackString(s: string): Buffer {
@@ -31,12 +32,40 @@ function hpackInt(n: number, prefix: number, first: number): Buffer {
   return Buffer.from(out);
 }
 
-/** A HEADERS frame (END_HEADERS, and END_STREAM unless `endStream` is false) of literal fields. */
-export function headersFrame(streamId: number, fields: readonly RawField[], endStream = true): Buffer {
-  const block = Buffer.concat(
+/** An HPACK header block of literal fields (to split across HEADERS and CONTINUATION frames). */
+export function headerBlock(fields: readonly RawField[]): Buffer {
+  return Buffer.concat(
     fields.flatMap(([name, value]) => [Buffer.from([0x00]), hpackString(name), hpackString(value)]),
   );
-  return encodeFrame(FRAME.HEADERS, FLAG_END_HEADERS | (endStream ? FLAG_END_STREAM : 0), streamId, block);
+}
+
+/** A HEADERS frame (END_HEADERS, and END_STREAM unless `endStream` is false) of literal fields. */
+export function headersFrame(streamId: number, fields: readonly RawField[], endStream = true): Buffer {
+  return encodeFrame(
+    FRAME.HEADERS,
+    FLAG_END_HEADERS | (endStream ? FLAG_END_STREAM : 0),
+    streamId,
+    headerBlock(fields),
+  );
+}
+
+/**
+ * A header block in pieces: HEADERS (END_STREAM, no END_HEADERS) with the first piece, then one
+ * CONTINUATION frame per further piece, END_HEADERS on the last.
+ */
+export function headerBlockFrames(streamId: number, block: Buffer, pieces: number): Buffer[] {
+  const size = Math.ceil(block.length / pieces);
+  const frames: Buffer[] = [];
+  for (let off = 0; off < block.length; off += size) {
+    const last = off + size >= block.length;
+    const part = block.subarray(off, off + size);
+    frames.push(
+      off === 0
+        ? encodeFrame(FRAME.HEADERS, FLAG_END_STREAM | (last ? FLAG_END_HEADERS : 0), streamId, part)
+        : encodeFrame(FRAME_CONTINUATION, last ? FLAG_END_HEADERS : 0, streamId, part),
+    );
+  }
+  return frames;
 }
 
 export function rstStreamFrame(streamId: number, code = CANCEL): Buffer {
