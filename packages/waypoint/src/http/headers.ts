@@ -30,7 +30,8 @@ export function first(headers: Headers, name: string): string | undefined {
  * names. `te: trailers` survives when `keepTeTrailers` (HTTP/2 upstreams, gRPC).
  */
 export function forwardable(headers: Headers, keepTeTrailers = false): Headers {
-  const out: Headers = {};
+  // No prototype: a field a peer named `__proto__` is copied as a field, not lost as a prototype.
+  const out: Headers = Object.create(null);
   const conn = headers.connection;
   let named: Set<string> | undefined;
   if (conn !== undefined) {

@@ -73,6 +73,9 @@ export class ReplayableBody {
         : { kind: 'bytes', chunks: this.chunks, length: this.size, trailers };
     }
     const pass = new PassThrough();
+    // The upstream attaches its own listener once connected; a client abort before that must not
+    // be an unhandled 'error' (it ended the process).
+    pass.on('error', () => {});
     for (const c of this.chunks) pass.write(c);
     this.current = pass;
     if (this.src.isPaused()) this.src.resume();

@@ -16,7 +16,6 @@ import { CLIENT, SHOP, serviceWith, WEB_VIP } from '../test-support/mesh.ts';
 import { startTestProxy, type TestProxy } from '../testing/index.ts';
 import { ChunkedDecoder } from '../upstream/h1-parse.ts';
 
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
 const MAX_HEADERS = 4096;
 const MAX_BODY = 4096;
 
@@ -256,22 +255,10 @@ afterAll(async () => {
   process.off('unhandledRejection', onCrash);
 });
 
-/**
- * The uncaught error of the skipped test "survives a forwarded request whose client half-closes
- * ...": tolerated here until it is fixed, so the properties keep looking for everything else.
- */
-function isKnownAbortCrash(e: unknown): boolean {
-  return (
-    e instanceof Error &&
-    (e as NodeJS.ErrnoException).code === 'ECONNRESET' &&
-    (e.message === 'aborted' || e.message === 'request body closed before its end')
-  );
-}
-
 /** The recorder's view of the requests carrying `id`, after the checks every run makes. */
 function checkRun(raw: string, id: string): Received[] {
   expectWellFormed(raw);
-  expect(crashes.splice(0).filter((e) => !isKnownAbortCrash(e))).toEqual([]);
+  expect(crashes.splice(0)).toEqual([]);
   expect(rec.problems).toEqual([]);
   for (const r of rec.received) expect(isAdmin(r.target), `forwarded ${r.target}`).toBe(false);
   return rec.received.filter((r) => r.id === id);
@@ -279,11 +266,18 @@ function checkRun(raw: string, id: string): Received[] {
 
 // ---- generators ------------------------------------------------------------------------------
 
-// `__proto__` and `constructor` are left out until the listener keeps them (see the skipped test
-// below): today either name crashes the process, which would hide every other finding.
 const fieldName = fc.oneof(
   fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9-]{0,10}$/),
-  fc.constantFrom('X-Role', 'x-tag', 'Accept', 'toString', 'hasOwnProperty', 'valueOf'),
+  fc.constantFrom(
+    'X-Role',
+    'x-tag',
+    'Accept',
+    'toString',
+    'hasOwnProperty',
+    'valueOf',
+    '__proto__',
+    'constructor',
+  ),
 );
 const fieldValue = fc.stringMatching(/^([\x21-\x7e]([\x20-\x7e]{0,16}[\x21-\x7e])?)?$/);
 const safeSegment = fc.constantFrom('a', 'b', 'x.y', '%41', '~u', 'adminx', 'public', 'v1');
@@ -353,7 +347,7 @@ describe('HTTP/1.1 request heads through the listener (fuzz)', () => {
   // `__proto__` or `constructor` that is Object.prototype or Object, not undefined, and the
   // spread `[...prev, value]` throws "prev is not iterable" inside the server's 'request'
   // listener: an uncaught exception that ends the process. headersFromHttp2 shares appendField.
-  it.skip('keeps request fields named __proto__ and constructor (today: uncaught TypeError, the process dies)', async () => {
+  it('keeps request fields named __proto__ and constructor', async () => {
     for (const name of ['__proto__', 'constructor']) {
       const id = String(++nextId);
       const raw = await exchange(
@@ -379,7 +373,7 @@ describe('HTTP/1.1 request heads through the listener (fuzz)', () => {
   // An abort in between is an uncaught exception that ends the process: `POST /upload HTTP/1.1`,
   // `Host: web`, `Content-Length: 10` (or `Transfer-Encoding: chunked`), two body bytes, FIN.
   // A request answered locally (the DENY on /admin) never gets there.
-  it.skip('survives a forwarded request whose client half-closes before the body ends (today: uncaught "aborted")', async () => {
+  it('survives a forwarded request whose client half-closes before the body ends', async () => {
     const outcomes: string[] = [];
     for (const [path, framing] of [
       ['/upload', 'Content-Length: 10'],
@@ -704,9 +698,7 @@ describe('HTTP/1.1 chunked request bodies through the listener (fuzz)', () => {
       .map((ts) => `0\r\n${ts.map((t) => `${t}\r\n`).join('')}\r\n`),
   );
 
-  // Bun's runner fails the running test on the uncaught "aborted" of the skipped test above
-  // (a forwarded body cut short), which process listeners do not intercept there.
-  it.skipIf(isBun)(
+  it(
     'refuses malformed chunk sizes without allocating or forwarding what they announce; bounded trailers',
     async () => {
       await fc.assert(

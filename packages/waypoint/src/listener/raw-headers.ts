@@ -13,9 +13,12 @@ const TOKEN_CHARS = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
   TOKEN_CHARS[c.charCodeAt(0)] = 1;
 
+// A peer names the fields: `__proto__` or `constructor` must be fields like any other, never
+// the object's prototype or its constructor (reading them crashed the listener).
 function appendField(out: Headers, name: string, value: string): void {
-  const prev = out[name];
-  out[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+  const prev = Object.hasOwn(out, name) ? out[name] : undefined;
+  const next = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+  Object.defineProperty(out, name, { value: next, enumerable: true, writable: true, configurable: true });
 }
 
 /**
