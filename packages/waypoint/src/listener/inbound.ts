@@ -20,6 +20,9 @@ export interface Inbound {
   close(): void;
 }
 
+/** How long a finished connection's queued bytes may take to reach a slow reader. */
+const REPLAY_CLOSE_GRACE_MS = 30_000;
+
 /**
  * The connection with the sniffed bytes put back in front. In-memory streams (HBONE tunnels)
  * take them back with unshift; a kernel socket cannot, because node's HTTP server reads its
@@ -36,10 +39,24 @@ function replay(socket: Duplex, buf: Buffer): Duplex {
   outer.write(buf);
   socket.pipe(outer);
   outer.pipe(socket);
-  outer.on('error', () => socket.destroy());
+  outer.on('error', () => {});
   inner.on('error', () => {});
   socket.once('close', () => outer.destroy());
-  outer.once('close', () => socket.destroy());
+  outer.once('close', () => {
+    if (socket.destroyed) return;
+    if (!outer.readableEnded) {
+      // the server side reset the connection: so does the socket
+      socket.destroy();
+      return;
+    }
+    // The server side finished: pipe() has ended the socket, whose writes may still be queued
+    // (a slow reader). Close once they are flushed; a peer that never reads is reset after a grace.
+    if (socket.writableFinished) socket.destroy();
+    else {
+      socket.once('finish', () => socket.destroy());
+      setTimeout(() => socket.destroy(), REPLAY_CLOSE_GRACE_MS).unref();
+    }
+  });
   return inner;
 }
 

@@ -39,6 +39,8 @@ export async function listenPlaintext(
     inbound = ib;
     server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => ib.handle(s, down(s)));
   }
+  // after listening, a server still emits 'error' (accept failing with EMFILE, for one)
+  server.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {

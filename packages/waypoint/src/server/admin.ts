@@ -47,6 +47,8 @@ export function metricsServer(registry: MetricsRegistry): Server {
 }
 
 export function listen(server: Server, host: string, port: number): Promise<{ ip: string; port: number }> {
+  // after listening, a server still emits 'error' (accept failing with EMFILE, for one)
+  server.on('error', () => {});
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -53,6 +53,9 @@ export function createTcpUpstreamConnector(opts: { readonly localAddress?: strin
         noDelay: true,
         ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
       });
+      // for the socket's whole life: the connect listener below goes once connected, and the
+      // caller attaches its own only after the promise settles
+      socket.on('error', () => {});
       const cleanup = () => {
         clearTimeout(timer);
         ctx.signal.removeEventListener('abort', onAbort);

@@ -153,6 +153,8 @@ export function createHttp2Transport(options: Http2TransportOptions): Transport 
         let stream: ClientHttp2Stream;
         try {
           stream = session.request(headers, { endStream: body.kind === 'empty' });
+          // a reset from the upstream (RST_STREAM with an error code) emits 'error'
+          stream.on('error', () => {});
         } catch (err) {
           done();
           settle({
@@ -186,7 +188,6 @@ export function createHttp2Transport(options: Http2TransportOptions): Transport 
             });
           }
         });
-        stream.on('error', () => {});
         stream.once('response', (h: IncomingHttpHeaders, flags: number) => {
           const status = Number(h[':status'] ?? 502);
           const respHeaders = forwardable(fromH2Headers(h));
