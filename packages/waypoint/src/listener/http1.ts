@@ -100,6 +100,10 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
     heads.add(socket, pendingSince);
   });
 
+  // Requests of a connection still being answered, and what to send once they all are.
+  const inFlight = new WeakMap<object, number>();
+  const afterResponses = new WeakMap<object, () => void>();
+  const lastRequest = new WeakMap<object, IncomingMessage>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // one answer (and one count) per connection, whatever the parser reports after it
     if (answered.has(socket)) {
@@ -113,12 +117,33 @@ export function createHttp1Listener(engine: Engine, options: Http1ListenerOption
       return;
     }
     engine.reject(p.reason);
-    socket.end(rawResponse(p.status, p.message));
+    const answer = () => {
+      if (socket.writable) socket.end(rawResponse(p.status, p.message));
+      else socket.destroy();
+    };
+    // A malformed pipelined request is answered after the responses to the requests before it:
+    // a 400 first would read as the answer to a request the upstream already executed. An error
+    // inside a request's own body (not fully read yet) is that request's answer, at once.
+    const previous = lastRequest.get(socket);
+    if ((inFlight.get(socket) ?? 0) > 0 && previous?.complete === true) afterResponses.set(socket, answer);
+    else answer();
   });
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    heads.started(req.socket);
-    res.once('close', () => heads.finished(req.socket));
+    const socket = req.socket;
+    heads.started(socket);
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    lastRequest.set(socket, req);
+    res.once('close', () => {
+      heads.finished(socket);
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      const then = left === 0 ? afterResponses.get(socket) : undefined;
+      if (then !== undefined) {
+        afterResponses.delete(socket);
+        then();
+      }
+    });
     const down = downstreamOf(req.socket);
     const problem = checkRequestHead(req.rawHeaders, req.httpVersion);
     if (problem !== undefined) {
