@@ -32,7 +32,17 @@ export {
   type ValidationIssue,
 } from './errors.ts';
 export { canonicalJson, contentHash, fnv1a64 } from './hash.ts';
-export { parseSpiffeId, spiffeId } from './identity.ts';
+export {
+  isValidTrustDomain,
+  parseSpiffeId,
+  parseSpiffeUri,
+  parseWorkloadId,
+  SPIFFE_ID_MAX_LENGTH,
+  type SpiffeId,
+  type SpiffeParseResult,
+  type SpiffeUri,
+  spiffeId,
+} from './identity.ts';
 export { selectorMatches } from './labels.ts';
 export { cidrContains, isIp, normalizeIp, parseCidr, parseIp } from './net/ip.ts';
 export {
