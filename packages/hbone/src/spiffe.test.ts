@@ -75,6 +75,11 @@ describe('spiffeIdFromSubjectAltName', () => {
     expect(r.ok ? 'ok' : r.error.reason).toBe(want);
   });
 
+  it('says what is wrong with an invalid ID, in the grammar @weft/policy names', () => {
+    const r = spiffeIdFromSubjectAltName('URI:spiffe://cluster.local/ns/a%2F/sa/b', td);
+    expect(r.ok ? '' : r.error.message).toMatch(/ns\/a%2F\/sa\/b" is not a valid SPIFFE ID: .*has "%"/);
+  });
+
   it('accepts any trust domain when none is given', () => {
     expect(spiffeIdFromSubjectAltName('URI:spiffe://evil.local/ns/a/sa/b').ok).toBe(true);
   });

@@ -1,15 +1,11 @@
 // SPIFFE peer identity: the one `URI:spiffe://...` subject alternative name of a verified X.509
 // certificate. TLS verifies the chain against the mesh trust bundle; this module decides who the
 // peer is. Host names are never checked: in the mesh, a peer is its SPIFFE ID.
+import { parseSpiffeUri, type SpiffeUri } from '@weft/policy';
 import { clip } from './address.ts';
 
-export interface SpiffeId {
-  /** The whole ID, `spiffe://<trustDomain><path>`. */
-  readonly id: string;
-  readonly trustDomain: string;
-  /** Starts with `/`, e.g. `/ns/default/sa/web`. */
-  readonly path: string;
-}
+/** A SPIFFE ID, `spiffe://<trustDomain><path>`; the grammar is @weft/policy's. */
+export type SpiffeId = SpiffeUri;
 
 export type PeerIdentityErrorReason =
   /** The certificate has no `URI:spiffe://` SAN. */
@@ -32,23 +28,10 @@ export type IdentityResult =
   | { readonly ok: true; readonly value: SpiffeId }
   | { readonly ok: false; readonly error: PeerIdentityError };
 
-const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
-const SEGMENT = /^[A-Za-z0-9._-]+$/;
-
-/** Parses a SPIFFE ID by the SPIFFE spec; workload IDs need a non-empty path. */
+/** Parses a SPIFFE ID by the mesh's one grammar (@weft/policy); workload IDs need a non-empty path. */
 export function parseSpiffeId(text: string): SpiffeId | undefined {
-  if (text.length > 2048 || !text.startsWith('spiffe://')) return undefined;
-  const rest = text.slice('spiffe://'.length);
-  const slash = rest.indexOf('/');
-  if (slash <= 0) return undefined;
-  const trustDomain = rest.slice(0, slash);
-  if (!TRUST_DOMAIN.test(trustDomain)) return undefined;
-  const path = rest.slice(slash);
-  const segments = path.slice(1).split('/');
-  for (const s of segments) {
-    if (!SEGMENT.test(s) || s === '.' || s === '..') return undefined;
-  }
-  return { id: text, trustDomain, path };
+  const parsed = parseSpiffeUri(text);
+  return parsed.ok ? parsed.value : undefined;
 }
 
 export interface SubjectAltName {
@@ -118,8 +101,10 @@ export function spiffeIdFromSubjectAltName(
   }
   if (count === 0 || found === undefined) return err('no_spiffe_id', 'certificate has no spiffe:// URI SAN');
   if (count > 1) return err('multiple_spiffe_ids', `certificate has ${count} spiffe:// URI SANs`);
-  const id = parseSpiffeId(found);
-  if (id === undefined) return err('invalid_spiffe_id', `"${clip(found)}" is not a valid SPIFFE ID`);
+  const parsed = parseSpiffeUri(found);
+  if (!parsed.ok)
+    return err('invalid_spiffe_id', `"${clip(found)}" is not a valid SPIFFE ID: ${parsed.message}`);
+  const id = parsed.value;
   if (trustDomains !== undefined && !trustDomains.has(id.trustDomain)) {
     return err(
       'foreign_trust_domain',
