@@ -1,4 +1,5 @@
 // SPIFFE identities of workloads: spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>.
+import { isValidTrustDomain as isPolicyTrustDomain, parseWorkloadId } from '@weft/policy';
 
 /** The identity a certificate is issued for. */
 export interface WorkloadIdentity {
@@ -13,13 +14,13 @@ export interface CallerIdentity extends WorkloadIdentity {
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 
-// Trust domains are lowercase DNS-like names (SPIFFE spec: letters, digits, '.', '-', '_').
-const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
-// Kubernetes namespace and service-account names: DNS subdomain characters.
+// Kubernetes namespace and service-account names: DNS subdomain characters. This is the CA's
+// issuance rule on top of the SPIFFE grammar, which is @weft/policy's alone.
 const NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 
+/** Trust domains as the SPIFFE grammar (@weft/policy) defines them. */
 export function isValidTrustDomain(td: string): boolean {
-  return TRUST_DOMAIN.test(td);
+  return isPolicyTrustDomain(td);
 }
 
 export function isValidName(name: string): boolean {
@@ -34,25 +35,16 @@ export interface ParsedSpiffeId extends WorkloadIdentity {
   readonly trustDomain: string;
 }
 
-/** Parses a workload SPIFFE ID; returns a message naming what is wrong when it is not one. */
+/**
+ * Parses a workload SPIFFE ID the CA would issue: @weft/policy's workload grammar, with the
+ * namespace and service account also Kubernetes names. The message names what is wrong.
+ */
 export function parseSpiffeId(
   uri: string,
 ): { ok: true; value: ParsedSpiffeId } | { ok: false; message: string } {
-  if (uri.length > 2048) return { ok: false, message: 'SPIFFE ID longer than 2048 characters' };
-  if (!uri.startsWith('spiffe://'))
-    return { ok: false, message: `"${clip(uri)}" does not start with spiffe://` };
-  const rest = uri.slice('spiffe://'.length);
-  const slash = rest.indexOf('/');
-  const trustDomain = slash < 0 ? rest : rest.slice(0, slash);
-  if (!isValidTrustDomain(trustDomain)) {
-    return { ok: false, message: `trust domain "${clip(trustDomain)}" is not valid` };
-  }
-  const parts = slash < 0 ? [] : rest.slice(slash + 1).split('/');
-  if (parts.length !== 4 || parts[0] !== 'ns' || parts[2] !== 'sa') {
-    return { ok: false, message: `"${clip(uri)}" is not of the form spiffe://<td>/ns/<ns>/sa/<sa>` };
-  }
-  const namespace = parts[1] ?? '';
-  const serviceAccount = parts[3] ?? '';
+  const parsed = parseWorkloadId(uri);
+  if (!parsed.ok) return { ok: false, message: parsed.message };
+  const { trustDomain, namespace, serviceAccount } = parsed.value;
   if (!isValidName(namespace)) return { ok: false, message: `namespace "${clip(namespace)}" is not valid` };
   if (!isValidName(serviceAccount)) {
     return { ok: false, message: `service account "${clip(serviceAccount)}" is not valid` };
