@@ -446,7 +446,17 @@ describe('malformed protos are rejected with the field named', () => {
     ['empty uid', (w) => (w.uid = ''), 'uid: empty'],
     ['bad address', (w) => (w.addresses = [new Uint8Array(3)]), 'addresses[0]: 3 bytes, want 4 or 16'],
     ['foreign identity', (w) => (w.identity = 'spiffe://cluster.local/ns/other/sa/web'), 'identity: '],
-    ['not spiffe', (w) => (w.identity = 'cluster.local/ns/shop/sa/web'), 'identity: '],
+    [
+      'not spiffe',
+      (w) => (w.identity = 'cluster.local/ns/shop/sa/web'),
+      'identity: "cluster.local/ns/shop/sa/web" does not start with spiffe://',
+    ],
+    [
+      'not a workload ID',
+      (w) => (w.identity = 'spiffe://cluster.local/ns/shop'),
+      'identity: "spiffe://cluster.local/ns/shop" is not of the form',
+    ],
+    ['identity port', (w) => (w.identity = 'spiffe://cluster.local:1/ns/shop/sa/web'), 'has ":"'],
     ['unset mode', (w) => (w.dataPlaneMode = 0), 'data_plane_mode: 0 is not a known data plane mode'],
     ['unknown mode', (w) => (w.dataPlaneMode = 42 as never), 'data_plane_mode: 42'],
     [

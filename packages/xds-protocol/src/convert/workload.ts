@@ -5,6 +5,7 @@ import {
   DEFAULT_MTLS_MODE,
   type MtlsMode,
   parseSpiffeId,
+  parseWorkloadId,
   type Workload,
   type WorkloadPeerAuthentication,
 } from '@weft/policy';
@@ -123,13 +124,9 @@ export function fromProtoWorkload(proto: ProtoWorkload): ConvertResult<WorkloadW
     const uid = requireString('uid', proto.uid);
     const namespace = requireString('namespace', proto.namespace);
     const identity = requireString('identity', proto.identity);
-    const id = parseSpiffeId(identity);
-    if (id === undefined || !identity.startsWith('spiffe://')) {
-      throw new Invalid(
-        'identity',
-        `${JSON.stringify(identity)} is not spiffe://<trust domain>/ns/<ns>/sa/<sa>`,
-      );
-    }
+    const parsed = parseWorkloadId(identity);
+    if (!parsed.ok) throw new Invalid('identity', parsed.message);
+    const id = parsed.value;
     const serviceAccount = requireString('service_account', proto.serviceAccount);
     if (id.namespace !== namespace || id.serviceAccount !== serviceAccount) {
       throw new Invalid(
