@@ -174,6 +174,7 @@ describe('applyUpdate', () => {
           { ...good, uid: 'bad-ip', ips: ['999.1.1.1'] },
           { ...good, uid: '' },
           { ...good, uid: 'bad-id', identity: 'not-spiffe' },
+          { ...good, uid: 'bad-id-path', identity: 'spiffe://cluster.local/ns/a/sa/../b' },
           { ...good, uid: 'bad-mode', mode: 'warp' as 'none' },
           null as unknown as Workload,
         ],
@@ -197,14 +198,16 @@ describe('applyUpdate', () => {
       'workloads:bad-ip:ips[0]',
       'workloads::uid',
       'workloads:bad-id:identity',
+      'workloads:bad-id-path:identity',
       'workloads:bad-mode:mode',
       'workloads::',
       'authorizationPolicies:a/b:action',
     ]);
-    expect(store.rejectedTotal.workloads).toBe(5);
+    expect(result.rejected.find((r) => r.key === 'bad-id-path')?.message).toMatch(/has a "\.\." segment/);
+    expect(store.rejectedTotal.workloads).toBe(6);
     expect(store.state.workloads.size).toBe(1);
     const dump = dumpState(store) as { rejected: { recent: unknown[] }; workloads: unknown[] };
-    expect(dump.rejected.recent).toHaveLength(6);
+    expect(dump.rejected.recent).toHaveLength(7);
     expect(JSON.parse(JSON.stringify(dump)).workloads).toHaveLength(1);
   });
 

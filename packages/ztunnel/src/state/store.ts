@@ -10,6 +10,7 @@ import {
   type MtlsMode,
   normalizeIp,
   type PeerAuthenticationPolicy,
+  parseWorkloadId,
   resolvePeerAuthentication,
   type Service,
   type ServicePort,
@@ -342,8 +343,9 @@ const checkWorkload: Check<Workload> = (w) => {
     if (typeof ip !== 'string' || normalizeIp(ip) === undefined)
       return { field: `ips[${i}]`, message: `"${String(ip)}" is not an IP address` };
   }
-  if (typeof w.identity !== 'string' || !w.identity.startsWith('spiffe://'))
-    return { field: 'identity', message: 'not a spiffe:// ID' };
+  if (typeof w.identity !== 'string') return { field: 'identity', message: 'not a spiffe:// ID' };
+  const identity = parseWorkloadId(w.identity);
+  if (!identity.ok) return { field: 'identity', message: identity.message };
   if (!['ambient', 'sidecar', 'proxyless', 'none'].includes(w.mode))
     return { field: 'mode', message: `unknown mode "${String(w.mode)}"` };
   if (typeof w.labels !== 'object' || w.labels === null) return { field: 'labels', message: 'not a map' };
