@@ -1,2 +1,91 @@
-// Filled by the restructuring step that moves the shared proxy pieces here.
-export {};
+// @weft/proxy-core: what every Weft proxy shares. One state store and the config sources that
+// write it, the pure inbound/outbound/waypoint decisions (the data-plane mode served is a
+// parameter), identity certificates, the SocketFactory, ports and the admin HTTP endpoint.
+
+export {
+  createHttpEndpoint,
+  type HttpEndpointOptions,
+  type Route,
+  sendJson,
+  sendText,
+} from './admin/http.ts';
+export {
+  FILE_SOURCE,
+  type FileLoadResult,
+  loadConfigFile,
+  loadManifests,
+  parseManifests,
+} from './config/file-source.ts';
+export {
+  startXdsSource,
+  XDS_SOURCE,
+  type XdsResourceTypes,
+  type XdsSource,
+  type XdsSourceOptions,
+  type XdsWorkload,
+} from './config/xds-source.ts';
+export { defaultXdsTypes } from './config/xds-types.ts';
+export {
+  decideInboundHbone,
+  decideInboundPlaintext,
+  type InboundDecision,
+  type InboundRefusal,
+  type InboundRequest,
+  type InboundSource,
+  inboundSource,
+} from './decide/inbound.ts';
+export {
+  type DenyPlan,
+  type DenyReason,
+  type EndpointPicker,
+  HBONE_MODES,
+  type HbonePlan,
+  type OutboundConnection,
+  type OutboundPlan,
+  type OutboundTarget,
+  type PassthroughPlan,
+  type PlanOptions,
+  planOutbound,
+  randomPicker,
+  roundRobinPicker,
+} from './decide/outbound.ts';
+export {
+  readyWaypointPods,
+  WAYPOINT_GUARDED_MODES,
+  waypointPods,
+  waypointsGuarding,
+} from './decide/waypoint.ts';
+export {
+  createIdentityCerts,
+  type IdentityCertInfo,
+  type IdentityCerts,
+  type IdentityCertsOptions,
+} from './identity/certs.ts';
+export {
+  type ConnectOptions,
+  closeServer,
+  createLocalSocketFactory,
+  isLoopback,
+  type ListenOptions,
+  type LocalSocketFactoryOptions,
+  type SocketAddress,
+  type SocketFactory,
+  SocketFactoryError,
+} from './net/socket-factory.ts';
+export { DEFAULT_PORTS, DEFAULT_PROXY_PORTS, type ProxyPorts, proxyOwnedPorts } from './ports.ts';
+export {
+  type ApplyResult,
+  applyUpdate,
+  batchFromSnapshot,
+  type CollectionChange,
+  createStateStore,
+  dumpState,
+  type ProxyState,
+  type RejectedObject,
+  type ServiceAddressMatch,
+  type StateBatch,
+  type StateCollection,
+  type StateListener,
+  type StateStore,
+  type StateStoreOptions,
+} from './state/store.ts';

@@ -10,9 +10,9 @@ import {
   isHboneError,
 } from '@weft/hbone';
 import { peerAuthentication, service, waypointDeployment, waypointGateway } from '@weft/policy/testing';
+import { DEFAULT_PORTS } from '@weft/proxy-core';
 import { parseKvLine } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PORTS } from './ports.ts';
 import { type LocalMeshHarness, startLocalMesh } from './testing/harness.ts';
 import { readUntilClose, tcpConnect } from './testing/net.ts';
 

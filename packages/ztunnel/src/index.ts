@@ -1,43 +1,67 @@
 // @weft/ztunnel: Weft's per-node L4 proxy for ambient mode.
 
-export type { IdentityCertInfo } from './identity/certs.ts';
+export type { IdentityCertInfo } from '@weft/proxy-core';
 export {
+  type ApplyResult,
+  applyUpdate,
+  batchFromSnapshot,
+  type CollectionChange,
+  type ConnectOptions,
+  closeServer,
+  createLocalSocketFactory,
+  createStateStore,
+  DEFAULT_PROXY_PORTS,
+  type DenyPlan,
+  type DenyReason,
   decideInboundHbone,
   decideInboundPlaintext,
+  defaultXdsTypes,
+  dumpState,
+  type EndpointPicker,
+  FILE_SOURCE,
+  type FileLoadResult,
+  type HbonePlan,
   type InboundDecision,
   type InboundRefusal,
   type InboundRequest,
   type InboundSource,
   inboundSource,
-} from './inbound/decide.ts';
-export { firstContainerPort, type InboundOriginalDestination } from './inbound/plaintext.ts';
-export {
-  type ConnectOptions,
-  closeServer,
-  createLocalSocketFactory,
   isLoopback,
   type ListenOptions,
   type LocalSocketFactoryOptions,
-  type SocketFactory,
-  SocketFactoryError,
-} from './net/socket-factory.ts';
-export type { OriginalDestination } from './outbound/capture.ts';
-export type { AppPeer, HboneConnector } from './outbound/execute.ts';
-export {
-  type DenyPlan,
-  type DenyReason,
-  type EndpointPicker,
-  type HbonePlan,
+  loadConfigFile,
+  loadManifests,
   type OutboundConnection,
   type OutboundPlan,
   type OutboundTarget,
   type PassthroughPlan,
   type PlanOptions,
+  type ProxyState,
+  parseManifests,
   planOutbound,
+  proxyOwnedPorts,
+  type RejectedObject,
   randomPicker,
   roundRobinPicker,
+  type ServiceAddressMatch,
   type SocketAddress,
-} from './outbound/plan.ts';
+  type SocketFactory,
+  SocketFactoryError,
+  type StateBatch,
+  type StateCollection,
+  type StateListener,
+  type StateStore,
+  type StateStoreOptions,
+  startXdsSource,
+  XDS_SOURCE,
+  type XdsResourceTypes,
+  type XdsSource,
+  type XdsSourceOptions,
+  type XdsWorkload,
+} from '@weft/proxy-core';
+export { firstContainerPort, type InboundOriginalDestination } from './inbound/plaintext.ts';
+export type { OriginalDestination } from './outbound/capture.ts';
+export type { AppPeer, HboneConnector } from './outbound/execute.ts';
 export {
   MAX_GREETING_BYTES,
   MAX_REQUEST_BYTES,
@@ -49,39 +73,6 @@ export {
   type Socks5Error,
   type Socks5Request,
 } from './outbound/socks5-protocol.ts';
-export { DEFAULT_PROXY_PORTS, proxyOwnedPorts } from './ports.ts';
-export {
-  FILE_SOURCE,
-  type FileLoadResult,
-  loadConfigFile,
-  loadManifests,
-  parseManifests,
-} from './state/file-source.ts';
-export {
-  type ApplyResult,
-  applyUpdate,
-  batchFromSnapshot,
-  type CollectionChange,
-  createStateStore,
-  dumpState,
-  type ProxyState,
-  type RejectedObject,
-  type ServiceAddressMatch,
-  type StateBatch,
-  type StateCollection,
-  type StateListener,
-  type StateStore,
-  type StateStoreOptions,
-} from './state/store.ts';
-export {
-  startXdsSource,
-  XDS_SOURCE,
-  type XdsResourceTypes,
-  type XdsSource,
-  type XdsSourceOptions,
-  type XdsWorkload,
-} from './state/xds-source.ts';
-export { defaultXdsTypes } from './state/xds-types.ts';
 export type { ConnectionRecord, RejectReason, ZtunnelTelemetry } from './telemetry.ts';
 export {
   createZtunnel,

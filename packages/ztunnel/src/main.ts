@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The ztunnel binary: parses flags and calls createZtunnel. Nothing else lives here.
 import { parseArgs } from 'node:util';
+import { defaultXdsTypes } from '@weft/proxy-core';
 import { createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
 import { parseForward } from './outbound/forward-flag.ts';
-import { defaultXdsTypes } from './state/xds-types.ts';
 import { createZtunnel, type ForwardConfig } from './ztunnel.ts';
 
 const USAGE = `usage: ztunnel --node <name> --node-ip <ip> [options]

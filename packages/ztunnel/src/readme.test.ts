@@ -3,11 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { localMeshLayout, localMeshObjects } from '@weft/proxy-core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { applyUpdate, createStateStore, createZtunnel, loadManifests, planOutbound } from './index.ts';
 import { startTestCaServer, type TestCaServer } from './testing/ca.ts';
-import { localMeshLayout, localMeshObjects } from './testing/mesh.ts';
 import { httpGet } from './testing/net.ts';
 
 const layout = localMeshLayout(7, 8);
@@ -42,7 +42,7 @@ it('README example', async () => {
   const plan = planOutbound(
     store.state,
     { sourceIp: clientIp, target: { kind: 'hostname', hostname: 'echo.demo.svc.cluster.local', port: 80 } },
-    { nodeName: 'node-b', pick: () => 0 },
+    { nodeName: 'node-b', mode: 'ambient', pick: () => 0 },
   );
   // plan.kind === 'hbone': tunnel to <echo pod IP>:15008, :authority <echo pod IP>:8080,
   // presenting spiffe://cluster.local/ns/demo/sa/client, expecting .../sa/echo.

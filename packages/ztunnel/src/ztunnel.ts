@@ -11,6 +11,34 @@ import { type CertificateSource, type CertManager, createCaClient } from '@weft/
 import { createHboneClient, type HboneClient } from '@weft/hbone';
 import { DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, normalizeIp, type Workload } from '@weft/policy';
 import {
+  closeServer,
+  createHttpEndpoint,
+  createIdentityCerts,
+  createLocalSocketFactory,
+  createStateStore,
+  DEFAULT_PORTS,
+  defaultXdsTypes,
+  dumpState,
+  type EndpointPicker,
+  FILE_SOURCE,
+  type IdentityCerts,
+  loadConfigFile,
+  type OutboundTarget,
+  type ProxyPorts,
+  proxyOwnedPorts,
+  type Route,
+  randomPicker,
+  roundRobinPicker,
+  type SocketAddress,
+  type SocketFactory,
+  type StateStore,
+  sendJson,
+  sendText,
+  startXdsSource,
+  type XdsResourceTypes,
+  type XdsSource,
+} from '@weft/proxy-core';
+import {
   createRegistry,
   type LineSink,
   type Logger,
@@ -18,32 +46,22 @@ import {
   metricsHandler,
   noopLogger,
 } from '@weft/telemetry';
-import { createHttpEndpoint, type Route, sendJson, sendText } from './admin/http.ts';
-import { createIdentityCerts, type IdentityCerts } from './identity/certs.ts';
 import { createInboundHbone, type InboundHbone } from './inbound/hbone.ts';
 import {
   createInboundPlaintext,
   type InboundOriginalDestination,
   type InboundPlaintext,
 } from './inbound/plaintext.ts';
-import {
-  closeServer,
-  createLocalSocketFactory,
-  type SocketAddress,
-  type SocketFactory,
-} from './net/socket-factory.ts';
+import { ZTUNNEL_MODE } from './mode.ts';
 import { createCaptureServer, type OriginalDestination } from './outbound/capture.ts';
 import { createOutboundExecutor } from './outbound/execute.ts';
-import { type EndpointPicker, type OutboundTarget, randomPicker, roundRobinPicker } from './outbound/plan.ts';
 import { createSocks5Server } from './outbound/socks5.ts';
-import { DEFAULT_PORTS, proxyOwnedPorts, type ZtunnelPorts } from './ports.ts';
-import { FILE_SOURCE, loadConfigFile } from './state/file-source.ts';
-import { createStateStore, dumpState, type StateStore } from './state/store.ts';
-import { startXdsSource, type XdsResourceTypes, type XdsSource } from './state/xds-source.ts';
-import { defaultXdsTypes } from './state/xds-types.ts';
 import { createZtunnelTelemetry, type ZtunnelTelemetry } from './telemetry.ts';
 
-export { DEFAULT_PORTS, type ZtunnelPorts } from './ports.ts';
+export { DEFAULT_PORTS } from '@weft/proxy-core';
+
+/** The ports a ztunnel listens on (proxy-core's node proxy ports). */
+export type ZtunnelPorts = ProxyPorts;
 
 export interface ZtunnelConfig {
   /** Kubernetes node name: which workloads are local. */
@@ -276,7 +294,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   // ---- local workloads: certificates and per-workload listeners, reconciled on every change.
 
   const localWorkloads = () =>
-    store.state.workloadsOnNode(config.nodeName).filter((w) => w.mode === 'ambient' && w.ips.length > 0);
+    store.state.workloadsOnNode(config.nodeName).filter((w) => w.mode === ZTUNNEL_MODE && w.ips.length > 0);
   const fingerprint = (w: Workload) => `${w.uid}|${w.ips[0]}|${w.identity}`;
 
   async function openWorkload(w: Workload): Promise<void> {

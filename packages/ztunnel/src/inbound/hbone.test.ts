@@ -12,13 +12,20 @@ import {
 } from '@weft/hbone';
 import type { Workload } from '@weft/policy';
 import { authorizationPolicy, service, waypointDeployment, waypointGateway } from '@weft/policy/testing';
+import {
+  applyUpdate,
+  batchFromSnapshot,
+  createLocalSocketFactory,
+  createStateStore,
+  type ProxyState,
+  type SocketAddress,
+  type SocketFactory,
+} from '@weft/proxy-core';
+import { compileOrThrow, localMeshLayout, localMeshObjects } from '@weft/proxy-core/testing';
 import { createRegistry, noopLogger } from '@weft/telemetry';
 import { type MemorySink, memorySink, parseKvLine } from '@weft/telemetry/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalSocketFactory, type SocketAddress, type SocketFactory } from '../net/socket-factory.ts';
-import { applyUpdate, batchFromSnapshot, createStateStore, type ProxyState } from '../state/store.ts';
 import { createZtunnelTelemetry, type ZtunnelTelemetry } from '../telemetry.ts';
-import { compileOrThrow, localMeshLayout, localMeshObjects } from '../testing/mesh.ts';
 import { type EchoServer, startTcpEcho } from '../testing/net.ts';
 import { createInboundHbone, type InboundHbone } from './hbone.ts';
 

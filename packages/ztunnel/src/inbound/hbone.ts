@@ -10,16 +10,16 @@ import {
   type HboneServer,
 } from '@weft/hbone';
 import type { Workload } from '@weft/policy';
-import type { Logger, ResponseFlag } from '@weft/telemetry';
-import type { SocketFactory } from '../net/socket-factory.ts';
-import type { ProxyState } from '../state/store.ts';
-import type { RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
+import type { ProxyState, SocketFactory } from '@weft/proxy-core';
 import {
   decideInboundHbone,
   type InboundDecision,
   type InboundRefusal,
   type InboundRequest,
-} from './decide.ts';
+} from '@weft/proxy-core';
+import type { Logger, ResponseFlag } from '@weft/telemetry';
+import { ZTUNNEL_MODE } from '../mode.ts';
+import type { RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
 
 export interface InboundHboneOptions {
   readonly workload: Workload;
@@ -114,6 +114,7 @@ export function createInboundHbone(options: InboundHboneOptions): InboundHbone {
     authorize(peer, dest, _headers, stream) {
       const request: InboundRequest = {
         nodeName: options.nodeName,
+        mode: ZTUNNEL_MODE,
         listenerWorkloadUid: workload.uid,
         destination: dest,
         peerIdentity: peer.identity,

@@ -6,11 +6,11 @@
 import type { Socket } from 'node:net';
 import { splice } from '@weft/hbone';
 import { normalizeIp, type Workload } from '@weft/policy';
+import type { ProxyState, SocketFactory } from '@weft/proxy-core';
+import { decideInboundPlaintext, type InboundRefusal } from '@weft/proxy-core';
 import type { Logger, ResponseFlag } from '@weft/telemetry';
-import type { SocketFactory } from '../net/socket-factory.ts';
-import type { ProxyState } from '../state/store.ts';
+import { ZTUNNEL_MODE } from '../mode.ts';
 import type { RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
-import { decideInboundPlaintext, type InboundRefusal } from './decide.ts';
 
 /**
  * The port the caller meant. Netns mode reads SO_ORIGINAL_DST; local mode has no interception and
@@ -85,6 +85,7 @@ export function createInboundPlaintext(options: InboundPlaintextOptions): Inboun
     }
     const decision = decideInboundPlaintext(state, {
       nodeName: options.nodeName,
+      mode: ZTUNNEL_MODE,
       listenerWorkloadUid: workload.uid,
       destination: { ip: workloadIp, port },
       sourceIp,

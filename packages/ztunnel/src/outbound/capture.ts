@@ -4,11 +4,12 @@
 // connection is refused and counted.
 import type { Socket } from 'node:net';
 import { normalizeIp } from '@weft/policy';
+import type { ProxyState } from '@weft/proxy-core';
+import { type EndpointPicker, type OutboundTarget, planOutbound, type SocketAddress } from '@weft/proxy-core';
 import type { Logger } from '@weft/telemetry';
-import type { ProxyState } from '../state/store.ts';
+import { ZTUNNEL_MODE } from '../mode.ts';
 import type { ZtunnelTelemetry } from '../telemetry.ts';
 import type { AppPeer, OutboundExecutor } from './execute.ts';
-import { type EndpointPicker, type OutboundTarget, planOutbound, type SocketAddress } from './plan.ts';
 
 /** Where a captured connection was going before the redirect; undefined when unknown. */
 export type OriginalDestination = (socket: Socket) => SocketAddress | undefined;
@@ -76,6 +77,7 @@ export function createCaptureServer(options: CaptureOptions): CaptureServer {
       { sourceIp: peer.ip, target },
       {
         nodeName: options.nodeName,
+        mode: ZTUNNEL_MODE,
         pick: options.pick,
         ...(options.hbonePort ? { hbonePort: options.hbonePort } : {}),
       },

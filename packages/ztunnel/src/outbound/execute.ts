@@ -3,10 +3,9 @@
 // reports it. SOCKS5 and the capture listener share this; only their handshakes differ.
 import type { Duplex } from 'node:stream';
 import { type HboneConnectRequest, isHboneError, splice } from '@weft/hbone';
+import type { DenyReason, OutboundPlan, SocketFactory } from '@weft/proxy-core';
 import type { Logger, ResponseFlag } from '@weft/telemetry';
-import type { SocketFactory } from '../net/socket-factory.ts';
 import type { ConnectionReport, RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
-import type { DenyReason, OutboundPlan } from './plan.ts';
 import { REPLY, type ReplyCode } from './socks5-protocol.ts';
 
 /** Opens an HBONE tunnel (the @weft/hbone client's `connect`). */

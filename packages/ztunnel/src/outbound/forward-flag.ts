@@ -1,6 +1,6 @@
 // Parses `--forward <port>=<source ip>><host:port>`: local mode's fixed forwarding listeners.
 import { isIp, normalizeIp } from '@weft/policy';
-import type { OutboundTarget } from './plan.ts';
+import type { OutboundTarget } from '@weft/proxy-core';
 
 export interface ParsedForward {
   readonly port: number;

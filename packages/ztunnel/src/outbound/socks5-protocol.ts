@@ -3,7 +3,7 @@
 // refused with "command not supported". Parsers take the bytes received so far and say whether
 // they need more, so the socket code can bound the handshake's size and time.
 import { normalizeIp } from '@weft/policy';
-import type { OutboundTarget } from './plan.ts';
+import type { OutboundTarget } from '@weft/proxy-core';
 
 export const SOCKS_VERSION = 0x05;
 export const METHOD_NO_AUTH = 0x00;

@@ -3,11 +3,12 @@
 // address, so an app binds its pod IP before dialling.
 import type { Socket } from 'node:net';
 import { normalizeIp } from '@weft/policy';
+import type { ProxyState } from '@weft/proxy-core';
+import { type EndpointPicker, type OutboundTarget, planOutbound } from '@weft/proxy-core';
 import type { Logger } from '@weft/telemetry';
-import type { ProxyState } from '../state/store.ts';
+import { ZTUNNEL_MODE } from '../mode.ts';
 import type { ZtunnelTelemetry } from '../telemetry.ts';
 import type { AppPeer, OutboundExecutor } from './execute.ts';
-import { type EndpointPicker, type OutboundTarget, planOutbound } from './plan.ts';
 import {
   MAX_GREETING_BYTES,
   MAX_REQUEST_BYTES,
@@ -134,6 +135,7 @@ export function createSocks5Server(options: Socks5Options): Socks5Server {
       { sourceIp: peer.ip, target },
       {
         nodeName: options.nodeName,
+        mode: ZTUNNEL_MODE,
         pick: options.pick,
         ...(options.hbonePort ? { hbonePort: options.hbonePort } : {}),
       },

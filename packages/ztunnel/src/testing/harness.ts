@@ -4,12 +4,17 @@
 import { readFileSync } from 'node:fs';
 import { createCaClient, createCertManager } from '@weft/ca/client';
 import type { CertMaterial } from '@weft/hbone';
+import { applyUpdate, batchFromSnapshot, createStateStore, type StateStore } from '@weft/proxy-core';
+import {
+  compileOrThrow,
+  type LocalMeshLayout,
+  localMeshLayout,
+  localMeshObjects,
+} from '@weft/proxy-core/testing';
 import { createRegistry, type MetricsRegistry } from '@weft/telemetry';
 import { type MemorySink, memorySink } from '@weft/telemetry/testing';
-import { applyUpdate, batchFromSnapshot, createStateStore, type StateStore } from '../state/store.ts';
 import { createZtunnel, type Ztunnel, type ZtunnelConfig, type ZtunnelDeps } from '../ztunnel.ts';
 import { startTestCaServer, type TestCaServer } from './ca.ts';
-import { compileOrThrow, type LocalMeshLayout, localMeshLayout, localMeshObjects } from './mesh.ts';
 import { type EchoServer, startTcpEcho } from './net.ts';
 
 export interface LocalNodeHandle {

@@ -1,11 +1,5 @@
 // Fixtures for tests of ztunnel and of the e2e scenarios that drive it.
-export { startTestCaServer, type TestCaServer } from './ca.ts';
-export {
-  type LocalMeshHarness,
-  type LocalMeshHarnessOptions,
-  type LocalNodeHandle,
-  startLocalMesh,
-} from './harness.ts';
+
 export {
   compileOrThrow,
   LOCAL_MESH,
@@ -15,7 +9,14 @@ export {
   localMeshObjects,
   NODE_A,
   NODE_B,
-} from './mesh.ts';
+} from '@weft/proxy-core/testing';
+export { startTestCaServer, type TestCaServer } from './ca.ts';
+export {
+  type LocalMeshHarness,
+  type LocalMeshHarnessOptions,
+  type LocalNodeHandle,
+  startLocalMesh,
+} from './harness.ts';
 export {
   type EchoServer,
   httpGet,

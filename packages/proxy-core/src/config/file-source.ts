@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { type CompileOptions, compile, type ValidationError } from '@weft/policy';
 import { parseAllDocuments } from 'yaml';
-import { type ApplyResult, applyUpdate, batchFromSnapshot, type StateStore } from './store.ts';
+import { type ApplyResult, applyUpdate, batchFromSnapshot, type StateStore } from '../state/store.ts';
 
 export const FILE_SOURCE = 'file';
 

@@ -1,3 +1,4 @@
+import type { DataplaneMode } from '@weft/policy';
 import { pod, service, waypointDeployment, waypointGateway } from '@weft/policy/testing';
 import { describe, expect, it } from 'vitest';
 import { applyUpdate, batchFromSnapshot, createStateStore, type ProxyState } from '../state/store.ts';
@@ -8,7 +9,7 @@ import {
   planOutbound,
   randomPicker,
   roundRobinPicker,
-} from './plan.ts';
+} from './outbound.ts';
 
 function stateOf(extra: unknown[] = []): ProxyState {
   const store = createStateStore();
@@ -111,7 +112,7 @@ const extra = [
 const state = stateOf(extra);
 const first = () => 0;
 
-const cases: { name: string; conn: OutboundConnection; expected: string }[] = [
+const cases: { name: string; conn: OutboundConnection; expected: string; mode?: DataplaneMode }[] = [
   {
     name: 'service VIP -> healthy endpoint over HBONE (unhealthy echo-2 skipped)',
     conn: { sourceIp: M.client, target: { kind: 'address', ip: M.echoVip, port: 80 } },
@@ -257,11 +258,29 @@ const cases: { name: string; conn: OutboundConnection; expected: string }[] = [
     conn: { sourceIp: M.client, target: { kind: 'address', ip: '127.0.9.9', port: 0 } },
     expected: 'deny invalid-destination',
   },
+  {
+    name: 'a proxy serving sidecar mode plans for its sidecar source',
+    mode: 'sidecar',
+    conn: { sourceIp: '127.0.2.30', target: { kind: 'address', ip: M.echo1, port: 8080 } },
+    expected: `hbone ns/other/sa/sc -> ${M.echo1}:15008 authority ${M.echo1}:8080 expect ns/demo/sa/echo`,
+  },
+  {
+    name: 'a proxy serving sidecar mode refuses an ambient source',
+    mode: 'sidecar',
+    conn: { sourceIp: M.client, target: { kind: 'address', ip: M.echo1, port: 8080 } },
+    expected: 'deny source-not-ambient',
+  },
+  {
+    name: 'the mode served is the source check only: a sidecar proxy still goes through a guarding waypoint',
+    mode: 'sidecar',
+    conn: { sourceIp: '127.0.2.30', target: { kind: 'address', ip: '127.0.2.40', port: 80 } },
+    expected: 'deny waypoint-unavailable',
+  },
 ];
 
 describe('planOutbound', () => {
-  it.each(cases)('$name', ({ conn, expected }) => {
-    expect(summary(planOutbound(state, conn, { nodeName: NODE_B.name, pick: first }))).toBe(expected);
+  it.each(cases)('$name', ({ conn, expected, mode = 'ambient' }) => {
+    expect(summary(planOutbound(state, conn, { nodeName: NODE_B.name, mode, pick: first }))).toBe(expected);
   });
 
   it('round robin alternates between the healthy endpoints of a service port', () => {
@@ -271,7 +290,7 @@ describe('planOutbound', () => {
       target: { kind: 'address', ip: M.echoVip, port: 80 },
     };
     const via = [0, 1, 2, 3].map((): string => {
-      const plan = planOutbound(state, conn, { nodeName: NODE_B.name, pick });
+      const plan = planOutbound(state, conn, { nodeName: NODE_B.name, mode: 'ambient', pick });
       return plan.kind === 'hbone' ? plan.via.ip : plan.kind;
     });
     expect(via).toEqual([M.echo1, '127.0.2.12', M.echo1, '127.0.2.12']);
@@ -286,7 +305,7 @@ describe('planOutbound', () => {
     const plan = planOutbound(
       state,
       { sourceIp: M.client, target: { kind: 'address', ip: M.echoVip, port: 80 } },
-      { nodeName: NODE_B.name, pick: randomPicker(() => r) },
+      { nodeName: NODE_B.name, mode: 'ambient', pick: randomPicker(() => r) },
     );
     expect(plan.kind === 'hbone' ? plan.via.ip : plan.kind).toBe(ip);
   });
@@ -299,7 +318,7 @@ describe('planOutbound', () => {
     const plan = planOutbound(
       down.state,
       { sourceIp: M.client, target: { kind: 'address', ip: M.echoVip, port: 80 } },
-      { nodeName: NODE_B.name, pick: first },
+      { nodeName: NODE_B.name, mode: 'ambient', pick: first },
     );
     expect(summary(plan)).toBe(
       `hbone ns/demo/sa/client -> ${M.echo2}:15008 authority ${M.echo2}:8080 expect ns/demo/sa/echo svc echo`,
@@ -311,7 +330,7 @@ describe('planOutbound', () => {
     const plan = planOutbound(
       state,
       { sourceIp: M.client, target: { kind: 'address', ip: M.echo1, port: 8080 } },
-      { nodeName: NODE_B.name, pick: first, hbonePort: 25008 },
+      { nodeName: NODE_B.name, mode: 'ambient', pick: first, hbonePort: 25008 },
     );
     expect(plan.kind === 'hbone' ? plan.via.port : 0).toBe(25008);
   });

@@ -14,7 +14,7 @@ import {
   decideInboundPlaintext,
   type InboundDecision,
   type InboundRequest,
-} from './decide.ts';
+} from './inbound.ts';
 
 const CLIENT = 'spiffe://cluster.local/ns/demo/sa/client';
 const OTHER = 'spiffe://cluster.local/ns/other/sa/legacy';
@@ -31,6 +31,7 @@ function summary(d: InboundDecision): string {
 
 const base: InboundRequest = {
   nodeName: NODE_A.name,
+  mode: 'ambient',
   destination: { ip: M.echo1, port: 8080 },
   peerIdentity: CLIENT,
   sourceIp: M.client,
@@ -128,6 +129,18 @@ describe('decideInboundHbone', () => {
       extra: [],
       req: { nodeName: 'node-b', destination: { ip: M.legacy, port: 9000 } },
       expected: '400 destination-not-ambient',
+    },
+    {
+      name: 'a proxy serving another mode: an ambient workload is not its to serve',
+      extra: [],
+      req: { mode: 'sidecar' },
+      expected: '400 destination-not-ambient',
+    },
+    {
+      name: 'a proxy serving the workload mode serves it',
+      extra: [],
+      req: { mode: 'none', nodeName: 'node-b', destination: { ip: M.legacy, port: 9000 } },
+      expected: `allow ${M.legacy}:9000 (no-policy)`,
     },
     {
       name: 'listener workload matches',

@@ -17,7 +17,7 @@ import {
   type ResourceTypeConfig,
   type UpdateBatch,
 } from '@weft/xds-protocol';
-import { applyUpdate, type StateBatch, type StateStore } from './store.ts';
+import { applyUpdate, type StateBatch, type StateStore } from '../state/store.ts';
 
 /** A workload as the converter yields it: the workload and its resolved peer authentication. */
 export interface XdsWorkload {

@@ -10,7 +10,12 @@
 // workload's own binding, or a bound service selecting it on that port) goes to that waypoint
 // with :authority = podIP:port, whatever address the app used: the destination ztunnel only
 // accepts such a port from its waypoint, so going around it could only fail.
+//
+// The data-plane mode the calling proxy serves is a parameter (`PlanOptions.mode`): a source is
+// planned for only when it is in that mode. Which destinations speak HBONE is a fact about the
+// destination's mode, not the caller's.
 import {
+  type DataplaneMode,
   type Endpoint,
   normalizeIp,
   type Service,
@@ -19,7 +24,7 @@ import {
   type Workload,
 } from '@weft/policy';
 import type { ProxyState } from '../state/store.ts';
-import { readyWaypointPods, waypointsGuarding } from '../state/waypoints.ts';
+import { readyWaypointPods, waypointsGuarding } from './waypoint.ts';
 
 export interface SocketAddress {
   readonly ip: string;
@@ -41,8 +46,10 @@ export interface OutboundConnection {
 export type EndpointPicker = (key: string, count: number) => number;
 
 export interface PlanOptions {
-  /** This ztunnel's node: sources must run here. */
+  /** This proxy's node: sources must run here. */
   readonly nodeName: string;
+  /** The data-plane mode this proxy serves (ztunnel: `ambient`): sources must be in it. */
+  readonly mode: DataplaneMode;
   readonly pick: EndpointPicker;
   /** Port peers accept HBONE on. Default 15008. */
   readonly hbonePort?: number;
@@ -53,7 +60,10 @@ export type DenyReason =
   | 'unknown-source'
   /** The source workload runs on another node (this ztunnel holds no certificate for it). */
   | 'source-not-local'
-  /** The source workload is not in ambient mode. */
+  /**
+   * The source workload is not in the mode this proxy serves (`PlanOptions.mode`). The name is
+   * the ambient one because the metrics reason `source_not_ambient` is public.
+   */
   | 'source-not-ambient'
   /** A hostname that is no mesh service (SOCKS5 resolves only mesh names). */
   | 'unknown-hostname'
@@ -108,9 +118,11 @@ export interface PassthroughPlan {
 
 export type OutboundPlan = DenyPlan | HbonePlan | PassthroughPlan;
 
-/** Whether the workload's node proxy (or sidecar) terminates HBONE for it. */
+/** The modes whose proxy (the node's ztunnel, or the sidecar) terminates HBONE for the workload. */
+export const HBONE_MODES: ReadonlySet<DataplaneMode> = new Set<DataplaneMode>(['ambient', 'sidecar']);
+
 function speaksHbone(w: Workload): boolean {
-  return w.mode === 'ambient' || w.mode === 'sidecar';
+  return HBONE_MODES.has(w.mode);
 }
 
 function deny(reason: DenyReason, message: string, source?: Workload): DenyPlan {
@@ -241,7 +253,7 @@ export function planOutbound(
       source,
     );
   }
-  if (source.mode !== 'ambient') {
+  if (source.mode !== options.mode) {
     return deny(
       'source-not-ambient',
       `source ${source.namespace}/${source.name} is in ${source.mode} mode`,

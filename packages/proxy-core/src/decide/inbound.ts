@@ -3,8 +3,8 @@
 // and plaintext listeners execute these decisions.
 //
 // Proxy-owned ports: a destination port this proxy owns (15001, 15006, 15008, 15080, 15000, 15020,
-// 15021) is never dialled for a caller (400): the connection would come back into the ztunnel from
-// the ztunnel itself, past the waypoint binding and with the caller's address and identity lost.
+// 15021) is never dialled for a caller (400): the connection would come back into the proxy from
+// the proxy itself, past the waypoint binding and with the caller's address and identity lost.
 //
 // Waypoints: a workload port that a waypoint guards (the workload's own binding, or a bound
 // service that selects it on that port) takes traffic only from that waypoint's identity, so no
@@ -17,9 +17,13 @@
 // waypoint guarding the destination speaks for its clients; a peer may name an address of a
 // workload with its own identity, which is how a node's ztunnel names the pod it tunnels for).
 // Anyone else's Forwarded is ignored and the source is the TCP peer.
+//
+// The data-plane mode this proxy serves is a parameter (`InboundRequest.mode`): a destination in
+// another mode is not this proxy's to serve (400).
 import {
   type AuthzDecision,
   authorize,
+  type DataplaneMode,
   type MtlsMode,
   normalizeIp,
   type Service,
@@ -28,14 +32,17 @@ import {
 } from '@weft/policy';
 import { DEFAULT_PROXY_PORTS } from '../ports.ts';
 import type { ProxyState } from '../state/store.ts';
-import { waypointPods, waypointsGuarding } from '../state/waypoints.ts';
+import { waypointPods, waypointsGuarding } from './waypoint.ts';
 
 export type InboundRefusal =
   /** HBONE :authority names an address that is no workload of this node's listener. */
   | 'unknown-destination'
   /** The destination workload is not on this node. */
   | 'destination-not-local'
-  /** The destination workload is not captured by this ztunnel (not ambient). */
+  /**
+   * The destination workload is not in the mode this proxy serves (`InboundRequest.mode`). The
+   * name is the ambient one because the metrics reason `destination_not_ambient` is public.
+   */
   | 'destination-not-ambient'
   /** HBONE :authority names another workload than the one whose listener took the connection. */
   | 'authority-mismatch'
@@ -90,6 +97,8 @@ export interface InboundSource {
 
 export interface InboundRequest {
   readonly nodeName: string;
+  /** The data-plane mode this proxy serves (ztunnel: `ambient`): the destination must be in it. */
+  readonly mode: DataplaneMode;
   /** The workload whose listener took the connection (per-workload listeners), if any. */
   readonly listenerWorkloadUid?: string;
   /** Where the connection is going: HBONE :authority, or the plaintext original destination. */
@@ -191,7 +200,7 @@ function findWorkload(
       { workload, service },
     );
   }
-  if (workload.mode !== 'ambient') {
+  if (workload.mode !== req.mode) {
     return refuse(
       'destination-not-ambient',
       400,

@@ -1,10 +1,17 @@
-// Waypoints as ztunnel sees them: who runs a waypoint (its pods, found by the Gateway API label
+// Waypoints as a proxy sees them: who runs a waypoint (its pods, found by the Gateway API label
 // `gateway.networking.k8s.io/gateway-name` in the Gateway's namespace, as @weft/policy's compile
 // finds them) and which waypoints guard a workload port. Outbound uses both to route through the
 // waypoint; inbound uses the second to refuse callers that skipped it. Shared here so neither
 // imports the other.
-import { LABEL_GATEWAY_NAME, type WaypointBinding, type Workload } from '@weft/policy';
-import type { ProxyState } from './store.ts';
+import { type DataplaneMode, LABEL_GATEWAY_NAME, type WaypointBinding, type Workload } from '@weft/policy';
+import type { ProxyState } from '../state/store.ts';
+
+/**
+ * The modes whose workloads a waypoint binding guards: the destination's own proxy enforces it,
+ * and today only the node's ztunnel does (ambient). A fact about the destination, not about the
+ * proxy asking.
+ */
+export const WAYPOINT_GUARDED_MODES: ReadonlySet<DataplaneMode> = new Set<DataplaneMode>(['ambient']);
 
 const podsByState = new WeakMap<ProxyState, ReadonlyMap<string, readonly Workload[]>>();
 
@@ -37,10 +44,10 @@ export function readyWaypointPods(state: ProxyState, binding: WaypointBinding): 
  * The waypoints that must see traffic to `port` (a target port) of `workload`: its own binding
  * (waypoints serving workload traffic), and the binding of every service that selects it on that
  * port (whatever address the caller used, a connection to that port is that service's traffic).
- * Only ambient workloads are guarded: their node's ztunnel is who enforces it.
+ * Only workloads of `WAYPOINT_GUARDED_MODES` are guarded: their proxy is who enforces it.
  */
 export function waypointsGuarding(state: ProxyState, workload: Workload, port: number): WaypointBinding[] {
-  if (workload.mode !== 'ambient') return [];
+  if (!WAYPOINT_GUARDED_MODES.has(workload.mode)) return [];
   const out = new Map<string, WaypointBinding>();
   if (workload.waypoint !== undefined) out.set(workload.waypoint.key, workload.waypoint);
   for (const hostname of workload.services) {
