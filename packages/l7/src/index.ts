@@ -1,2 +1,82 @@
-// Filled by the restructuring step that moves the shared proxy pieces here.
-export {};
+// @weft/l7: Weft's L7 engine (filter chain, routing, retries, load balancing, authorization,
+// telemetry) and the listeners and upstreams around it. The waypoint composes it with HBONE;
+// the sidecar will compose the same engine.
+export {
+  createEngine,
+  DEFAULT_ENGINE_LIMITS,
+  type Engine,
+  type EngineConfig,
+  EngineConfigError,
+  type EngineDeps,
+  type EngineLimits,
+  parseGrpcTimeout,
+  type RequestInit,
+} from './engine/engine.ts';
+export {
+  type ApplyResult,
+  applyUpdate,
+  batchFromSnapshot,
+  createStateStore,
+  dumpState,
+  type EngineState,
+  type RejectedValue,
+  STATE_COLLECTIONS,
+  type StateBatch,
+  type StateCollection,
+  type StateStore,
+  type StateStoreOptions,
+  type Target,
+} from './engine/state.ts';
+export {
+  BUILTIN_FILTERS,
+  buildChain,
+  createFilterRegistry,
+  DEFAULT_FILTER_CHAIN,
+  type FilterRegistry,
+} from './filters/registry.ts';
+export type {
+  ConfigResult,
+  Filter,
+  FilterConfigError,
+  FilterContext,
+  FilterDefinition,
+  FilterFactory,
+  FilterSpec,
+  Handler,
+} from './filters/types.ts';
+export { bufferBody, bytesBody, readBodyText, streamBody } from './http/body.ts';
+export { applyHeaderModifier, forwardable, HOP_BY_HOP } from './http/headers.ts';
+export { GRPC, grpcStatusForHttp, localReply } from './http/local-reply.ts';
+export type {
+  Body,
+  BytesBody,
+  Downstream,
+  EmptyBody,
+  Headers,
+  HttpProtocol,
+  L7Request,
+  L7Response,
+  RequestContext,
+  RouteDecision,
+  StreamBody,
+  UpstreamInfo,
+} from './http/message.ts';
+export { createHttp1Listener, downstreamFromSocket, type Http1Listener } from './listener/http1.ts';
+export { createHttp2Listener, type Http2Listener } from './listener/http2.ts';
+export { createInbound, type Inbound } from './listener/inbound.ts';
+export {
+  listenPlaintext,
+  type PlaintextListener,
+  type PlaintextListenerOptions,
+} from './listener/plaintext.ts';
+export { decideInbound, type InboundMode, type Sniffed, sniff } from './listener/sniff.ts';
+export { type Clock, type Delay, monotonicClock, realDelay } from './runtime.ts';
+export { type EngineTelemetry, REJECT_REASONS, type RejectReason } from './telemetry.ts';
+export {
+  type ConnectContext,
+  createHboneUpstreamConnector,
+  createTcpUpstreamConnector,
+  UpstreamConnectError,
+  type UpstreamConnector,
+  type UpstreamEndpoint,
+} from './upstream/connector.ts';

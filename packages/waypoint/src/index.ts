@@ -1,75 +1,9 @@
-// @weft/waypoint: Weft's L7 proxy. The engine (filter chain, routing, retries, load balancing,
-// authorization, telemetry) is shared with the sidecar; createWaypoint composes it with HBONE.
-export {
-  createEngine,
-  DEFAULT_ENGINE_LIMITS,
-  type Engine,
-  type EngineConfig,
-  EngineConfigError,
-  type EngineDeps,
-  type EngineLimits,
-  parseGrpcTimeout,
-  type RequestInit,
-} from './engine/engine.ts';
-export {
-  type ApplyResult,
-  applyUpdate,
-  batchFromSnapshot,
-  createStateStore,
-  dumpState,
-  type EngineState,
-  type RejectedValue,
-  STATE_COLLECTIONS,
-  type StateBatch,
-  type StateCollection,
-  type StateStore,
-  type StateStoreOptions,
-  type Target,
-} from './engine/state.ts';
-export {
-  BUILTIN_FILTERS,
-  buildChain,
-  createFilterRegistry,
-  DEFAULT_FILTER_CHAIN,
-  type FilterRegistry,
-} from './filters/registry.ts';
-export type {
-  ConfigResult,
-  Filter,
-  FilterConfigError,
-  FilterContext,
-  FilterDefinition,
-  FilterFactory,
-  FilterSpec,
-  Handler,
-} from './filters/types.ts';
-export { bufferBody, bytesBody, readBodyText, streamBody } from './http/body.ts';
-export { applyHeaderModifier, forwardable, HOP_BY_HOP } from './http/headers.ts';
-export { GRPC, grpcStatusForHttp, localReply } from './http/local-reply.ts';
-export type {
-  Body,
-  BytesBody,
-  Downstream,
-  EmptyBody,
-  Headers,
-  HttpProtocol,
-  L7Request,
-  L7Response,
-  RequestContext,
-  RouteDecision,
-  StreamBody,
-  UpstreamInfo,
-} from './http/message.ts';
-export { createHttp1Listener, downstreamFromSocket, type Http1Listener } from './listener/http1.ts';
-export { createHttp2Listener, type Http2Listener } from './listener/http2.ts';
-export { createInbound, type Inbound } from './listener/inbound.ts';
-export {
-  listenPlaintext,
-  type PlaintextListener,
-  type PlaintextListenerOptions,
-} from './listener/plaintext.ts';
-export { decideInbound, type InboundMode, type Sniffed, sniff } from './listener/sniff.ts';
-export { type Clock, type Delay, monotonicClock, realDelay } from './runtime.ts';
+// @weft/waypoint: the waypoint, a composition root: HBONE inbound, @weft/l7's engine, endpoints
+// reached over HBONE, admin, metrics and readiness; config from weftd over xDS or a manifest file.
+
+// bench/waypoint.ts drives the engine through this package (its only workspace dependency on the
+// proxies); it can import them from @weft/l7 once it depends on it.
+export { applyUpdate, batchFromSnapshot, createEngine, listenPlaintext } from '@weft/l7';
 export { type ConfigSource, staticConfigSource } from './server/config-source.ts';
 export { loadManifests, type ManifestLoad } from './server/manifests.ts';
 export {
@@ -81,12 +15,3 @@ export {
   type WaypointDeps,
 } from './server/waypoint.ts';
 export { type XdsConfigSource, type XdsConfigSourceOptions, xdsConfigSource } from './server/xds-source.ts';
-export { type EngineTelemetry, REJECT_REASONS, type RejectReason } from './telemetry.ts';
-export {
-  type ConnectContext,
-  createHboneUpstreamConnector,
-  createTcpUpstreamConnector,
-  UpstreamConnectError,
-  type UpstreamConnector,
-  type UpstreamEndpoint,
-} from './upstream/connector.ts';

@@ -1,8 +1,9 @@
 // Where the waypoint's config comes from. The store has one writer interface (applyUpdate); a
 // ConfigSource is whoever calls it: a static snapshot (tests, the manifest loader), or the delta
 // xDS client once its weft.v1 -> domain conversion is wired in (see README).
+
+import { applyUpdate, batchFromSnapshot, type StateBatch, type StateStore } from '@weft/l7';
 import type { MeshSnapshot } from '@weft/policy';
-import { applyUpdate, batchFromSnapshot, type StateBatch, type StateStore } from '../engine/state.ts';
 
 export interface ConfigSource {
   /** Shown in the config dump. */

@@ -21,12 +21,19 @@ import {
   type HboneServer,
 } from '@weft/hbone';
 import { allowAll } from '@weft/hbone/testing';
+import {
+  H2_ERROR,
+  type HttpUpstream,
+  openAndCancelBurst,
+  readFrames,
+  SHOP,
+  serviceWith,
+  startHttpUpstream,
+  WEB_VIP,
+} from '@weft/l7/testing';
 import { waypointGateway } from '@weft/policy/testing';
 import { parseKvLine, parsePrometheusText } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { H2_ERROR, openAndCancelBurst, readFrames } from '../test-support/h2-raw.ts';
-import { SHOP, serviceWith, WEB_VIP } from '../test-support/mesh.ts';
-import { type HttpUpstream, startHttpUpstream } from '../testing/index.ts';
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
 const PKG = fileURLToPath(new URL('../../', import.meta.url));

@@ -10,13 +10,19 @@ import {
   type HboneServer,
 } from '@weft/hbone';
 import { allowAll } from '@weft/hbone/testing';
+import { applyUpdate, batchFromSnapshot } from '@weft/l7';
+import {
+  compileMesh,
+  type HttpUpstream,
+  SHOP,
+  serviceWith,
+  startHttpUpstream,
+  WEB_VIP,
+} from '@weft/l7/testing';
 import { authorizationPolicy, waypointGateway } from '@weft/policy/testing';
 import { createAccessLogger } from '@weft/telemetry';
 import { memorySink, parseKvLine, parsePrometheusText } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyUpdate, batchFromSnapshot } from '../engine/state.ts';
-import { SHOP, serviceWith, WEB_VIP } from '../test-support/mesh.ts';
-import { compileMesh, type HttpUpstream, startHttpUpstream } from '../testing/index.ts';
 import { createWaypoint, type Waypoint } from './waypoint.ts';
 
 const WAYPOINT_ID = 'spiffe://cluster.local/ns/shop/sa/waypoint';

@@ -13,13 +13,21 @@ import {
   type HboneServer,
   type HboneServerLimits,
 } from '@weft/hbone';
+import {
+  type Clock,
+  createEngine,
+  createHboneUpstreamConnector,
+  createInbound,
+  createStateStore,
+  type Delay,
+  dumpState,
+  type Engine,
+  type EngineConfig,
+  type StateStore,
+  type UpstreamConnector,
+} from '@weft/l7';
 import type { AccessLogger, IdSource, Logger, MetricsRegistry } from '@weft/telemetry';
 import { createRegistry, noopLogger } from '@weft/telemetry';
-import { createEngine, type Engine, type EngineConfig } from '../engine/engine.ts';
-import { createStateStore, dumpState, type StateStore } from '../engine/state.ts';
-import { createInbound } from '../listener/inbound.ts';
-import type { Clock, Delay } from '../runtime.ts';
-import { createHboneUpstreamConnector, type UpstreamConnector } from '../upstream/connector.ts';
 import { closeServer, createSmallServer, json, listen, metricsServer, text } from './admin.ts';
 import type { ConfigSource } from './config-source.ts';
 import { startCertificates, type WaypointCertificates } from './identity.ts';

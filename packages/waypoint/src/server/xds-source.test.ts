@@ -1,12 +1,11 @@
+import { createStateStore } from '@weft/l7';
+import { compileMesh, SHOP, serviceWith, WEB_HOST, WEB_VIP } from '@weft/l7/testing';
 import { httpRoute } from '@weft/policy/testing';
 import { noopLogger } from '@weft/telemetry';
 import { WEFT_TYPE_URL, weftResource } from '@weft/xds-protocol';
 import { toProtoHttpRoutes, toProtoService, toProtoWorkload } from '@weft/xds-protocol/convert';
 import { startTestAdsServer, type TestAdsServer, waitUntil } from '@weft/xds-protocol/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStateStore } from '../engine/state.ts';
-import { SHOP, serviceWith, WEB_HOST, WEB_VIP } from '../test-support/mesh.ts';
-import { compileMesh } from '../testing/index.ts';
 import { xdsConfigSource } from './xds-source.ts';
 
 describe('xdsConfigSource', () => {

@@ -5,6 +5,7 @@
 // sends by the node id "waypoint~<namespace>/<name>". While weftd is away the client reconnects
 // and the store keeps serving the last good config.
 import { Metadata } from '@grpc/grpc-js';
+import { applyUpdate, type StateBatch, type StateCollection, type StateStore } from '@weft/l7';
 import type { AuthzPolicy, BackendPolicy, RouteTable, Service } from '@weft/policy';
 import type { Logger } from '@weft/telemetry';
 import {
@@ -15,7 +16,6 @@ import {
   type UpdateBatch,
 } from '@weft/xds-protocol';
 import { domainResourceType, type WorkloadWithPeerAuthentication } from '@weft/xds-protocol/convert';
-import { applyUpdate, type StateBatch, type StateCollection, type StateStore } from '../engine/state.ts';
 import type { ConfigSource } from './config-source.ts';
 
 export interface XdsConfigSourceOptions {

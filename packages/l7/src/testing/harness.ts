@@ -1,6 +1,6 @@
-// Test helpers for the waypoint and the packages that reuse its engine (sidecar): upstream
-// servers that echo what they received, a compiled-mesh loader, an engine behind a plaintext
-// listener, and small HTTP clients (including a raw one for hostile bytes).
+// Engine-level test harness: upstream servers that echo what they received, a compiled-mesh
+// loader, an engine behind a plaintext listener, and small HTTP clients (including a raw one for
+// hostile bytes). The waypoint and the sidecar test their composition roots with the same pieces.
 import {
   createServer as createH1Server,
   type IncomingMessage,

@@ -6,7 +6,7 @@ import type { FilterContext, Handler } from '../filters/types.ts';
 import type { Body, Headers, L7Request, L7Response, RouteDecision } from '../http/message.ts';
 import { Cancellation } from '../runtime.ts';
 import { createEngineTelemetry } from '../telemetry.ts';
-import { compileMesh } from '../testing/index.ts';
+import { compileMesh } from '../testing/harness.ts';
 import { createTcpUpstreamConnector } from '../upstream/connector.ts';
 import { createUpstreams, type Upstreams } from '../upstream/upstreams.ts';
 import { WEB_VIP } from './mesh.ts';
