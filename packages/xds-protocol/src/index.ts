@@ -17,6 +17,14 @@ export {
 export { type Clock, type Logger, silentLogger, systemClock } from './clock.ts';
 export { bytesToIp, ipToBytes } from './ip.ts';
 export {
+  formatProxyId,
+  PROXY_KINDS,
+  type ProxyId,
+  type ProxyIdResult,
+  type ProxyKind,
+  parseProxyId,
+} from './proxy-id.ts';
+export {
   CachedResource,
   contentVersion,
   createResource,

@@ -12,8 +12,7 @@
 // reshape what it sees.
 import type { MeshSnapshot } from '@weft/policy';
 import type { AdsClientInfo, CachedResource, ClientView, ResourceCache } from '@weft/xds-protocol';
-import { WEFT_TYPE_URL } from '@weft/xds-protocol';
-import { type ProxyId, parseProxyId } from './proxy-id.ts';
+import { type ProxyId, parseProxyId, WEFT_TYPE_URL } from '@weft/xds-protocol';
 import { admitWaypoint, viewSignature, waypointView } from './waypoint-view.ts';
 
 /** Who the stream authenticated as (set by the gRPC interceptor), when authentication is on. */

@@ -14,6 +14,7 @@ import {
   createDeltaAdsClient,
   type DeltaAdsClient,
   type DeltaAdsClientOptions,
+  formatProxyId,
   type ResourceTypeConfig,
   type UpdateBatch,
 } from '@weft/xds-protocol';
@@ -129,7 +130,7 @@ export function startXdsSource(options: XdsSourceOptions): XdsSource {
   const client = create({
     target: options.target,
     node: {
-      id: `ztunnel~${options.nodeName}`,
+      id: formatProxyId({ kind: 'ztunnel', node: options.nodeName }),
       cluster: 'ztunnel',
       metadata: { NODE_NAME: options.nodeName, NODE_IP: options.nodeIp, COMPONENT: 'ztunnel' },
     },
