@@ -16,7 +16,7 @@ import {
 } from '@weft/ca/server';
 import { type CompileOptions, DEFAULT_TRUST_DOMAIN, type MeshSnapshot } from '@weft/policy';
 import { createLogger, type Logger, type MetricsRegistry, streamSink } from '@weft/telemetry';
-import { createAdsServer, ResourceCache, typeNameOf } from '@weft/xds-protocol';
+import { createAdsServer, parseProxyId, ResourceCache, typeNameOf } from '@weft/xds-protocol';
 import { startAdmin } from './admin.ts';
 import { createAuthority, loadOrCreateRoot, ServingCertificate } from './ca.ts';
 import { type CompiledSnapshot, CompileLoop, type ConfigStatus } from './compile-loop.ts';
@@ -31,7 +31,6 @@ import {
   KubernetesSource,
   type KubernetesSourceOptions,
 } from './sources/index.ts';
-import { parseProxyId } from './xds/proxy-id.ts';
 import { SnapshotPublisher } from './xds/publisher.ts';
 import { ProxyViews, ViewRefused } from './xds/views.ts';
 

@@ -1,4 +1,6 @@
 // weftd: the control plane's composition root and the pieces tests and tools reuse.
+
+export { formatProxyId, PROXY_KINDS, type ProxyId, type ProxyKind, parseProxyId } from '@weft/xds-protocol';
 export type { AdminRejectReason } from './admin.ts';
 export { loadOrCreateRoot, ROOT_CERT_FILE, ROOT_KEY_FILE, type RootOrigin, WEFTD_IDENTITY } from './ca.ts';
 export {
@@ -19,5 +21,4 @@ export {
 export { type FlagsResult, type ParsedFlags, parseFlags, USAGE } from './flags.ts';
 export { CALLER_METADATA_KEY } from './grpc-server.ts';
 export { WeftdMetrics, type WeftdRejectReason } from './metrics.ts';
-export { formatProxyId, PROXY_KINDS, type ProxyId, type ProxyKind, parseProxyId } from './xds/proxy-id.ts';
 export { nodePolicyKeys } from './xds/views.ts';

@@ -16,40 +16,8 @@ import type {
 } from './sources/index.ts';
 import { objectKey } from './sources/index.ts';
 import { ManualClock } from './testing/index.ts';
-import { parseProxyId } from './xds/proxy-id.ts';
 import { SnapshotPublisher } from './xds/publisher.ts';
 import { nodePolicyKeys } from './xds/views.ts';
-
-describe('parseProxyId', () => {
-  it.each([
-    ['ztunnel~node-a', undefined, { kind: 'ztunnel', node: 'node-a' }],
-    ['ztunnel~node-a', { NODE_NAME: 'node-a' }, { kind: 'ztunnel', node: 'node-a' }],
-    ['waypoint~shop/waypoint', undefined, { kind: 'waypoint', namespace: 'shop', name: 'waypoint' }],
-    ['sidecar~legacy/client-7d9f', undefined, { kind: 'sidecar', namespace: 'legacy', name: 'client-7d9f' }],
-  ])('%s is accepted', (id, metadata, expected) => {
-    expect(parseProxyId(id, metadata)).toEqual({ ok: true, value: expected });
-  });
-
-  it.each([
-    ['', 'is not "<kind>~<name>"'],
-    ['node-a', 'is not "<kind>~<name>"'],
-    ['envoy~node-a', 'kind "envoy" is not one of'],
-    ['ztunnel~', 'node name "" is not valid'],
-    ['ztunnel~Node_A', 'node name "Node_A" is not valid'],
-    ['ztunnel~a/b', 'node name "a/b" is not valid'],
-    ['waypoint~shop', 'expected waypoint~<namespace>/<name>'],
-    ['sidecar~a/b/c', 'expected sidecar~<namespace>/<name>'],
-    [`ztunnel~${'x'.repeat(300)}`, 'is not valid'],
-  ])('%j is refused: %s', (id, error) => {
-    const r = parseProxyId(id);
-    expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.error).toContain(error);
-  });
-
-  it('refuses metadata that disagrees with the id', () => {
-    expect(parseProxyId('ztunnel~node-a', { NODE_NAME: 'node-b' })).toMatchObject({ ok: false });
-  });
-});
 
 describe('parseFlags', () => {
   it('reads local mode', () => {

@@ -13,6 +13,7 @@ import {
   createDeltaAdsClient,
   type DeltaAdsClient,
   type DeltaAdsClientOptions,
+  formatProxyId,
   type UpdateBatch,
 } from '@weft/xds-protocol';
 import { domainResourceType, type WorkloadWithPeerAuthentication } from '@weft/xds-protocol/convert';
@@ -102,10 +103,11 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
     name: `xds ${options.target}`,
     start(store: StateStore) {
       const create = options.createClient ?? createDeltaAdsClient;
+      const [namespace = '', name = ''] = options.waypoint.split('/');
       client = create({
         target: options.target,
         node: {
-          id: `waypoint~${options.waypoint}`,
+          id: formatProxyId({ kind: 'waypoint', namespace, name }),
           cluster: 'waypoint',
           metadata: { COMPONENT: 'waypoint', WAYPOINT: options.waypoint },
         },
