@@ -27,7 +27,7 @@ const VIP = '10.96.0.1';
 
 async function serve(upstreamPort: number): Promise<void> {
   // Child mode: the engine behind a plaintext listener; prints its port.
-  const { applyUpdate, batchFromSnapshot, createEngine, listenPlaintext } = await import('@weft/waypoint');
+  const { applyUpdate, batchFromSnapshot, createEngine, listenPlaintext } = await import('@weft/l7');
   const { compile } = await import('@weft/policy');
   const { authorizationPolicy, httpRoute, namespace, pod, service } = await import('@weft/policy/testing');
   const { snapshot, errors } = compile([

@@ -1,9 +1,5 @@
 // @weft/waypoint: the waypoint, a composition root: HBONE inbound, @weft/l7's engine, endpoints
 // reached over HBONE, admin, metrics and readiness; config from weftd over xDS or a manifest file.
-
-// bench/waypoint.ts drives the engine through this package (its only workspace dependency on the
-// proxies); it can import them from @weft/l7 once it depends on it.
-export { applyUpdate, batchFromSnapshot, createEngine, listenPlaintext } from '@weft/l7';
 export { type ConfigSource, staticConfigSource } from './server/config-source.ts';
 export { loadManifests, type ManifestLoad } from './server/manifests.ts';
 export {
