@@ -24,6 +24,8 @@ export const TEST_TOKENS = {
   client: 'demo-client-token-000000000004',
   /** demo/waypoint: the service account of the `waypoint` Gateway's pods in `waypointMesh()`. */
   waypoint: 'demo-waypoint-token-0000000005',
+  /** demo/echo: the service account of `echo-a` and `echo-b` (their sidecars' token). */
+  echo: 'demo-echo-token-00000000000006',
 } as const;
 
 export const TEST_TOKEN_FILE = [
@@ -33,6 +35,7 @@ export const TEST_TOKEN_FILE = [
   `${TEST_TOKENS.admin}  weft-system  weft-admin`,
   `${TEST_TOKENS.client}  demo         client`,
   `${TEST_TOKENS.waypoint}  demo         waypoint`,
+  `${TEST_TOKENS.echo}  demo         echo`,
   '',
 ].join('\n');
 

@@ -4,15 +4,18 @@
 // the Authorization resources that apply to workloads on its own node (the union of their
 // `authorization_policies`). No HttpRoutes or BackendPolicy: L7 is the waypoint's job.
 // waypoint: what its Gateway serves (waypoint-view.ts), admitted only for the service account
-// its pods run as. sidecar: everything, for now (its scoping comes with that proxy).
+// its pods run as. sidecar: every Workload and Service, its own pod's policies, and the routes
+// and DestinationRules of the services it reaches directly (sidecar-view.ts), admitted only for
+// the service account its pod runs as.
 //
 // A view's filter is memoised per node (per waypoint) by the set of names it admits, so a new
 // snapshot that leaves that set alone keeps the same filter object and `refreshViews` does
-// nothing for those streams. A stream is admitted once, when it opens; later snapshots only
-// reshape what it sees.
+// nothing for those streams (a sidecar's memo is per stream, so churning pods leave nothing
+// behind). A stream is admitted once, when it opens; later snapshots only reshape what it sees.
 import type { MeshSnapshot } from '@weft/policy';
 import type { AdsClientInfo, CachedResource, ClientView, ResourceCache } from '@weft/xds-protocol';
 import { type ProxyId, parseProxyId, WEFT_TYPE_URL } from '@weft/xds-protocol';
+import { admitSidecar, sidecarView, sidecarViewSignature } from './sidecar-view.ts';
 import { admitWaypoint, viewSignature, waypointView } from './waypoint-view.ts';
 
 /** Who the stream authenticated as (set by the gRPC interceptor), when authentication is on. */
@@ -40,6 +43,10 @@ const ZTUNNEL_TYPES = new Set<string>([
   WEFT_TYPE_URL.authorization,
 ]);
 
+/** A sidecar's view while its pod is unknown: every destination, nothing of its own. */
+const destinationsOnly = (r: CachedResource) =>
+  r.typeUrl === WEFT_TYPE_URL.workload || r.typeUrl === WEFT_TYPE_URL.service;
+
 /** Policy keys that apply to workloads on `node`, sorted. */
 export function nodePolicyKeys(snapshot: MeshSnapshot | undefined, node: string): string[] {
   const keys = new Set<string>();
@@ -58,6 +65,10 @@ export class ProxyViews {
   >();
   private readonly waypointFilters = new Map<
     string,
+    { signature: string; filter: (r: CachedResource) => boolean }
+  >();
+  private readonly sidecarFilters = new WeakMap<
+    AdsClientInfo,
     { signature: string; filter: (r: CachedResource) => boolean }
   >();
   /** Streams already admitted (the ADS server keeps one info object per stream). */
@@ -95,6 +106,10 @@ export class ProxyViews {
       const admission = admitWaypoint(this.deps.snapshot(), `${proxy.namespace}/${proxy.name}`, caller);
       if (!admission.ok) throw new ViewRefused(admission.error);
     }
+    if (caller !== undefined && proxy.kind === 'sidecar') {
+      const admission = admitSidecar(this.deps.snapshot(), `${proxy.namespace}/${proxy.name}`, caller);
+      if (!admission.ok) throw new ViewRefused(admission.error);
+    }
     this.admitted.set(client, proxy);
     return proxy;
   }
@@ -108,7 +123,10 @@ export class ProxyViews {
       case 'waypoint':
         return { cache: this.deps.cache, filter: this.waypointFilter(`${proxy.namespace}/${proxy.name}`) };
       case 'sidecar':
-        return { cache: this.deps.cache };
+        return {
+          cache: this.deps.cache,
+          filter: this.sidecarFilter(client, `${proxy.namespace}/${proxy.name}`),
+        };
       default: {
         const never: never = proxy;
         return never;
@@ -133,6 +151,31 @@ export class ProxyViews {
     const filter = (r: CachedResource) =>
       r.typeUrl === WEFT_TYPE_URL.workload || (byType.get(r.typeUrl)?.has(r.name) ?? false);
     this.waypointFilters.set(key, { signature, filter });
+    return filter;
+  }
+
+  private sidecarFilter(client: AdsClientInfo, key: string): (r: CachedResource) => boolean {
+    const memo = this.sidecarFilters.get(client);
+    const snapshot = this.deps.snapshot();
+    const view = sidecarView(snapshot, key);
+    if (snapshot === undefined || view === undefined) {
+      // The pod left the snapshot (deleted, or not yet seen by an anonymous stream): keep what the
+      // sidecar had, so a vanishing pod never loses the policies that guard it; before it had
+      // anything, Workloads and Services only.
+      return memo?.filter ?? destinationsOnly;
+    }
+    const signature = sidecarViewSignature(snapshot, view);
+    if (memo !== undefined && memo.signature === signature) return memo.filter;
+    const byType = new Map<string, ReadonlySet<string>>([
+      [WEFT_TYPE_URL.httpRoutes, view.httpRoutes],
+      [WEFT_TYPE_URL.backendPolicy, view.backendPolicies],
+      [WEFT_TYPE_URL.authorization, view.authorizations],
+    ]);
+    const filter = (r: CachedResource) =>
+      r.typeUrl === WEFT_TYPE_URL.workload ||
+      r.typeUrl === WEFT_TYPE_URL.service ||
+      (byType.get(r.typeUrl)?.has(r.name) ?? false);
+    this.sidecarFilters.set(client, { signature, filter });
     return filter;
   }
 
