@@ -1,6 +1,10 @@
 // @weft/l7: Weft's L7 engine (filter chain, routing, retries, load balancing, authorization,
 // telemetry) and the listeners and upstreams around it. The waypoint composes it with HBONE;
 // the sidecar will compose the same engine.
+
+// The engine reads @weft/proxy-core's one store; its writer is re-exported for callers that
+// depend on this package only (bench/waypoint.ts).
+export { applyUpdate, batchFromSnapshot, createStateStore } from '@weft/proxy-core';
 export {
   createEngine,
   DEFAULT_ENGINE_LIMITS,
@@ -12,21 +16,6 @@ export {
   parseGrpcTimeout,
   type RequestInit,
 } from './engine/engine.ts';
-export {
-  type ApplyResult,
-  applyUpdate,
-  batchFromSnapshot,
-  createStateStore,
-  dumpState,
-  type EngineState,
-  type RejectedValue,
-  STATE_COLLECTIONS,
-  type StateBatch,
-  type StateCollection,
-  type StateStore,
-  type StateStoreOptions,
-  type Target,
-} from './engine/state.ts';
 export {
   BUILTIN_FILTERS,
   buildChain,

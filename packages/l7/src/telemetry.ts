@@ -1,6 +1,7 @@
 // Telemetry glue: Istio request metrics (reporter="waypoint" by default), one access-log line per
 // request, Weft's own counters, and the reject counter every refused input goes through.
 import type { Workload } from '@weft/policy';
+import type { L7State } from '@weft/proxy-core';
 import {
   type AccessLogger,
   type CounterChild,
@@ -17,7 +18,6 @@ import {
   type WorkloadRef,
   weftCounter,
 } from '@weft/telemetry';
-import type { EngineState } from './engine/state.ts';
 import type { L7Request } from './http/message.ts';
 
 /** Every way the engine refuses input; each is counted in weft_rejected_total{component="waypoint"}. */
@@ -96,11 +96,11 @@ function workloadRef(w: Workload | undefined, principal: string | undefined): Wo
   };
 }
 
-function workloadName(state: EngineState, uid: string | undefined): string | undefined {
+function workloadName(state: L7State, uid: string | undefined): string | undefined {
   return uid === undefined ? undefined : (state.workload(uid)?.name ?? uid);
 }
 
-function workloadIdentity(state: EngineState, uid: string | undefined): string | undefined {
+function workloadIdentity(state: L7State, uid: string | undefined): string | undefined {
   return uid === undefined ? undefined : state.workload(uid)?.identity;
 }
 
@@ -131,7 +131,7 @@ export function createEngineTelemetry(options: TelemetryOptions = {}): EngineTel
   let memoGeneration = -1;
   let memo = new Map<string, HttpPeerMetrics>();
 
-  const peerFor = (req: L7Request, state: EngineState): HttpPeerMetrics => {
+  const peerFor = (req: L7Request, state: L7State): HttpPeerMetrics => {
     const ctx = req.ctx;
     const d = ctx.downstream;
     const srcIp = d.forwardedFor ?? d.remoteIp;

@@ -73,6 +73,7 @@ export {
   SocketFactoryError,
 } from './net/socket-factory.ts';
 export { DEFAULT_PORTS, DEFAULT_PROXY_PORTS, type ProxyPorts, proxyOwnedPorts } from './ports.ts';
+export { type L7State, l7State, type Target } from './state/l7-view.ts';
 export {
   type ApplyResult,
   applyUpdate,
@@ -83,6 +84,7 @@ export {
   type ProxyState,
   type RejectedObject,
   type ServiceAddressMatch,
+  STATE_COLLECTIONS,
   type StateBatch,
   type StateCollection,
   type StateListener,

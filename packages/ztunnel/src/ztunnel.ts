@@ -487,8 +487,8 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
     xds = startXdsSource({
       store,
       target: config.xdsAddress,
-      nodeName: config.nodeName,
-      nodeIp,
+      proxy: { kind: 'ztunnel', node: config.nodeName },
+      nodeMetadata: { NODE_NAME: config.nodeName, NODE_IP: nodeIp },
       types: deps.xdsTypes ?? defaultXdsTypes(),
       logger: logger.child({ component: 'xds' }),
       ...(token !== undefined ? { token } : {}),

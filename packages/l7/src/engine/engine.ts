@@ -2,7 +2,9 @@
 // sends to, and the request entry every listener (HTTP/1.1, HTTP/2, the sidecar's) goes through.
 // `dispatch` validates what the protocol layer cannot (authority, request target, gRPC deadline),
 // resolves the destination, and runs the chain; failures become local replies, never throws.
+
 import { type NormalizePathOptions, normalizeHost, normalizePath } from '@weft/policy';
+import { createStateStore, type L7State, l7State, type StateStore } from '@weft/proxy-core';
 import {
   type AccessLogger,
   type IdSource,
@@ -45,7 +47,6 @@ import {
 import type { UpstreamConnector } from '../upstream/connector.ts';
 import { createTcpUpstreamConnector } from '../upstream/connector.ts';
 import { createUpstreams, type Upstreams } from '../upstream/upstreams.ts';
-import { createStateStore, type StateStore } from './state.ts';
 
 export interface EngineLimits {
   /** Largest request head (HTTP/1.1 headers; HTTP/2 header list); beyond: 431. Default 16 KiB. */
@@ -97,6 +98,7 @@ export interface EngineConfig {
 
 /** Capabilities; all optional (tests inject fakes, production takes the defaults). */
 export interface EngineDeps {
+  /** The one store (`@weft/proxy-core`) the engine reads; default a new empty one. */
   readonly store?: StateStore;
   /** How endpoints are reached. Default plain TCP (the waypoint server passes HBONE). */
   readonly connector?: UpstreamConnector;
@@ -130,6 +132,8 @@ export interface RequestInit {
 
 export interface Engine {
   readonly store: StateStore;
+  /** The store's current generation as this engine reads it (its waypoint's policies apply). */
+  state(): L7State;
   readonly telemetry: EngineTelemetry;
   readonly upstreams: Upstreams;
   readonly limits: EngineLimits;
@@ -185,8 +189,9 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? noopLogger;
   const limits: EngineLimits = { ...DEFAULT_ENGINE_LIMITS, ...config.limits };
-  const store =
-    deps.store ?? createStateStore(config.waypoint !== undefined ? { waypoint: config.waypoint } : {});
+  const store = deps.store ?? createStateStore();
+  const waypoint = config.waypoint;
+  const state = (): L7State => l7State(store.state, waypoint);
   const telemetry = createEngineTelemetry({
     ...(deps.registry !== undefined ? { registry: deps.registry } : {}),
     reporter: config.reporter ?? 'waypoint',
@@ -242,13 +247,14 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
 
   return {
     store,
+    state,
     telemetry,
     upstreams,
     limits,
     logger,
     clock,
     dispatch(init) {
-      const state = store.current();
+      const view = state();
       const d = init.downstream;
       const ct = init.headers['content-type'];
       const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
@@ -259,8 +265,8 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
         protocol: init.protocol,
         grpc,
         downstream: d,
-        state,
-        target: state.target(d.destinationIp, d.destinationPort),
+        state: view,
+        target: view.target(d.destinationIp, d.destinationPort),
         cancel: init.cancel,
         deadline: undefined,
         flags: [],

@@ -3,8 +3,8 @@
 // (node Readable) unless a filter buffered them; trailers travel with the body.
 import type { Duplex, Readable } from 'node:stream';
 import type { RouteMatch, RouteRule } from '@weft/policy';
+import type { L7State, Target } from '@weft/proxy-core';
 import type { ResponseFlag } from '@weft/telemetry';
-import type { EngineState, Target } from '../engine/state.ts';
 import type { Cancellation } from '../runtime.ts';
 
 /** Lower-case names; a repeated header is an array. Pseudo-headers never appear here. */
@@ -72,7 +72,7 @@ export interface RequestContext {
   readonly grpc: boolean;
   readonly downstream: Downstream;
   /** The config in force when the request arrived; one request sees one version. */
-  readonly state: EngineState;
+  readonly state: L7State;
   readonly target: Target;
   /** Aborts when the downstream went away (reset, closed). */
   readonly cancel: Cancellation;

@@ -72,7 +72,7 @@ export function createInbound(engine: Engine, random: () => number = Math.random
     httpOnly: boolean,
     since: number | undefined,
   ) => {
-    const target = engine.store.current().target(down.destinationIp, down.destinationPort);
+    const target = engine.state().target(down.destinationIp, down.destinationPort);
     // the header timeout runs from the first byte, sniffing included
     if (kind === 'h2') http2.handle(socket, down, since);
     else if (kind === 'http1' || httpOnly) http1.handle(socket, down, since);
@@ -87,7 +87,7 @@ export function createInbound(engine: Engine, random: () => number = Math.random
     tcp,
     handle(socket, down) {
       socket.on('error', () => {});
-      const target = engine.store.current().target(down.destinationIp, down.destinationPort);
+      const target = engine.state().target(down.destinationIp, down.destinationPort);
       const mode = decideInbound(target);
       if (mode.kind === 'refuse') {
         engine.reject(mode.reason);

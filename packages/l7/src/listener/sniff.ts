@@ -1,5 +1,5 @@
 // Protocol detection and the inbound protocol decision, pure: tested with tables.
-import type { Target } from '../engine/state.ts';
+import type { Target } from '@weft/proxy-core';
 
 export const H2_PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 

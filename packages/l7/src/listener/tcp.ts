@@ -3,9 +3,9 @@
 // load balancer, then bytes both ways with half-close. TCP metrics per connection.
 import type { Duplex } from 'node:stream';
 import { authorize, chooseWeighted } from '@weft/policy';
+import type { Target } from '@weft/proxy-core';
 import { peerLabels } from '@weft/telemetry';
 import type { Engine } from '../engine/engine.ts';
-import type { Target } from '../engine/state.ts';
 import type { Downstream } from '../http/message.ts';
 import type { Cluster } from '../upstream/upstreams.ts';
 
@@ -28,7 +28,7 @@ export function createTcpProxy(engine: Engine, random: () => number = Math.rando
         socket.destroy();
         return;
       }
-      const state = engine.store.current();
+      const state = engine.state();
       const decision = authorize(
         target.policies,
         {

@@ -1,7 +1,7 @@
 // Building requests and filter contexts for filter unit tests (no sockets).
 import { matchRoute } from '@weft/policy';
+import { applyUpdate, batchFromSnapshot, createStateStore, type L7State, l7State } from '@weft/proxy-core';
 import { noopLogger } from '@weft/telemetry';
-import { applyUpdate, batchFromSnapshot, createStateStore, type EngineState } from '../engine/state.ts';
 import type { FilterContext, Handler } from '../filters/types.ts';
 import type { Body, Headers, L7Request, L7Response, RouteDecision } from '../http/message.ts';
 import { Cancellation } from '../runtime.ts';
@@ -11,10 +11,10 @@ import { createTcpUpstreamConnector } from '../upstream/connector.ts';
 import { createUpstreams, type Upstreams } from '../upstream/upstreams.ts';
 import { WEB_VIP } from './mesh.ts';
 
-export function stateOf(objects: readonly unknown[], waypoint?: string): EngineState {
-  const store = createStateStore(waypoint === undefined ? {} : { waypoint });
+export function stateOf(objects: readonly unknown[], waypoint?: string): L7State {
+  const store = createStateStore();
   applyUpdate(store, batchFromSnapshot(compileMesh(objects)));
-  return store.current();
+  return l7State(store.state, waypoint);
 }
 
 export interface RequestSpec {
@@ -30,7 +30,7 @@ export interface RequestSpec {
   route?: boolean;
 }
 
-export function makeRequest(state: EngineState, spec: RequestSpec = {}): L7Request {
+export function makeRequest(state: L7State, spec: RequestSpec = {}): L7Request {
   const dest = spec.destination ?? { ip: WEB_VIP, port: 80 };
   const target = state.target(dest.ip, dest.port);
   const req: L7Request = {

@@ -10,8 +10,8 @@ import {
 import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { compile, type MeshSnapshot } from '@weft/policy';
+import { applyUpdate, batchFromSnapshot } from '@weft/proxy-core';
 import { createEngine, type Engine, type EngineConfig, type EngineDeps } from '../engine/engine.ts';
-import { applyUpdate, batchFromSnapshot } from '../engine/state.ts';
 import type { Downstream } from '../http/message.ts';
 import { listenPlaintext, type PlaintextListener } from '../listener/plaintext.ts';
 

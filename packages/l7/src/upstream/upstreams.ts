@@ -4,7 +4,7 @@
 // survives config updates; endpoint lists are rebuilt when the config generation changes.
 import type { Duplex } from 'node:stream';
 import type { Service, TrafficPolicy, Workload } from '@weft/policy';
-import type { EngineState } from '../engine/state.ts';
+import type { L7State } from '@weft/proxy-core';
 import type { Clock } from '../runtime.ts';
 import type { ConnectContext, UpstreamConnector, UpstreamEndpoint } from './connector.ts';
 import { createHttp1Client } from './h1-client.ts';
@@ -73,9 +73,9 @@ export interface ClusterStats {
 
 export interface Upstreams {
   /** The cluster for a service backend. */
-  cluster(state: EngineState, host: string, port: number, subset?: string): ClusterResult;
+  cluster(state: L7State, host: string, port: number, subset?: string): ClusterResult;
   /** A one-endpoint cluster for traffic addressed to a workload directly. */
-  workloadCluster(state: EngineState, workload: Workload, port: number): Cluster;
+  workloadCluster(state: L7State, workload: Workload, port: number): Cluster;
   /** One HTTP attempt to an endpoint of the cluster. */
   send(
     cluster: Cluster,
@@ -217,7 +217,7 @@ export function createUpstreams(options: UpstreamsOptions): Upstreams {
   };
 
   const endpointOf = (
-    state: EngineState,
+    state: L7State,
     ip: string,
     port: number,
     uid: string | undefined,

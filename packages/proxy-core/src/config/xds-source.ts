@@ -3,11 +3,20 @@
 // never reaches the store), and whose handler writes each response through `applyUpdate`.
 // While weftd is away the client reconnects and the store keeps the last good config.
 //
-// Subscriptions (the scoping weftd relies on): Workload and Service as wildcard (outbound needs
-// every destination), Authorization as wildcard too; weftd sends a ztunnel the policies that
-// apply to workloads on its node. The node name travels in the ADS node id and metadata.
+// One source for every proxy kind: the proxy is named by its ADS node id (`formatProxyId`, the
+// format weftd parses) and weftd scopes what it sends by it. Subscriptions are wildcard: a
+// ztunnel gets every Workload and Service (outbound needs every destination) and the
+// Authorizations of workloads on its node; a waypoint also subscribes to HttpRoutes and
+// BackendPolicy and gets what its Gateway serves.
 import { Metadata } from '@grpc/grpc-js';
-import type { AuthzPolicy, Service, Workload, WorkloadPeerAuthentication } from '@weft/policy';
+import type {
+  AuthzPolicy,
+  BackendPolicy,
+  RouteTable,
+  Service,
+  Workload,
+  WorkloadPeerAuthentication,
+} from '@weft/policy';
 import type { Logger } from '@weft/telemetry';
 import {
   type ConnectionState,
@@ -15,6 +24,7 @@ import {
   type DeltaAdsClient,
   type DeltaAdsClientOptions,
   formatProxyId,
+  type ProxyId,
   type ResourceTypeConfig,
   type UpdateBatch,
 } from '@weft/xds-protocol';
@@ -27,21 +37,26 @@ export interface XdsWorkload {
 }
 
 /**
- * The delta-client type configs for the three kinds ztunnel needs, each decoding bytes straight
- * to domain values (`domainResourceType` of `@weft/xds-protocol/convert`).
+ * The delta-client type configs a proxy subscribes to, each decoding bytes straight to domain
+ * values (`domainResourceType` of `@weft/xds-protocol/convert`). L7 proxies add the route and
+ * backend-policy kinds.
  */
 export interface XdsResourceTypes {
   readonly workload: ResourceTypeConfig<XdsWorkload>;
   readonly service: ResourceTypeConfig<Service>;
   readonly authorization: ResourceTypeConfig<AuthzPolicy>;
+  readonly httpRoutes?: ResourceTypeConfig<RouteTable>;
+  readonly backendPolicy?: ResourceTypeConfig<BackendPolicy>;
 }
 
 export interface XdsSourceOptions {
   readonly store: StateStore;
   /** `host:port` of weftd's ADS (plaintext in local mode). */
   readonly target: string;
-  readonly nodeName: string;
-  readonly nodeIp: string;
+  /** Who asks: the ADS node id is `formatProxyId(proxy)`, the node cluster its kind. */
+  readonly proxy: ProxyId;
+  /** Extra node metadata (`NODE_NAME`, `NODE_IP`, `WAYPOINT`, ...); `COMPONENT` is the kind. */
+  readonly nodeMetadata?: Readonly<Record<string, string>>;
   readonly types: XdsResourceTypes;
   /** Bearer token sent on every stream. */
   readonly token?: () => string | undefined;
@@ -69,6 +84,8 @@ export function startXdsSource(options: XdsSourceOptions): XdsSource {
     workload: new Map<string, string>(),
     service: new Map<string, string>(),
     authorization: new Map<string, string>(),
+    httpRoutes: new Map<string, string>(),
+    backendPolicy: new Map<string, string>(),
   };
   let connection: { state: ConnectionState; detail?: string; since: string } = {
     state: 'connecting',
@@ -121,6 +138,27 @@ export function startXdsSource(options: XdsSourceOptions): XdsSource {
           authorizationPolicies: { upserts, removals: removalsOf(keys.authorization) },
         };
       }
+      // Absent kinds (a ztunnel does not subscribe to them) never match: typeUrl is a string.
+      case types.httpRoutes?.typeUrl: {
+        const upserts = batch.upserts.map((u) => {
+          const r = u.value as RouteTable;
+          keys.httpRoutes.set(u.name, r.key);
+          return r;
+        });
+        return { source: XDS_SOURCE, version, routes: { upserts, removals: removalsOf(keys.httpRoutes) } };
+      }
+      case types.backendPolicy?.typeUrl: {
+        const upserts = batch.upserts.map((u) => {
+          const b = u.value as BackendPolicy;
+          keys.backendPolicy.set(u.name, b.key);
+          return b;
+        });
+        return {
+          source: XDS_SOURCE,
+          version,
+          backendPolicies: { upserts, removals: removalsOf(keys.backendPolicy) },
+        };
+      }
       default:
         return undefined;
     }
@@ -130,9 +168,9 @@ export function startXdsSource(options: XdsSourceOptions): XdsSource {
   const client = create({
     target: options.target,
     node: {
-      id: formatProxyId({ kind: 'ztunnel', node: options.nodeName }),
-      cluster: 'ztunnel',
-      metadata: { NODE_NAME: options.nodeName, NODE_IP: options.nodeIp, COMPONENT: 'ztunnel' },
+      id: formatProxyId(options.proxy),
+      cluster: options.proxy.kind,
+      metadata: { ...options.nodeMetadata, COMPONENT: options.proxy.kind },
     },
     ...(options.token !== undefined
       ? {
@@ -145,7 +183,13 @@ export function startXdsSource(options: XdsSourceOptions): XdsSource {
         }
       : {}),
     ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
-    types: [types.workload, types.service, types.authorization],
+    types: [
+      types.workload,
+      types.service,
+      types.authorization,
+      ...(types.httpRoutes !== undefined ? [types.httpRoutes] : []),
+      ...(types.backendPolicy !== undefined ? [types.backendPolicy] : []),
+    ],
     logger,
     handler: {
       applyUpdate(batch) {

@@ -5,16 +5,22 @@
 // decided against one generation never sees a half-applied batch.
 import {
   type AuthzPolicy,
+  type BackendPolicy,
+  DEFAULT_CLUSTER_DOMAIN,
   DEFAULT_ROOT_NAMESPACE,
   DEFAULT_TRUST_DOMAIN,
+  type MeshSnapshot,
   type MtlsMode,
+  type NamespaceInfo,
   normalizeIp,
   type PeerAuthenticationPolicy,
   parseWorkloadId,
+  type RouteTable,
   resolvePeerAuthentication,
   type Service,
   type ServicePort,
   selectorMatches,
+  type Waypoint,
   type Workload,
   type WorkloadPeerAuthentication,
 } from '@weft/policy';
@@ -45,14 +51,29 @@ export interface StateBatch {
   readonly peerAuthentication?: CollectionChange<WorkloadPeerAuthentication>;
   /** The PeerAuthentication policies themselves (used for workloads without a resolved entry). */
   readonly peerAuthenticationPolicies?: CollectionChange<PeerAuthenticationPolicy>;
+  /** By name (L7 proxies: workload and namespace facts for telemetry). */
+  readonly namespaces?: CollectionChange<NamespaceInfo>;
+  /** Waypoint resources, by "namespace/name" of their Gateway (file loads; weftd sends none yet). */
+  readonly waypoints?: CollectionChange<Waypoint>;
+  /** Compiled L7 route tables, by "hostname:port". */
+  readonly routes?: CollectionChange<RouteTable>;
+  /** DestinationRule traffic policies, by hostname. */
+  readonly backendPolicies?: CollectionChange<BackendPolicy>;
 }
 
-export type StateCollection =
-  | 'workloads'
-  | 'services'
-  | 'authorizationPolicies'
-  | 'peerAuthentication'
-  | 'peerAuthenticationPolicies';
+/** Every collection of the store, in the order a batch applies them. */
+export const STATE_COLLECTIONS = [
+  'namespaces',
+  'workloads',
+  'services',
+  'waypoints',
+  'authorizationPolicies',
+  'peerAuthentication',
+  'peerAuthenticationPolicies',
+  'routes',
+  'backendPolicies',
+] as const;
+export type StateCollection = (typeof STATE_COLLECTIONS)[number];
 
 /** An object `applyUpdate` refused, with the field at fault. */
 export interface RejectedObject {
@@ -83,16 +104,27 @@ export interface ProxyState {
   readonly rootNamespace: string;
   /** True once any source reported a complete first view. */
   readonly synced: boolean;
+  /** The version label of the last batch that had one. */
+  readonly version: string;
   /** Source name -> its last version and when it last wrote (ms since epoch). */
   readonly sources: ReadonlyMap<
     string,
     { readonly version: string; readonly updatedAt: number; readonly synced: boolean }
   >;
+  readonly namespaces: ReadonlyMap<string, NamespaceInfo>;
   readonly workloads: ReadonlyMap<string, Workload>;
   readonly services: ReadonlyMap<string, Service>;
+  readonly waypoints: ReadonlyMap<string, Waypoint>;
   readonly authorizationPolicies: ReadonlyMap<string, AuthzPolicy>;
   readonly peerAuthentication: ReadonlyMap<string, WorkloadPeerAuthentication>;
   readonly peerAuthenticationPolicies: ReadonlyMap<string, PeerAuthenticationPolicy>;
+  readonly routes: ReadonlyMap<string, RouteTable>;
+  readonly backendPolicies: ReadonlyMap<string, BackendPolicy>;
+  /**
+   * This generation as a `MeshSnapshot` (built once, on first use): what `@weft/policy`'s
+   * evaluators and `policiesFor` read.
+   */
+  snapshot(): MeshSnapshot;
   workloadByIp(ip: string): Workload | undefined;
   workloadByUid(uid: string): Workload | undefined;
   /** The service with `ip` as a VIP and `port` as a service port. */
@@ -151,12 +183,17 @@ interface StateData {
   readonly trustDomain: string;
   readonly rootNamespace: string;
   readonly synced: boolean;
+  readonly version: string;
   readonly sources: ReadonlyMap<string, { version: string; updatedAt: number; synced: boolean }>;
+  readonly namespaces: ReadonlyMap<string, NamespaceInfo>;
   readonly workloads: ReadonlyMap<string, Workload>;
   readonly services: ReadonlyMap<string, Service>;
+  readonly waypoints: ReadonlyMap<string, Waypoint>;
   readonly authorizationPolicies: ReadonlyMap<string, AuthzPolicy>;
   readonly peerAuthentication: ReadonlyMap<string, WorkloadPeerAuthentication>;
   readonly peerAuthenticationPolicies: ReadonlyMap<string, PeerAuthenticationPolicy>;
+  readonly routes: ReadonlyMap<string, RouteTable>;
+  readonly backendPolicies: ReadonlyMap<string, BackendPolicy>;
 }
 
 function vipKey(ip: string, port: number): string {
@@ -249,8 +286,29 @@ function buildState(data: StateData): ProxyState {
     policies: [...data.peerAuthenticationPolicies.values()],
   };
 
+  let snapshot: MeshSnapshot | undefined;
+  const record = <T>(m: ReadonlyMap<string, T>): Record<string, T> => Object.fromEntries(m);
+
   return {
     ...data,
+    snapshot: () => {
+      snapshot ??= {
+        version: data.version,
+        trustDomain: data.trustDomain,
+        rootNamespace: data.rootNamespace,
+        clusterDomain: DEFAULT_CLUSTER_DOMAIN,
+        namespaces: record(data.namespaces),
+        workloads: record(data.workloads),
+        services: record(data.services),
+        waypoints: record(data.waypoints),
+        authorizationPolicies: record(data.authorizationPolicies),
+        peerAuthenticationPolicies: record(data.peerAuthenticationPolicies),
+        peerAuthentication: record(data.peerAuthentication),
+        routes: record(data.routes),
+        backendPolicies: record(data.backendPolicies),
+      };
+      return snapshot;
+    },
     workloadByIp: (ip) => {
       const n = normalizeIp(ip);
       return n === undefined ? undefined : byIp.get(n);
@@ -286,24 +344,26 @@ export function createStateStore(options: StateStoreOptions = {}): StateStore {
     trustDomain: options.trustDomain ?? DEFAULT_TRUST_DOMAIN,
     rootNamespace: options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
     synced: false,
+    version: '',
     sources: new Map(),
+    namespaces: new Map(),
     workloads: new Map(),
     services: new Map(),
+    waypoints: new Map(),
     authorizationPolicies: new Map(),
     peerAuthentication: new Map(),
     peerAuthenticationPolicies: new Map(),
+    routes: new Map(),
+    backendPolicies: new Map(),
   });
   const inner: StoreInternals = {
     state,
     listeners: new Set(),
     rejected: [],
-    rejectedTotal: {
-      workloads: 0,
-      services: 0,
-      authorizationPolicies: 0,
-      peerAuthentication: 0,
-      peerAuthenticationPolicies: 0,
-    },
+    rejectedTotal: Object.fromEntries(STATE_COLLECTIONS.map((c) => [c, 0])) as Record<
+      StateCollection,
+      number
+    >,
     options: { now: options.now ?? Date.now, keepRejected: options.keepRejected ?? 50 },
   };
   const store: StateStore = {
@@ -393,6 +453,10 @@ const checkPeerAuthnPolicy: Check<PeerAuthenticationPolicy> = (p) => {
   return undefined;
 };
 
+/** Collections the store keeps for L7 proxies: a value needs its key, the rest is the source's job. */
+const checkKeyed: Check<{ readonly key: string }> = (v) =>
+  typeof v.key !== 'string' || v.key === '' ? { field: 'key', message: 'empty' } : undefined;
+
 interface CollectionSpec<T> {
   readonly name: StateCollection;
   readonly key: (value: T) => string;
@@ -417,6 +481,10 @@ const SPECS = {
     key: (p: PeerAuthenticationPolicy) => p.key,
     check: checkPeerAuthnPolicy,
   },
+  namespaces: { name: 'namespaces', key: (n: NamespaceInfo) => n.key, check: checkKeyed },
+  waypoints: { name: 'waypoints', key: (w: Waypoint) => w.key, check: checkKeyed },
+  routes: { name: 'routes', key: (r: RouteTable) => r.key, check: checkKeyed },
+  backendPolicies: { name: 'backendPolicies', key: (b: BackendPolicy) => b.key, check: checkKeyed },
 } as const;
 
 function keyOf<T>(spec: CollectionSpec<T>, value: T): string {
@@ -485,9 +553,13 @@ export function applyUpdate(store: StateStore, batch: StateBatch): ApplyResult {
     trustDomain: prev.trustDomain,
     rootNamespace: prev.rootNamespace,
     synced: prev.synced || sourceSynced,
+    version: batch.version ?? prev.version,
     sources,
+    // In STATE_COLLECTIONS order, so refusals are reported in that order.
+    namespaces: next(SPECS.namespaces, prev.namespaces, batch.namespaces),
     workloads: next(SPECS.workloads, prev.workloads, batch.workloads),
     services: next(SPECS.services, prev.services, batch.services),
+    waypoints: next(SPECS.waypoints, prev.waypoints, batch.waypoints),
     authorizationPolicies: next(
       SPECS.authorizationPolicies,
       prev.authorizationPolicies,
@@ -499,6 +571,8 @@ export function applyUpdate(store: StateStore, batch: StateBatch): ApplyResult {
       prev.peerAuthenticationPolicies,
       batch.peerAuthenticationPolicies,
     ),
+    routes: next(SPECS.routes, prev.routes, batch.routes),
+    backendPolicies: next(SPECS.backendPolicies, prev.backendPolicies, batch.backendPolicies),
   });
   inner.state = state;
   for (const r of rejected) {
@@ -523,6 +597,7 @@ export function dumpState(store: StateStore): Record<string, unknown> {
   return {
     generation: s.generation,
     synced: s.synced,
+    version: s.version,
     trustDomain: s.trustDomain,
     rootNamespace: s.rootNamespace,
     sources: Object.fromEntries(
@@ -533,6 +608,10 @@ export function dumpState(store: StateStore): Record<string, unknown> {
     authorizationPolicies: [...s.authorizationPolicies.values()],
     peerAuthentication: [...s.peerAuthentication.values()],
     peerAuthenticationPolicies: [...s.peerAuthenticationPolicies.values()],
+    namespaces: [...s.namespaces.values()],
+    waypoints: [...s.waypoints.values()],
+    routes: [...s.routes.values()],
+    backendPolicies: [...s.backendPolicies.values()],
     rejected: { total: { ...store.rejectedTotal }, recent: [...store.rejected] },
   };
 }
@@ -546,8 +625,12 @@ export function batchFromSnapshot(
     readonly authorizationPolicies: Readonly<Record<string, AuthzPolicy>>;
     readonly peerAuthentication: Readonly<Record<string, WorkloadPeerAuthentication>>;
     readonly peerAuthenticationPolicies: Readonly<Record<string, PeerAuthenticationPolicy>>;
+    readonly namespaces?: Readonly<Record<string, NamespaceInfo>>;
+    readonly waypoints?: Readonly<Record<string, Waypoint>>;
+    readonly routes?: Readonly<Record<string, RouteTable>>;
+    readonly backendPolicies?: Readonly<Record<string, BackendPolicy>>;
   },
-  source: string,
+  source = 'static',
 ): StateBatch {
   return {
     source,
@@ -559,5 +642,9 @@ export function batchFromSnapshot(
     authorizationPolicies: { upserts: Object.values(snapshot.authorizationPolicies) },
     peerAuthentication: { upserts: Object.values(snapshot.peerAuthentication) },
     peerAuthenticationPolicies: { upserts: Object.values(snapshot.peerAuthenticationPolicies) },
+    namespaces: { upserts: Object.values(snapshot.namespaces ?? {}) },
+    waypoints: { upserts: Object.values(snapshot.waypoints ?? {}) },
+    routes: { upserts: Object.values(snapshot.routes ?? {}) },
+    backendPolicies: { upserts: Object.values(snapshot.backendPolicies ?? {}) },
   };
 }

@@ -10,7 +10,6 @@ import {
   type HboneServer,
 } from '@weft/hbone';
 import { allowAll } from '@weft/hbone/testing';
-import { applyUpdate, batchFromSnapshot } from '@weft/l7';
 import {
   compileMesh,
   type HttpUpstream,
@@ -20,6 +19,7 @@ import {
   WEB_VIP,
 } from '@weft/l7/testing';
 import { authorizationPolicy, waypointGateway } from '@weft/policy/testing';
+import { applyUpdate, batchFromSnapshot } from '@weft/proxy-core';
 import { createAccessLogger } from '@weft/telemetry';
 import { memorySink, parseKvLine, parsePrometheusText } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,8 +173,11 @@ describe('createWaypoint over HBONE', () => {
 
   it('serves config dump, readiness and metrics', async () => {
     const res = await fetch(`http://127.0.0.1:${waypoint.addresses.admin?.port}/config_dump`);
-    const dump = (await res.json()) as { config: { services: object }; filters: { name: string }[] };
-    expect(Object.keys(dump.config.services)).toContain('web.shop.svc.cluster.local');
+    const dump = (await res.json()) as {
+      config: { services: { hostname: string }[] };
+      filters: { name: string }[];
+    };
+    expect(dump.config.services.map((s) => s.hostname)).toContain('web.shop.svc.cluster.local');
     expect(dump.filters.map((f) => f.name)).toContain('router');
     const ready = await fetch(`http://127.0.0.1:${waypoint.addresses.readiness?.port}/healthz/ready`);
     expect(ready.status).toBe(200);

@@ -18,21 +18,24 @@ import {
   createEngine,
   createHboneUpstreamConnector,
   createInbound,
-  createStateStore,
   type Delay,
-  dumpState,
   type Engine,
   type EngineConfig,
-  type StateStore,
   type UpstreamConnector,
 } from '@weft/l7';
+import {
+  createStateStore,
+  defaultXdsTypes,
+  dumpState,
+  loadConfigFile,
+  type StateStore,
+  startXdsSource,
+  type XdsSource,
+} from '@weft/proxy-core';
 import type { AccessLogger, IdSource, Logger, MetricsRegistry } from '@weft/telemetry';
 import { createRegistry, noopLogger } from '@weft/telemetry';
 import { closeServer, createSmallServer, json, listen, metricsServer, text } from './admin.ts';
-import type { ConfigSource } from './config-source.ts';
 import { startCertificates, type WaypointCertificates } from './identity.ts';
-import { loadManifests } from './manifests.ts';
-import { xdsConfigSource } from './xds-source.ts';
 
 export interface ListenAddress {
   readonly host?: string;
@@ -61,9 +64,9 @@ export interface WaypointConfig {
   readonly upstreamHbonePort?: number;
   /** Where certificates come from when `deps.certs` is not given. */
   readonly ca?: { readonly address: string; readonly token?: () => string | undefined };
-  /** weftd's ADS, when `deps.configSource` is not given. */
+  /** weftd's ADS (proxy-core's xDS source, node id "waypoint~<namespace>/<name>"). */
   readonly xds?: { readonly address: string; readonly token?: () => string | undefined };
-  /** Static manifests instead of xDS (debugging). */
+  /** Static manifests instead of xDS (debugging; proxy-core's file source). */
   readonly configFile?: string;
 }
 
@@ -72,8 +75,8 @@ export interface WaypointDeps {
   readonly certs?: CertSource;
   /** How endpoints are reached; default HBONE with our identity. Tests pass plain TCP. */
   readonly upstreamConnector?: UpstreamConnector;
-  /** Who writes the config (static snapshot, xDS). Absent: write to `store` yourself. */
-  readonly configSource?: ConfigSource;
+  /** The one store (`@weft/proxy-core`). With neither `config.xds` nor `config.configFile`,
+   * whoever builds the waypoint writes it with `applyUpdate` (tests). */
   readonly store?: StateStore;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -115,21 +118,16 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
     });
     certs = ownCerts.certs;
   } else throw new Error('createWaypoint: no certificates (give deps.certs or config.ca)');
-  let configSource = deps.configSource;
-  if (configSource === undefined && config.xds !== undefined)
-    configSource = xdsConfigSource({
-      target: config.xds.address,
-      waypoint: config.name,
-      ...(config.xds.token !== undefined ? { token: config.xds.token } : {}),
-      logger: log,
-    });
-  if (configSource === undefined && config.configFile !== undefined) {
-    const loaded = await loadManifests(config.configFile);
-    for (const e of loaded.errors) log.warn('manifest object refused', { reason: e });
-    configSource = loaded.source;
-  }
   const registry = deps.registry ?? createRegistry();
-  const store = deps.store ?? createStateStore({ waypoint: config.name });
+  const store = deps.store ?? createStateStore();
+  const [namespace = '', name = ''] = config.name.split('/');
+  const sourceName =
+    config.xds !== undefined
+      ? `xds ${config.xds.address}`
+      : config.configFile !== undefined
+        ? `file ${config.configFile}`
+        : null;
+  let xds: XdsSource | undefined;
   let hboneClient: HboneClient | undefined;
   let connector = deps.upstreamConnector;
   if (connector === undefined) {
@@ -164,7 +162,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
     logger: log,
     // Tunnels to destinations we do not serve are refused before any byte flows (401).
     authorize: (_peer, dest) => {
-      const target = store.current().target(dest.ip, dest.port);
+      const target = engine.state().target(dest.ip, dest.port);
       if (target.kind === 'unknown') {
         engine.reject('unknown_destination');
         return { allow: false, reason: `${dest.ip}:${dest.port} is not served by this waypoint` };
@@ -187,7 +185,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
   });
 
   const servers: Server[] = [];
-  const ready = () => store.synced && certs.current(config.identity) !== undefined;
+  const ready = () => store.state.synced && certs.current(config.identity) !== undefined;
   try {
     const hboneAddr = await hbone.listen({
       host: config.hbone?.host ?? '0.0.0.0',
@@ -201,8 +199,9 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
         '/config_dump': (_req, res) =>
           json(res, 200, {
             waypoint: config.name,
-            source: configSource?.name ?? null,
-            config: dumpState(store.current()),
+            source: sourceName,
+            config: dumpState(store),
+            ...(xds !== undefined ? { xds: xds.status() } : {}),
             filters: engine.filters(),
             limits: engine.limits,
           }),
@@ -230,7 +229,22 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
         config.readiness?.port ?? 15021,
       );
     }
-    configSource?.start(store);
+    if (config.xds !== undefined) {
+      xds = startXdsSource({
+        store,
+        target: config.xds.address,
+        proxy: { kind: 'waypoint', namespace, name },
+        nodeMetadata: { WAYPOINT: config.name },
+        types: defaultXdsTypes('waypoint'),
+        ...(config.xds.token !== undefined ? { token: config.xds.token } : {}),
+        logger: log,
+      });
+    } else if (config.configFile !== undefined) {
+      const loaded = await loadConfigFile(store, config.configFile);
+      if (!loaded.ok) throw new Error(`config file refused: ${loaded.parseErrors.join('; ')}`);
+      for (const e of loaded.invalid)
+        log.warn('manifest object refused', { reason: `${e.path}: ${e.message}` });
+    }
     // the bound addresses (a port given as 0 is chosen by the system): how an operator or a test
     // finds them
     const at = (a: { ip: string; port: number } | undefined) =>
@@ -248,7 +262,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
       hbone,
       ready,
       async close() {
-        configSource?.stop();
+        xds?.close();
         ownCerts?.close();
         await hbone.close({ graceMs: 1_000 });
         inbound.close();
@@ -258,6 +272,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
       },
     };
   } catch (e) {
+    xds?.close();
     await hbone.close({ graceMs: 0 }).catch(() => {});
     await Promise.all(servers.map(closeServer));
     await hboneClient?.close({ graceMs: 0 });
