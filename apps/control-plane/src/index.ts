@@ -20,5 +20,19 @@ export {
 } from './control-plane.ts';
 export { type FlagsResult, type ParsedFlags, parseFlags, USAGE } from './flags.ts';
 export { CALLER_METADATA_KEY } from './grpc-server.ts';
+export {
+  DEFAULT_IMAGE,
+  DEFAULT_SIDECAR_PORTS,
+  INJECT_LABEL,
+  INJECTABLE_KINDS,
+  type InjectOptions,
+  type InjectResult,
+  inject,
+  type JsonPatchOperation,
+  PROXY_UID,
+  SIDECAR_CONTAINER,
+  type SidecarPorts,
+  sidecarContainer,
+} from './injection/inject.ts';
 export { WeftdMetrics, type WeftdRejectReason } from './metrics.ts';
 export { nodePolicyKeys } from './xds/views.ts';
