@@ -107,14 +107,19 @@ describe('state store indexes', () => {
     expect(state.policiesForWorkload('nope')).toEqual([]);
   });
 
-  it('policies by workload do not depend on a precomputed list (xDS workloads carry none)', () => {
+  it("policies by workload are compile's selection, as the workload lists them (weftd sends the list)", () => {
     const store = createStateStore();
     const snap = compileOrThrow([...localMeshObjects(), ...policies]);
-    const bare = Object.values(snap.workloads).map((w) => ({ ...w, authorizationPolicies: [] }));
-    applyUpdate(store, { ...batchFromSnapshot(snap, 'xds'), workloads: { upserts: bare } });
+    applyUpdate(store, batchFromSnapshot(snap, 'xds'));
+    const echo = snap.workloads['uid-demo-echo-1'];
+    expect(echo?.authorizationPolicies.length).toBeGreaterThan(0);
     expect(store.state.policiesForWorkload('uid-demo-echo-1').map((p) => p.key)).toEqual(
-      state.policiesForWorkload('uid-demo-echo-1').map((p) => p.key),
+      [...(echo?.authorizationPolicies ?? [])].sort(),
     );
+    // A workload whose list is empty has no policies: the store does not select again.
+    const bare = Object.values(snap.workloads).map((w) => ({ ...w, authorizationPolicies: [] }));
+    applyUpdate(store, { source: 'xds', workloads: { upserts: bare } });
+    expect(store.state.policiesForWorkload('uid-demo-echo-1')).toEqual([]);
   });
 
   it('peer authentication: resolved entry first, policies otherwise', () => {

@@ -15,11 +15,11 @@ import {
   normalizeIp,
   type PeerAuthenticationPolicy,
   parseWorkloadId,
+  policiesFor,
   type RouteTable,
   resolvePeerAuthentication,
   type Service,
   type ServicePort,
-  selectorMatches,
   type Waypoint,
   type Workload,
   type WorkloadPeerAuthentication,
@@ -244,40 +244,17 @@ function buildState(data: StateData): ProxyState {
     }
   }
   const policyCache = new Map<string, readonly AuthzPolicy[]>();
-  const policies = [...data.authorizationPolicies.values()];
-
+  // Selection is compile's (each workload lists its mesh-, namespace- and selector-scoped
+  // policies; weftd sends that list with the workload): read through @weft/policy, never redone.
+  // targetRefs policies belong to waypoints and never apply at L4 here.
   const policiesForWorkload = (uid: string): readonly AuthzPolicy[] => {
-    const cached = policyCache.get(uid);
-    if (cached !== undefined) return cached;
-    const w = data.workloads.get(uid);
-    let out: AuthzPolicy[] = [];
-    if (w !== undefined) {
-      // Istio's selection, the same as @weft/policy's compile: mesh-wide, same namespace, or
-      // selector-matched (in the workload's namespace, or any namespace from the root one).
-      // targetRefs policies belong to waypoints and never apply at L4 here.
-      const listed = new Set(w.authorizationPolicies);
-      out = policies.filter((p) => {
-        if (listed.has(p.key)) return p.scope !== 'targets';
-        switch (p.scope) {
-          case 'mesh':
-            return p.namespace === data.rootNamespace;
-          case 'namespace':
-            return p.namespace === w.namespace;
-          case 'workload':
-            return (
-              (p.namespace === w.namespace || p.namespace === data.rootNamespace) &&
-              selectorMatches(p.selector, w.labels)
-            );
-          case 'targets':
-            return false;
-          default: {
-            const never: never = p.scope;
-            return never;
-          }
-        }
-      });
+    let out = policyCache.get(uid);
+    if (out === undefined) {
+      out = data.workloads.has(uid)
+        ? policiesFor(state.snapshot(), { workload: uid }).filter((p) => p.scope !== 'targets')
+        : [];
+      policyCache.set(uid, out);
     }
-    policyCache.set(uid, out);
     return out;
   };
 
@@ -289,7 +266,7 @@ function buildState(data: StateData): ProxyState {
   let snapshot: MeshSnapshot | undefined;
   const record = <T>(m: ReadonlyMap<string, T>): Record<string, T> => Object.fromEntries(m);
 
-  return {
+  const state: ProxyState = {
     ...data,
     snapshot: () => {
       snapshot ??= {
@@ -336,6 +313,7 @@ function buildState(data: StateData): ProxyState {
     },
     workloadsOnNode: (node) => byNode.get(node) ?? [],
   };
+  return state;
 }
 
 export function createStateStore(options: StateStoreOptions = {}): StateStore {
