@@ -96,6 +96,7 @@ export class ServingCertificate implements grpc.experimental.CertificateProvider
   private closed = false;
   /** The PEM chain served (leaf first), for tests and the status page. */
   chainPem: readonly string[] = [];
+  private keyPem = '';
 
   constructor(ca: CertificateAuthority, logger: Logger) {
     this.ca = ca;
@@ -117,6 +118,7 @@ export class ServingCertificate implements grpc.experimental.CertificateProvider
     if (!issued.ok) throw new Error(`serving certificate: ${issued.error.message}`);
     if (this.closed) return;
     this.chainPem = issued.value.certChainPem;
+    this.keyPem = keys.privateKeyPem;
     this.identity = {
       certificate: Buffer.from(issued.value.certChainPem.join('')),
       privateKey: Buffer.from(keys.privateKeyPem),
@@ -135,6 +137,11 @@ export class ServingCertificate implements grpc.experimental.CertificateProvider
       Math.max(60_000, lifetime / 2),
     );
     this.timer.unref?.();
+  }
+
+  /** The current certificate chain and key as PEM (HTTPS servers: the injection webhook). */
+  pem(): { certPem: string; keyPem: string } {
+    return { certPem: this.chainPem.join(''), keyPem: this.keyPem };
   }
 
   addIdentityCertificateListener(listener: IdentityListener): void {

@@ -21,6 +21,8 @@ import { startAdmin } from './admin.ts';
 import { createAuthority, loadOrCreateRoot, ServingCertificate } from './ca.ts';
 import { type CompiledSnapshot, CompileLoop, type ConfigStatus } from './compile-loop.ts';
 import { createGrpcServer, type GrpcServerOptions, listenGrpc, streamCaller } from './grpc-server.ts';
+import type { InjectOptions } from './injection/inject.ts';
+import { startInjectionWebhook } from './injection/webhook.ts';
 import { WeftdMetrics } from './metrics.ts';
 import {
   type Clock,
@@ -45,6 +47,10 @@ export interface ControlPlaneConfig {
   readonly xdsTlsAddress?: string | false;
   /** Admin HTTP. Default `127.0.0.1:15014`. */
   readonly adminAddress?: string;
+  /** Sidecar-injection webhook (HTTPS, weftd's certificate). Default `127.0.0.1:15017`; `false` = off. */
+  readonly injectionAddress?: string | false;
+  /** What the webhook injects (sidecar image, args, resources, ports). */
+  readonly injection?: InjectOptions;
   /** Static token file (local mode): `token namespace serviceAccount [node]` per line, watched. */
   readonly tokenFile?: string;
   /** The same format inline (tests). */
@@ -89,6 +95,8 @@ export interface ControlPlaneAddresses {
   readonly xds: string | undefined;
   readonly xdsTls: string | undefined;
   readonly admin: string;
+  /** `host:port` of the injection webhook, when on. */
+  readonly injection: string | undefined;
 }
 
 export interface ProxySyncStatus {
@@ -361,20 +369,51 @@ export async function createControlPlane(
       xdsAddress = l.address;
     }
     const tlsAddr = config.xdsTlsAddress ?? '127.0.0.1:15012';
-    if (tlsAddr !== false) {
-      const serving = new ServingCertificate(ca, logger);
-      await serving.start();
-      cleanups.push(() => serving.close());
+    const injectionAddr = config.injectionAddress ?? '127.0.0.1:15017';
+    // One serving certificate (weftd's identity) for the TLS xDS port and the webhook.
+    let serving: ServingCertificate | undefined;
+    if (tlsAddr !== false || injectionAddr !== false) {
+      const s = new ServingCertificate(ca, logger);
+      await s.start();
+      cleanups.push(() => s.close());
+      serving = s;
+    }
+    if (tlsAddr !== false && serving !== undefined) {
       const creds: grpc.ServerCredentials = serving.credentials();
       const l = await listenGrpc(server, creds, tlsAddr, true, grpcOptions);
       cleanups.push(() => l.close());
       xdsTlsAddress = l.address;
+    }
+    let injectionAddress: string | undefined;
+    if (injectionAddr !== false && serving !== undefined) {
+      const s = serving;
+      const webhook = await startInjectionWebhook(injectionAddr, {
+        tls: s.pem(),
+        ...(config.injection === undefined ? {} : { inject: config.injection }),
+        onRejected: (reason) => metrics.rejected.reject(reason),
+        onReview: (outcome) => metrics.injection(outcome),
+      });
+      // Renewals reach new connections without a restart.
+      let warned = false;
+      const renewed = () => {
+        if (!webhook.setTls(s.pem()) && !warned) {
+          warned = true;
+          logger.warn(
+            'this runtime cannot renew the webhook certificate in place; restart weftd within 24 h',
+          );
+        }
+      };
+      s.addIdentityCertificateListener(renewed);
+      cleanups.push(() => webhook.close());
+      cleanups.push(() => s.removeIdentityCertificateListener(renewed));
+      injectionAddress = webhook.address;
     }
     listening = true;
     logger.info('weftd listening', {
       xds: xdsAddress ?? 'off',
       xds_tls: xdsTlsAddress ?? 'off',
       admin: admin.address,
+      injection: injectionAddress ?? 'off',
       trust_domain: trustDomain,
       ca_root: root.origin,
     });
@@ -382,7 +421,12 @@ export async function createControlPlane(
     const readyWaiters = loop.firstSnapshot();
     let closed = false;
     return {
-      addresses: { xds: xdsAddress, xdsTls: xdsTlsAddress, admin: admin.address },
+      addresses: {
+        xds: xdsAddress,
+        xdsTls: xdsTlsAddress,
+        admin: admin.address,
+        injection: injectionAddress,
+      },
       trustBundlePem: ca.trustBundlePem,
       ready,
       whenReady: () => readyWaiters,

@@ -14,6 +14,10 @@ Listeners ("off" disables one):
   --xds-address <host:port>      plaintext xDS + CA, local mode (default 127.0.0.1:15010)
   --xds-tls-address <host:port>  TLS xDS + CA (default 127.0.0.1:15012)
   --admin-address <host:port>    admin HTTP (default 127.0.0.1:15014)
+  --injection-address <host:port>  sidecar-injection webhook, HTTPS (default 127.0.0.1:15017)
+
+Injection:
+  --sidecar-image <image>     the sidecar image the webhook injects
 
 Identity:
   --trust-domain <name>       SPIFFE trust domain (default cluster.local)
@@ -83,7 +87,9 @@ export function parseFlags(argv: readonly string[]): FlagsResult {
   const xds = address('xds-address', v['xds-address']);
   const xdsTls = address('xds-tls-address', v['xds-tls-address']);
   const admin = address('admin-address', v['admin-address']);
-  for (const a of [xds, xdsTls, admin]) if (typeof a === 'object') return { ok: false, error: a.error };
+  const injection = address('injection-address', v['injection-address']);
+  for (const a of [xds, xdsTls, admin, injection])
+    if (typeof a === 'object') return { ok: false, error: a.error };
   if (admin === false) return { ok: false, error: '--admin-address cannot be off' };
   if (xds === false && xdsTls === false) return { ok: false, error: 'both xDS ports are off' };
   const level = v['log-level'] ?? 'info';
@@ -101,6 +107,8 @@ export function parseFlags(argv: readonly string[]): FlagsResult {
     ...(xds === undefined ? {} : { xdsAddress: xds as string | false }),
     ...(xdsTls === undefined ? {} : { xdsTlsAddress: xdsTls as string | false }),
     ...(admin === undefined ? {} : { adminAddress: admin as string }),
+    ...(injection === undefined ? {} : { injectionAddress: injection as string | false }),
+    ...(v['sidecar-image'] === undefined ? {} : { injection: { image: v['sidecar-image'] } }),
     ...(v['token-file'] === undefined ? {} : { tokenFile: v['token-file'] }),
     ...(v['token-audience'] === undefined ? {} : { tokenAudiences: v['token-audience'] }),
     ...(trustDomain === undefined ? {} : { trustDomain }),
@@ -124,6 +132,8 @@ function parse(argv: readonly string[]) {
       'xds-address': { type: 'string' },
       'xds-tls-address': { type: 'string' },
       'admin-address': { type: 'string' },
+      'injection-address': { type: 'string' },
+      'sidecar-image': { type: 'string' },
       'token-file': { type: 'string' },
       'token-audience': { type: 'string', multiple: true },
       'trust-domain': { type: 'string' },

@@ -14,6 +14,7 @@ import {
 import type { AdsServer } from '@weft/xds-protocol';
 import type { AdminRejectReason } from './admin.ts';
 import type { ConnectionRejectReason } from './grpc-server.ts';
+import type { InjectionOutcome, InjectionRejectReason } from './injection/webhook.ts';
 
 /** Everything weftd refuses, on weft_rejected_total{component="weftd", reason}. */
 export type WeftdRejectReason =
@@ -23,6 +24,7 @@ export type WeftdRejectReason =
   | 'xds_unauthenticated'
   | 'xds_bad_node'
   | ConnectionRejectReason
+  | InjectionRejectReason
   | AdminRejectReason;
 
 export class WeftdMetrics {
@@ -38,6 +40,7 @@ export class WeftdMetrics {
   private readonly xdsCounters;
   private readonly caIssued: CounterChild;
   private readonly caRejected;
+  private readonly injections;
   private lastAds = { acks: 0, nacks: 0, responses: 0 };
   private lastCa = { issued: 0, rejected: {} as Record<string, number> };
 
@@ -100,6 +103,16 @@ export class WeftdMetrics {
       help: 'Certificate requests refused, by reason.',
       labelNames: ['reason'] as const,
     });
+    this.injections = weftCounter(registry, {
+      component: 'weftd',
+      name: 'injections',
+      help: 'Admission reviews answered by the injection webhook, by result (injected, skipped, denied).',
+      labelNames: ['result'] as const,
+    });
+  }
+
+  injection(result: InjectionOutcome): void {
+    this.injections.inc({ result });
   }
 
   compiled(seconds: number, ok: boolean): void {

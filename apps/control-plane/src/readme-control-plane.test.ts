@@ -19,6 +19,7 @@ it('README example', async () => {
       xdsAddress: '127.0.0.1:0', // plaintext xDS + CA (default 127.0.0.1:15010)
       xdsTlsAddress: false, // TLS xDS + CA (default 127.0.0.1:15012)
       adminAddress: '127.0.0.1:0', // default 127.0.0.1:15014
+      injectionAddress: false, // sidecar-injection webhook (default 127.0.0.1:15017)
     },
     { logger: noopLogger },
   );

@@ -78,6 +78,25 @@ describe('parseFlags', () => {
     });
   });
 
+  it('reads the injection webhook flags', () => {
+    expect(
+      parseFlags([
+        '--in-cluster',
+        '--injection-address',
+        '0.0.0.0:15017',
+        '--sidecar-image',
+        'reg/sidecar:1',
+      ]),
+    ).toMatchObject({
+      ok: true,
+      value: { config: { injectionAddress: '0.0.0.0:15017', injection: { image: 'reg/sidecar:1' } } },
+    });
+    expect(parseFlags(['--config-dir', 'a', '--injection-address', 'off'])).toMatchObject({
+      ok: true,
+      value: { config: { injectionAddress: false } },
+    });
+  });
+
   it.each([
     [[], 'exactly one of --config-dir, --kubeconfig, --in-cluster'],
     [['--config-dir', 'a', '--in-cluster'], 'exactly one of'],
@@ -85,6 +104,7 @@ describe('parseFlags', () => {
     [['--config-dir', 'a', '--xds-address', '1.2.3.4:99999'], 'is not host:port'],
     [['--config-dir', 'a', '--admin-address', 'off'], '--admin-address cannot be off'],
     [['--config-dir', 'a', '--xds-address', 'off', '--xds-tls-address', 'off'], 'both xDS ports are off'],
+    [['--config-dir', 'a', '--injection-address', '15017'], '--injection-address: "15017" is not host:port'],
     [['--config-dir', 'a', '--log-level', 'loud'], '--log-level: "loud"'],
     [['--config-dir', 'a', '--trust-domain', 'Bad Domain'], '--trust-domain'],
     [['--in-cluster', '--anonymous-xds'], '--anonymous-xds is for local mode only'],

@@ -231,6 +231,7 @@ export async function startTestControlPlane(
       xdsAddress: '127.0.0.1:0',
       xdsTlsAddress: '127.0.0.1:0',
       adminAddress: '127.0.0.1:0',
+      injectionAddress: '127.0.0.1:0',
       tokens: TEST_TOKEN_FILE,
       caDir,
       debounceMs: 10,
