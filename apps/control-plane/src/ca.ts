@@ -77,6 +77,12 @@ export async function createAuthority(signer: SignerPem, trustDomain: string): P
 /** weftd's own identity on the TLS port. */
 export const WEFTD_IDENTITY = { namespace: 'weft-system', serviceAccount: 'weftd' } as const;
 
+/**
+ * The names clients outside the mesh verify weftd's serving certificate by: the Kubernetes API
+ * server calls the injection webhook as the `weftd` Service of `weft-system`.
+ */
+export const WEFTD_DNS_NAMES = ['weftd.weft-system.svc', 'weftd.weft-system.svc.cluster.local'] as const;
+
 type IdentityListener = Parameters<
   grpc.experimental.CertificateProvider['addIdentityCertificateListener']
 >[0];
@@ -114,7 +120,11 @@ export class ServingCertificate implements grpc.experimental.CertificateProvider
 
   private async renew(): Promise<void> {
     const keys = await generateRsaKeyPair(2048);
-    const issued = await this.ca.issue({ csrPem: createCsr(keys), identity: WEFTD_IDENTITY });
+    const issued = await this.ca.issue({
+      csrPem: createCsr(keys),
+      identity: WEFTD_IDENTITY,
+      dnsNames: WEFTD_DNS_NAMES,
+    });
     if (!issued.ok) throw new Error(`serving certificate: ${issued.error.message}`);
     if (this.closed) return;
     this.chainPem = issued.value.certChainPem;

@@ -52,6 +52,24 @@ describe('certificate authority', () => {
     expect(r.value.serialHex).toMatch(/^[4-7][0-9a-f]{31}$/);
   });
 
+  it('adds DNS names beside the SPIFFE ID for in-process callers, and refuses what is not a DNS name', async () => {
+    const names = ['weftd.weft-system.svc', 'weftd.weft-system.svc.cluster.local'];
+    const r = await ca.issue({ csrPem: csr, identity: web, dnsNames: names });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const leaf = new X509Certificate(r.value.certChainPem[0] as string);
+    expect(leaf.subjectAltName).toBe(
+      'URI:spiffe://example.org/ns/default/sa/web, DNS:weftd.weft-system.svc, DNS:weftd.weft-system.svc.cluster.local',
+    );
+    expect(leaf.checkHost('weftd.weft-system.svc')).toBe('weftd.weft-system.svc');
+    expect(leaf.checkHost('other.weft-system.svc')).toBeUndefined();
+    for (const bad of ['', 'Weftd.svc', 'a..b', '*.svc', 'x'.repeat(64), 'a b', 'spiffe://x']) {
+      const refused = await ca.issue({ csrPem: csr, identity: web, dnsNames: [bad] });
+      expect(refused.ok, bad).toBe(false);
+      if (!refused.ok) expect(refused.error.message).toContain('dnsNames');
+    }
+  });
+
   it('signs with a loaded intermediate and its chain', async () => {
     const inter = await generateIntermediateCa(root, { trustDomain: 'example.org' });
     const ca2 = await createCertificateAuthority({ trustDomain: 'example.org', signer: inter });

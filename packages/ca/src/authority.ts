@@ -80,7 +80,16 @@ export interface IssueRequest {
   readonly notBefore?: Date;
   /** Skips the min/max TTL check (tests that need expired or long-lived certificates). */
   readonly unboundedTtl?: boolean;
+  /**
+   * DNS names added beside the SPIFFE ID, for servers that clients outside the mesh verify by
+   * name (weftd's injection webhook, called by the Kubernetes API server). In-process callers
+   * only: the CertificateService never sets it, so no workload can ask for a name.
+   */
+  readonly dnsNames?: readonly string[];
 }
+
+// RFC 1123 host names, lower case, as Kubernetes service names are.
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 export interface IssuedCertificate {
   readonly spiffeId: string;
@@ -317,6 +326,10 @@ export async function createCertificateAuthority(
         `identity: namespace "${clip(namespace)}" / service account "${clip(serviceAccount)}" is not a valid name`,
       );
     }
+    const badName = (req.dnsNames ?? []).find((n) => !DNS_NAME.test(n));
+    if (badName !== undefined) {
+      return fail('invalid-argument', 'identity-invalid', `dnsNames: "${clip(badName)}" is not a DNS name`);
+    }
     const csr = parseCsr(req.csrPem, maxCsrBytes);
     if (!csr.ok) return csr;
     const spiffeId = formatSpiffeId(trustDomain, req.identity);
@@ -336,7 +349,7 @@ export async function createCertificateAuthority(
         extensions: [
           ...fixedExtensions,
           subjectKeyIdentifier(keyIdentifier(csr.value.spkiDer)),
-          subjectAltNameUri(spiffeId, true),
+          subjectAltNameUri(spiffeId, true, req.dnsNames),
         ],
       });
       const der = await signTbs(tbs, signer.key, backend);

@@ -76,12 +76,20 @@ export function extKeyUsageServerClient(): Extension {
 }
 
 /** SAN with one URI. Critical because workload certificates have an empty subject (RFC 5280 4.2.1.6). */
-export function subjectAltNameUri(uri: string, critical: boolean): Extension {
-  const name = asn1.create(C.CONTEXT_SPECIFIC, 6, false, uri);
+/** subjectAltName: the URI (the SPIFFE ID), then any DNS names (`dNSName`, tag 2). */
+export function subjectAltNameUri(
+  uri: string,
+  critical: boolean,
+  dnsNames: readonly string[] = [],
+): Extension {
+  const names = [
+    asn1.create(C.CONTEXT_SPECIFIC, 6, false, uri),
+    ...dnsNames.map((n) => asn1.create(C.CONTEXT_SPECIFIC, 2, false, n)),
+  ];
   return {
     id: OID.subjectAltName,
     critical,
-    value: der(asn1.create(C.UNIVERSAL, T.SEQUENCE, true, [name])),
+    value: der(asn1.create(C.UNIVERSAL, T.SEQUENCE, true, names)),
   };
 }
 

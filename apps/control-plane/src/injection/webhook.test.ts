@@ -2,7 +2,7 @@
 // out, and garbage of every kind refused, counted, and survived.
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import type { PeerCertificate } from 'node:tls';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestControlPlane, type TestControlPlane } from '../testing/index.ts';
 import { DATAPLANE_MODE_LABEL, inject, type JsonPatchOperation, SIDECAR_CONTAINER } from './inject.ts';
@@ -63,9 +63,14 @@ describe('injection webhook', () => {
           method,
           headers: { 'content-type': 'application/json' },
           ca: t.cp.trustBundlePem,
-          // The certificate names weftd by SPIFFE id, as on the TLS xDS port.
-          checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-            cert.subjectaltname === WEFTD_ID ? undefined : new Error(`unexpected ${cert.subjectaltname}`),
+          // As the Kubernetes API server does: by the Service's DNS name (the certificate also
+          // carries weftd's SPIFFE ID, which mesh clients check on the TLS xDS port).
+          servername: 'weftd.weft-system.svc',
+          checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+            if (!cert.subjectaltname?.includes(WEFTD_ID))
+              return new Error(`unexpected ${cert.subjectaltname}`);
+            return checkServerIdentity('weftd.weft-system.svc', cert);
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
