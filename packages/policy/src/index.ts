@@ -44,6 +44,16 @@ export {
   spiffeId,
 } from './identity.ts';
 export { selectorMatches } from './labels.ts';
+export {
+  CLUSTER_SCOPED_KINDS,
+  deepFreeze,
+  type ManifestError,
+  type ManifestMeta,
+  type ManifestObject,
+  type ParsedManifest,
+  type ParseManifestOptions,
+  parseManifests,
+} from './manifests/parse.ts';
 export { cidrContains, isIp, normalizeIp, parseCidr, parseIp } from './net/ip.ts';
 export {
   type NormalizedHost,

@@ -3,19 +3,20 @@
 // field), never a throw; alias bombs and deep nesting are refused within the budget; a valid
 // object survives a YAML round trip to the same validation result; compile() of any set of
 // individually valid objects never throws.
-import { compile, validateObject } from '@weft/policy';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { FUZZ_TEST_TIMEOUT, fuzzParams } from '../../../../fuzz.shared.ts';
+import { compile } from '../compile/compile.ts';
+import { validateObject } from '../index.ts';
 import {
   authorizationPolicy,
   destinationRule,
   httpRoute,
   meshFixture,
   peerAuthentication,
-} from '@weft/policy/testing';
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { FUZZ_TEST_TIMEOUT, fuzzParams } from '../../../../fuzz.shared.ts';
-import { parseManifests } from './manifest.ts';
+} from '../testing/index.ts';
+import { parseManifests } from './parse.ts';
 
 const FILE = 'fuzz/m.yaml';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifests } from './manifest.ts';
+import { parseManifests } from './parse.ts';
 
 describe('parseManifests', () => {
   it('reads multi-document YAML, Lists and JSON', () => {
