@@ -54,7 +54,17 @@ export {
   type ParseManifestOptions,
   parseManifests,
 } from './manifests/parse.ts';
-export { cidrContains, isIp, normalizeIp, parseCidr, parseIp } from './net/ip.ts';
+export {
+  bytesToIp,
+  cidrContains,
+  formatIp,
+  type IpBytes,
+  ipToBytes,
+  isIp,
+  normalizeIp,
+  parseCidr,
+  parseIp,
+} from './net/ip.ts';
 export {
   type NormalizedHost,
   type NormalizedPath,

@@ -1,3 +1,5 @@
+// Address bytes <-> text for the wire; the grammar is @weft/policy's, re-exported for callers here.
+export { bytesToIp, ipToBytes } from '@weft/policy';
 export { ADS_SERVICE_NAME, DELTA_METHOD_PATH, SOTW_METHOD_PATH } from './ads-service.ts';
 export { type CacheListener, ResourceCache, type ResourceCacheOptions, type ResourceKey } from './cache.ts';
 export { type BackoffOptions, backoffDelay } from './client/backoff.ts';
@@ -15,7 +17,6 @@ export {
   type UpdateBatch,
 } from './client/delta-client.ts';
 export { type Clock, type Logger, silentLogger, systemClock } from './clock.ts';
-export { bytesToIp, ipToBytes } from './ip.ts';
 export {
   formatProxyId,
   PROXY_KINDS,

@@ -1,11 +1,12 @@
 // Property-based fuzzing of the hand-written IP/CIDR parser and matcher against a reference
 // model that treats addresses as BigInts: a block contains an address when both agree on the
 // top `prefix` bits. Addresses are written in every legal spelling (IPv6 compression, case,
-// embedded IPv4, IPv4-mapped) and random text must never throw.
+// embedded IPv4, IPv4-mapped) and random text must never throw. The wire form (ipToBytes)
+// accepts exactly RFC 3986's IPv4address / IPv6address, written as one regular expression.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FUZZ_TEST_TIMEOUT, fuzzParams } from '../../../../fuzz.shared.ts';
-import { cidrContains, formatCidr, formatIp, parseCidr, parseIp } from './ip.ts';
+import { bytesToIp, cidrContains, formatCidr, formatIp, ipToBytes, parseCidr, parseIp } from './ip.ts';
 
 function toBigInt(bytes: readonly number[]): bigint {
   let n = 0n;
@@ -156,6 +157,103 @@ describe('IP and CIDR parsing (fuzz)', () => {
           if (ip !== undefined) expect([4, 16]).toContain(ip.length);
         }),
         fuzzParams(5000),
+      );
+    },
+    FUZZ_TEST_TIMEOUT,
+  );
+
+  // RFC 3986 section 3.2.2, transcribed: dec-octet has no leading zeros, h16 is 1-4 hex digits.
+  const dec = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+  const v4Ref = `${dec}\\.${dec}\\.${dec}\\.${dec}`;
+  const h16 = '[0-9A-Fa-f]{1,4}';
+  const ls32 = `(${h16}:${h16}|${v4Ref})`;
+  const upTo = (n: number): string => `((${h16}:){0,${n}}${h16})?`;
+  const v6Ref = [
+    `(${h16}:){6}${ls32}`,
+    `::(${h16}:){5}${ls32}`,
+    `(${h16})?::(${h16}:){4}${ls32}`,
+    `${upTo(1)}::(${h16}:){3}${ls32}`,
+    `${upTo(2)}::(${h16}:){2}${ls32}`,
+    `${upTo(3)}::${h16}:${ls32}`,
+    `${upTo(4)}::${ls32}`,
+    `${upTo(5)}::${h16}`,
+    `${upTo(6)}::`,
+  ].join('|');
+  const literalRef = new RegExp(`^(${v4Ref}|${v6Ref})$`);
+
+  const literalish = fc
+    .array(
+      fc.constantFrom(
+        '0',
+        '1',
+        '9',
+        'a',
+        'F',
+        'g',
+        'ffff',
+        '0000',
+        '12345',
+        '.',
+        ':',
+        '::',
+        '%',
+        '[',
+        ']',
+        '255',
+        '256',
+        '00',
+        '1.2.3.4',
+        ' ',
+      ),
+      { maxLength: 20 },
+    )
+    .map((p) => p.join(''));
+  const rawAddress = fc.oneof(v4, v6, mapped);
+  const spelled = fc
+    .record({ b: rawAddress, run: fc.nat(8), upper: fc.boolean(), tail: fc.boolean() })
+    .map(({ b, run, upper, tail }) => (b.length === 4 ? b.join('.') : spellV6(b, run, upper, tail)));
+
+  it(
+    'ipToBytes accepts exactly the RFC 3986 address literals',
+    () => {
+      fc.assert(
+        fc.property(fc.oneof(literalish, spelled, fc.string({ maxLength: 50 })), (text) => {
+          const bytes = ipToBytes(text);
+          expect(bytes !== undefined, text).toBe(literalRef.test(text));
+          if (bytes === undefined) return;
+          // the same bytes as the socket-side parser, except that the wire keeps mapped addresses
+          const v6 = text.includes(':');
+          expect(bytes.length).toBe(v6 ? 16 : 4);
+          const parsed = parseIp(text) as Uint8Array;
+          expect(Array.from(bytes.length === parsed.length ? bytes : bytes.slice(12))).toEqual(
+            Array.from(parsed),
+          );
+          expect(Array.from(ipToBytes(bytesToIp(bytes) as string) as Uint8Array)).toEqual(Array.from(bytes));
+        }),
+        fuzzParams(5000),
+      );
+    },
+    FUZZ_TEST_TIMEOUT,
+  );
+
+  it(
+    'bytesToIp gives the canonical literal of any 4 or 16 bytes, and ipToBytes reads it back',
+    () => {
+      fc.assert(
+        fc.property(fc.oneof(rawAddress, fc.array(fc.nat(255), { maxLength: 20 })), spelled, (raw, text) => {
+          const bytes = Uint8Array.from(raw);
+          const formatted = bytesToIp(bytes);
+          if (raw.length !== 4 && raw.length !== 16) {
+            expect(formatted).toBeUndefined();
+            return;
+          }
+          expect(literalRef.test(formatted as string), formatted).toBe(true);
+          expect(Array.from(ipToBytes(formatted as string) as Uint8Array)).toEqual(raw);
+          // every legal spelling of an address formats to one text
+          const b = ipToBytes(text) as Uint8Array;
+          expect(bytesToIp(b)).toBe(bytesToIp(ipToBytes(bytesToIp(b) as string) as Uint8Array));
+        }),
+        fuzzParams(3000),
       );
     },
     FUZZ_TEST_TIMEOUT,

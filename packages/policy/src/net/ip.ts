@@ -27,11 +27,17 @@ export function parseIPv4(text: string): IpBytes | undefined {
   return out;
 }
 
+/** An IPv6 address as a socket or URL reports it: `[...]` brackets and a `%zone` are dropped. */
 export function parseIPv6(input: string): IpBytes | undefined {
   let text = input;
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
   const zone = text.indexOf('%');
   if (zone >= 0) text = text.slice(0, zone); // scope ids do not take part in matching
+  return parseIPv6Literal(text);
+}
+
+/** A bare IPv6 literal (RFC 4291 text form, RFC 3986 `IPv6address`): no brackets, no zone. */
+function parseIPv6Literal(text: string): IpBytes | undefined {
   if (text.length < 2 || text.length > 45) return undefined;
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
@@ -146,6 +152,20 @@ export function formatIp(bytes: IpBytes): string {
   const hex = words.map((w) => w.toString(16));
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/**
+ * An address literal as wire formats carry it -> its bytes in network order: `10.0.0.1` -> 4
+ * bytes, `fd00::1` -> 16 bytes. Stricter than `parseIp`: no brackets or zone, and an IPv4-mapped
+ * address stays 16 bytes (the wire keeps what was sent). undefined when not an IP literal.
+ */
+export function ipToBytes(text: string): IpBytes | undefined {
+  return text.includes(':') ? parseIPv6Literal(text) : parseIPv4(text);
+}
+
+/** 4 or 16 bytes -> canonical text (RFC 5952 for IPv6); undefined for other lengths. */
+export function bytesToIp(bytes: Uint8Array): string | undefined {
+  return bytes.length === 4 || bytes.length === 16 ? formatIp(bytes) : undefined;
 }
 
 /** Canonical text of an address (IPv4-mapped IPv6 shown as IPv4); undefined if invalid. */

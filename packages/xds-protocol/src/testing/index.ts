@@ -1,10 +1,10 @@
 // Fakes and builders for packages that talk to Weft's xDS: a loopback ADS server with an
 // in-memory cache, a recording handler for the delta client, and weft.v1 config builders.
+import { ipToBytes } from '@weft/policy';
 import { ResourceCache } from '../cache.ts';
 import type { ConnectionState, DeltaAdsHandler, UpdateBatch } from '../client/delta-client.ts';
 import { Service } from '../gen/weft/v1/service.ts';
 import { DataPlaneMode, TunnelProtocol, Workload, WorkloadStatus } from '../gen/weft/v1/workload.ts';
-import { ipToBytes } from '../ip.ts';
 import { type AdsServer, type AdsServerOptions, createAdsServer, listenAds } from '../server/ads-server.ts';
 
 export interface TestAdsServer {
