@@ -2,7 +2,8 @@
 // through a SocketFactory, so where sockets live is decided in one place: local mode binds
 // loopback addresses in the host namespace; the netns mode (later, via @weft/linux-net) opens the
 // same listeners inside each pod's network namespace and reads SO_ORIGINAL_DST.
-import { isIP, connect as netConnect, Server, type Socket } from 'node:net';
+import { connect as netConnect, Server, type Socket } from 'node:net';
+import { normalizeIp } from '@weft/policy';
 
 export interface SocketAddress {
   readonly ip: string;
@@ -32,8 +33,9 @@ export interface SocketFactory {
 
 /** Whether an address is loopback (127.0.0.0/8 or ::1). */
 export function isLoopback(ip: string): boolean {
-  if (isIP(ip) === 4) return ip.startsWith('127.');
-  return ip === '::1' || ip.toLowerCase().startsWith('::ffff:127.');
+  // @weft/policy's canonical form shows an IPv4-mapped address as IPv4.
+  const n = normalizeIp(ip);
+  return n !== undefined && (n.startsWith('127.') || n === '::1');
 }
 
 export class SocketFactoryError extends Error {

@@ -2,7 +2,7 @@
 // CONNECT command with the no-authentication method is served; BIND and UDP ASSOCIATE are
 // refused with "command not supported". Parsers take the bytes received so far and say whether
 // they need more, so the socket code can bound the handshake's size and time.
-import { normalizeIp } from '@weft/policy';
+import { bytesToIp, ipToBytes, normalizeIp } from '@weft/policy';
 import type { OutboundTarget } from '@weft/proxy-core';
 
 export const SOCKS_VERSION = 0x05;
@@ -138,13 +138,10 @@ export function parseRequest(buf: Uint8Array): ParseResult<Socks5Request> {
       return error('bad-domain-name', 'domain name has invalid characters', reply(REPLY.hostUnreachable));
     }
     target = { kind: 'hostname', hostname: name, port };
-  } else if (atyp === ATYP_IPV4) {
-    target = { kind: 'address', ip: Array.from(addr).join('.'), port };
   } else {
-    const words: string[] = [];
-    for (let i = 0; i < 16; i += 2)
-      words.push((((addr[i] as number) << 8) | (addr[i + 1] as number)).toString(16));
-    target = { kind: 'address', ip: normalizeIp(words.join(':')) ?? words.join(':'), port };
+    // 4 (IPv4) or 16 (IPv6) bytes, read by @weft/policy's one IP module, in its canonical form.
+    const text = bytesToIp(addr) ?? '';
+    target = { kind: 'address', ip: normalizeIp(text) ?? text, port };
   }
   return { status: 'ok', value: { command: cmd, target }, consumed: end };
 }
@@ -152,20 +149,17 @@ export function parseRequest(buf: Uint8Array): ParseResult<Socks5Request> {
 /** A reply with BND.ADDR/BND.PORT (IPv4 0.0.0.0:0 unless given). */
 export function reply(code: ReplyCode, bound?: { readonly ip: string; readonly port: number }): Buffer {
   const ip = bound === undefined ? undefined : normalizeIp(bound.ip);
-  if (ip?.includes(':')) {
+  const bytes = ip === undefined ? undefined : ipToBytes(ip);
+  if (bytes?.length === 16) {
     const out = Buffer.alloc(4 + 16 + 2);
     out.set([SOCKS_VERSION, code, 0x00, ATYP_IPV6]);
-    const halves = ip.split('::');
-    const head = (halves[0] ?? '').split(':').filter((s) => s !== '');
-    const tail = halves.length > 1 ? (halves[1] ?? '').split(':').filter((s) => s !== '') : [];
-    const words = [...head, ...new Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
-    for (const [i, w] of words.entries()) out.writeUInt16BE(Number.parseInt(w, 16), 4 + i * 2);
+    out.set(bytes, 4);
     out.writeUInt16BE(bound?.port ?? 0, 20);
     return out;
   }
   const out = Buffer.alloc(4 + 4 + 2);
   out.set([SOCKS_VERSION, code, 0x00, ATYP_IPV4]);
-  if (ip !== undefined) out.set(ip.split('.').map(Number), 4);
+  if (bytes !== undefined) out.set(bytes, 4);
   out.writeUInt16BE(bound?.port ?? 0, 8);
   return out;
 }
