@@ -23,6 +23,8 @@ export {
   DEFAULT_FILTER_CHAIN,
   type FilterRegistry,
 } from './filters/registry.ts';
+export { decideRoute, type RouteOutcome, type RouteRequest } from './filters/route/decide.ts';
+export { planUpstream, type UpstreamPlan, type UpstreamPlanInput } from './filters/router/plan.ts';
 export type {
   ConfigResult,
   Filter,
@@ -59,6 +61,16 @@ export {
   type PlaintextListenerOptions,
 } from './listener/plaintext.ts';
 export { decideInbound, type InboundMode, type Sniffed, sniff } from './listener/sniff.ts';
+export { planTcp, type TcpPlan } from './listener/tcp-plan.ts';
+export {
+  type Applied,
+  applyRole,
+  decideRole,
+  ENGINE_ROLES,
+  type EngineRole,
+  type RoleDecision,
+  reporterFor,
+} from './role.ts';
 export { type Clock, type Delay, monotonicClock, realDelay } from './runtime.ts';
 export { type EngineTelemetry, REJECT_REASONS, type RejectReason } from './telemetry.ts';
 export {
@@ -69,3 +81,4 @@ export {
   type UpstreamConnector,
   type UpstreamEndpoint,
 } from './upstream/connector.ts';
+export { type ClusterRef, clusterFor } from './upstream/upstreams.ts';

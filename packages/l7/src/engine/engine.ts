@@ -4,14 +4,13 @@
 // resolves the destination, and runs the chain; failures become local replies, never throws.
 
 import { type NormalizePathOptions, normalizeHost, normalizePath } from '@weft/policy';
-import { createStateStore, type L7State, l7State, type StateStore } from '@weft/proxy-core';
+import { createStateStore, type L7State, l7State, type StateStore, type Target } from '@weft/proxy-core';
 import {
   type AccessLogger,
   type IdSource,
   type Logger,
   type MetricsRegistry,
   noopLogger,
-  type Reporter,
 } from '@weft/telemetry';
 import {
   buildChain,
@@ -30,6 +29,7 @@ import type {
   L7Response,
   RequestContext,
 } from '../http/message.ts';
+import { type Applied, applyRole, decideRole, type EngineRole, reporterFor } from '../role.ts';
 import {
   type Cancellation,
   type Clock,
@@ -90,10 +90,13 @@ export interface EngineConfig {
   readonly limits?: Partial<EngineLimits>;
   /** How request paths are normalized (default: reject %2F/%5C, merge slashes). */
   readonly path?: NormalizePathOptions;
+  /**
+   * What this engine is (`role.ts` decides what each applies: policies, routes, the metrics
+   * `reporter` label). Default `waypoint`.
+   */
+  readonly role?: EngineRole;
   /** The waypoint this engine serves ("namespace/name"); its targetRef'd policies apply. */
   readonly waypoint?: string;
-  /** Metrics reporter label. Default "waypoint" (a sidecar passes "destination"/"source"). */
-  readonly reporter?: Reporter;
 }
 
 /** Capabilities; all optional (tests inject fakes, production takes the defaults). */
@@ -131,9 +134,12 @@ export interface RequestInit {
 }
 
 export interface Engine {
+  readonly role: EngineRole;
   readonly store: StateStore;
   /** The store's current generation as this engine reads it (its waypoint's policies apply). */
   state(): L7State;
+  /** What this engine's role applies to a destination (policies, route table). */
+  applied(target: Target): Applied;
   readonly telemetry: EngineTelemetry;
   readonly upstreams: Upstreams;
   readonly limits: EngineLimits;
@@ -192,9 +198,20 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
   const store = deps.store ?? createStateStore();
   const waypoint = config.waypoint;
   const state = (): L7State => l7State(store.state, waypoint);
+  const role: EngineRole = config.role ?? 'waypoint';
+  // Targets are cached per generation by the view, so one lookup per target and generation.
+  const appliedCache = new WeakMap<Target, Applied>();
+  const applied = (target: Target): Applied => {
+    let a = appliedCache.get(target);
+    if (a === undefined) {
+      a = applyRole(decideRole(role, target, waypoint), target, store.state);
+      appliedCache.set(target, a);
+    }
+    return a;
+  };
   const telemetry = createEngineTelemetry({
     ...(deps.registry !== undefined ? { registry: deps.registry } : {}),
-    reporter: config.reporter ?? 'waypoint',
+    reporter: reporterFor(role),
     accessLog: deps.accessLog,
   });
   const upstreams = createUpstreams({
@@ -246,8 +263,10 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
   };
 
   return {
+    role,
     store,
     state,
+    applied,
     telemetry,
     upstreams,
     limits,
@@ -256,6 +275,7 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
     dispatch(init) {
       const view = state();
       const d = init.downstream;
+      const target = view.target(d.destinationIp, d.destinationPort);
       const ct = init.headers['content-type'];
       const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
       const ctx: RequestContext = {
@@ -266,7 +286,8 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
         grpc,
         downstream: d,
         state: view,
-        target: view.target(d.destinationIp, d.destinationPort),
+        target,
+        applied: applied(target),
         cancel: init.cancel,
         deadline: undefined,
         flags: [],

@@ -5,6 +5,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { RouteMatch, RouteRule } from '@weft/policy';
 import type { L7State, Target } from '@weft/proxy-core';
 import type { ResponseFlag } from '@weft/telemetry';
+import type { Applied } from '../role.ts';
 import type { Cancellation } from '../runtime.ts';
 
 /** Lower-case names; a repeated header is an array. Pseudo-headers never appear here. */
@@ -74,6 +75,8 @@ export interface RequestContext {
   /** The config in force when the request arrived; one request sees one version. */
   readonly state: L7State;
   readonly target: Target;
+  /** What the engine's role applies to `target`: the policies to authorize with, the routes. */
+  readonly applied: Applied;
   /** Aborts when the downstream went away (reset, closed). */
   readonly cancel: Cancellation;
   /** Deadline in clock milliseconds (grpc-timeout), if the client set one. */

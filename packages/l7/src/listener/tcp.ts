@@ -1,13 +1,13 @@
-// TCP passthrough for ports that are not HTTP: L4 authorization (the same evaluator in L4
-// mode), a backend from the TCPRoute (or the service itself), an endpoint from the cluster's
-// load balancer, then bytes both ways with half-close. TCP metrics per connection.
+// TCP passthrough for ports that are not HTTP: executes the TCP plan (`tcp-plan.ts`: L4
+// authorization, a backend from the TCPRoute or the destination itself), then an endpoint from
+// the cluster's load balancer and bytes both ways with half-close. TCP metrics per connection.
 import type { Duplex } from 'node:stream';
-import { authorize, chooseWeighted } from '@weft/policy';
 import type { Target } from '@weft/proxy-core';
 import { peerLabels } from '@weft/telemetry';
 import type { Engine } from '../engine/engine.ts';
 import type { Downstream } from '../http/message.ts';
-import type { Cluster } from '../upstream/upstreams.ts';
+import { clusterFor } from '../upstream/upstreams.ts';
+import { planTcp } from './tcp-plan.ts';
 
 export interface TcpProxy {
   handle(socket: Duplex, downstream: Downstream, target: Target): void;
@@ -23,22 +23,12 @@ export function createTcpProxy(engine: Engine, random: () => number = Math.rando
     },
     handle(socket, down, target) {
       socket.on('error', () => {});
-      if (target.kind === 'unknown') {
+      const plan = planTcp(target, engine.applied(target), down, random);
+      if (plan.kind === 'unknown') {
         engine.reject('unknown_destination');
         socket.destroy();
         return;
       }
-      const state = engine.state();
-      const decision = authorize(
-        target.policies,
-        {
-          ...(down.principal !== undefined ? { sourcePrincipal: down.principal } : {}),
-          sourceIp: down.forwardedFor ?? down.remoteIp,
-          destinationIp: down.destinationIp,
-          destinationPort: down.destinationPort,
-        },
-        { mode: 'L4' },
-      );
       const service = target.kind === 'service' ? target.service : undefined;
       const labels = peerLabels({
         reporter: engine.telemetry.reporter,
@@ -50,26 +40,14 @@ export function createTcpProxy(engine: Engine, random: () => number = Math.rando
         security: down.security,
       });
       const m = metrics.bind(labels);
-      if (decision.action === 'DENY') {
+      if (plan.kind === 'deny') {
         m.opened('RBAC');
         m.closed('RBAC');
         socket.destroy();
         return;
       }
-      let cluster: Cluster | undefined;
-      if (target.kind === 'service') {
-        const rule = target.routes?.protocol === 'tcp' ? target.routes.rules[0] : undefined;
-        const backend = rule ? chooseWeighted(rule.backends, random) : undefined;
-        const cr = engine.upstreams.cluster(
-          state,
-          backend?.host ?? target.service.hostname,
-          backend?.port ?? target.port.port,
-          backend?.subset,
-        );
-        cluster = cr.ok ? cr.cluster : undefined;
-      } else {
-        cluster = engine.upstreams.workloadCluster(state, target.workload, target.port);
-      }
+      const cr = clusterFor(engine.upstreams, engine.state(), plan.cluster);
+      const cluster = cr.ok ? cr.cluster : undefined;
       const ep = cluster?.pick({});
       if (cluster === undefined || ep === undefined) {
         m.opened('UH');

@@ -1,9 +1,17 @@
 // Building requests and filter contexts for filter unit tests (no sockets).
 import { matchRoute } from '@weft/policy';
-import { applyUpdate, batchFromSnapshot, createStateStore, type L7State, l7State } from '@weft/proxy-core';
+import {
+  applyUpdate,
+  batchFromSnapshot,
+  createStateStore,
+  type L7State,
+  l7State,
+  type ProxyState,
+} from '@weft/proxy-core';
 import { noopLogger } from '@weft/telemetry';
 import type { FilterContext, Handler } from '../filters/types.ts';
 import type { Body, Headers, L7Request, L7Response, RouteDecision } from '../http/message.ts';
+import { applyRole, decideRole, type EngineRole } from '../role.ts';
 import { Cancellation } from '../runtime.ts';
 import { createEngineTelemetry } from '../telemetry.ts';
 import { compileMesh } from '../testing/harness.ts';
@@ -11,10 +19,15 @@ import { createTcpUpstreamConnector } from '../upstream/connector.ts';
 import { createUpstreams, type Upstreams } from '../upstream/upstreams.ts';
 import { WEB_VIP } from './mesh.ts';
 
+// The store generation behind each view (what the sidecar roles select policies from).
+const generations = new WeakMap<L7State, ProxyState>();
+
 export function stateOf(objects: readonly unknown[], waypoint?: string): L7State {
   const store = createStateStore();
   applyUpdate(store, batchFromSnapshot(compileMesh(objects)));
-  return l7State(store.state, waypoint);
+  const view = l7State(store.state, waypoint);
+  generations.set(view, store.state);
+  return view;
 }
 
 export interface RequestSpec {
@@ -28,11 +41,16 @@ export interface RequestSpec {
   destination?: { ip: string; port: number };
   /** Run matchRoute and set ctx.route (what the route filter does). */
   route?: boolean;
+  /** The engine role the request is served in. Default waypoint. */
+  role?: EngineRole;
 }
 
 export function makeRequest(state: L7State, spec: RequestSpec = {}): L7Request {
   const dest = spec.destination ?? { ip: WEB_VIP, port: 80 };
   const target = state.target(dest.ip, dest.port);
+  const generation = generations.get(state);
+  if (generation === undefined) throw new Error('makeRequest: a state from stateOf() is needed');
+  const applied = applyRole(decideRole(spec.role ?? 'waypoint', target, state.waypoint), target, generation);
   const req: L7Request = {
     method: spec.method ?? 'GET',
     path: spec.path ?? '/',
@@ -59,6 +77,7 @@ export function makeRequest(state: L7State, spec: RequestSpec = {}): L7Request {
       },
       state,
       target,
+      applied,
       cancel: new Cancellation(),
       deadline: undefined,
       flags: [],

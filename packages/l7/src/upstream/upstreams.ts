@@ -41,6 +41,23 @@ export interface Cluster {
   report(endpoint: ClusterEndpoint, outcome: OutlierOutcome): boolean;
 }
 
+/** Which cluster carries a request: a service backend, or a workload addressed directly. */
+export type ClusterRef =
+  | {
+      readonly kind: 'service';
+      readonly host: string;
+      readonly port: number;
+      readonly subset?: string | undefined;
+    }
+  | { readonly kind: 'workload'; readonly workload: Workload; readonly port: number };
+
+/** The cluster a plan names (a workload's always exists; a service backend's may be gone). */
+export function clusterFor(upstreams: Upstreams, state: L7State, ref: ClusterRef): ClusterResult {
+  if (ref.kind === 'workload')
+    return { ok: true, cluster: upstreams.workloadCluster(state, ref.workload, ref.port) };
+  return upstreams.cluster(state, ref.host, ref.port, ref.subset);
+}
+
 export type ClusterResult =
   | { readonly ok: true; readonly cluster: Cluster }
   | { readonly ok: false; readonly reason: 'unknown-service' | 'unknown-port'; readonly detail: string };

@@ -58,7 +58,7 @@ export interface WaypointConfig {
   /** Readiness. Default 0.0.0.0:15021; false: off. */
   readonly readiness?: ListenAddress | false;
   /** The L7 engine: filter chain, limits, path normalization. */
-  readonly engine?: Omit<EngineConfig, 'waypoint'>;
+  readonly engine?: Omit<EngineConfig, 'waypoint' | 'role'>;
   readonly hboneLimits?: Partial<HboneServerLimits>;
   /** HBONE port of endpoints (their ztunnel or sidecar). Default 15008. */
   readonly upstreamHbonePort?: number;
@@ -139,7 +139,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
     });
   }
   const engine = createEngine(
-    { ...config.engine, waypoint: config.name },
+    { ...config.engine, role: 'waypoint', waypoint: config.name },
     {
       store,
       connector,

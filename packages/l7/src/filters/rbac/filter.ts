@@ -1,6 +1,7 @@
 // L7 authorization with @weft/policy's `authorize` (the same evaluator every data plane uses):
-// the policies attached to the destination service and to this waypoint, evaluated on the
-// caller's peer identity and the normalized request. Deny: 403 "RBAC: access denied".
+// the policies the engine's role applies to the destination (`role.ts`: at a waypoint, those
+// attached to the destination service and to the waypoint), evaluated on the caller's peer
+// identity and the normalized request. Deny: 403 "RBAC: access denied".
 import { type AuthzPolicy, authorize } from '@weft/policy';
 import { localReply } from '../../http/local-reply.ts';
 import type { Filter, FilterContext } from '../types.ts';
@@ -23,8 +24,7 @@ function needsHeaders(policies: readonly AuthzPolicy[]): boolean {
 export function rbacFilter(cfg: RbacConfig, _fctx: FilterContext): Filter {
   return (next) => (req) => {
     const ctx = req.ctx;
-    const target = ctx.target;
-    const policies = target.kind === 'unknown' ? undefined : target.policies;
+    const policies = ctx.applied.policies;
     if (policies === undefined || policies.length === 0) return next(req);
     const d = ctx.downstream;
     const decision = authorize(

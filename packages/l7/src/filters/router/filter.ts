@@ -1,14 +1,9 @@
-// The terminal filter: logical (service, route backend) -> concrete (cluster) -> endpoint, then
-// the attempts: pool limits (UO), load balancing (UH when none), per-try and request timeouts
-// (UT), retries with backoff and a budget (URX when exhausted), outlier reporting, and the
-// response handed back with its body still streaming.
-import {
-  chooseWeighted,
-  DEFAULT_RETRY_POLICY,
-  type LoadBalancerPolicy,
-  type RetryPolicy,
-  type WeightedBackend,
-} from '@weft/policy';
+// The terminal filter: executes the upstream plan (`plan.ts`: logical (service, route backend)
+// -> concrete (cluster), timeouts, retry allowance), then the endpoint and the attempts: pool
+// limits (UO), load balancing (UH when none), per-try and request timeouts (UT), retries with
+// backoff and a budget (URX when exhausted), outlier reporting, and the response handed back
+// with its body still streaming.
+import type { LoadBalancerPolicy, RetryPolicy, WeightedBackend } from '@weft/policy';
 import type { ResponseFlag } from '@weft/telemetry';
 import { discardBody } from '../../http/body.ts';
 import { applyHeaderModifier, first, forwardable } from '../../http/headers.ts';
@@ -19,9 +14,10 @@ import { Cancellation } from '../../runtime.ts';
 import { grpcStatusOf } from '../../upstream/http2.ts';
 import { outcomeForStatus } from '../../upstream/outlier.ts';
 import type { SendFailure, UpstreamRequest } from '../../upstream/transport.ts';
-import type { Cluster } from '../../upstream/upstreams.ts';
+import { clusterFor } from '../../upstream/upstreams.ts';
 import type { Filter, FilterContext } from '../types.ts';
 import type { RouterConfig } from './config.ts';
+import { planUpstream } from './plan.ts';
 import { type AttemptOutcome, backoffMs, isRetriable, retryAllowed } from './retry.ts';
 
 /** The consistent-hash key of a request, when the policy hashes and the request has one. */
@@ -75,58 +71,40 @@ export function routerFilter(cfg: RouterConfig, fctx: FilterContext): Filter {
   return () => async (req) => {
     const ctx = req.ctx;
     const state = ctx.state;
-    const route = ctx.route;
 
-    // logical -> concrete
-    let cluster: Cluster;
-    let backend: WeightedBackend | undefined;
-    if (route !== undefined) {
-      if (route.rule.backends.length === 0) return localReply(req, 500, 'route has no backend');
-      backend = chooseWeighted(route.rule.backends, random);
-      if (backend === undefined || backend.unresolved !== undefined)
-        return localReply(req, 500, `backend not found: ${backend?.unresolved ?? 'no backend with weight'}`, {
-          flags: ['NC'],
-        });
-      const cr = upstreams.cluster(state, backend.host, backend.port ?? route.servicePort, backend.subset);
-      if (!cr.ok) return localReply(req, 500, `backend not found: ${cr.detail}`, { flags: ['NC'] });
-      cluster = cr.cluster;
-    } else {
-      const t = ctx.target;
-      if (t.kind === 'service') {
-        const cr = upstreams.cluster(state, t.service.hostname, t.port.port);
-        if (!cr.ok) return localReply(req, 503, cr.detail, { flags: ['NC'] });
-        cluster = cr.cluster;
-      } else if (t.kind === 'workload') {
-        cluster = upstreams.workloadCluster(state, t.workload, t.port);
-      } else {
-        return localReply(req, 503, 'unknown destination', { flags: ['NC'] });
-      }
-    }
+    const plan = planUpstream({
+      route: ctx.route,
+      target: ctx.target,
+      startMono: ctx.startMono,
+      callerDeadline: ctx.deadline,
+      upgrade: req.upgrade !== undefined,
+      body:
+        req.body.kind === 'stream'
+          ? { streaming: true, length: req.body.length }
+          : { streaming: false, length: undefined },
+      retryBufferBytes: cfg.retryBufferBytes,
+      random,
+    });
+    if (plan.kind === 'reply') return localReply(req, plan.status, plan.message, { flags: plan.flags });
+    const { backend, deadline, perTryMs: perTry } = plan;
+    const { policy, attempts } = plan.retry;
+    const cr = clusterFor(upstreams, state, plan.cluster);
+    if (!cr.ok)
+      return localReply(req, plan.clusterMissing.status, `${plan.clusterMissing.prefix}${cr.detail}`, {
+        flags: ['NC'],
+      });
+    const cluster = cr.cluster;
 
     const headers = forwardable(req.headers, cluster.protocol === 'h2');
     if (backend?.requestHeaders !== undefined) applyHeaderModifier(headers, backend.requestHeaders);
     if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = req.scheme;
 
-    // timeouts (clock ms): request timeout from the start of the request, capped by grpc-timeout
-    const rule = route?.rule;
-    const requestTimeout = rule?.timeouts?.requestMs;
-    let deadline =
-      requestTimeout !== undefined && requestTimeout > 0 ? ctx.startMono + requestTimeout : undefined;
-    if (ctx.deadline !== undefined)
-      deadline = deadline === undefined ? ctx.deadline : Math.min(deadline, ctx.deadline);
-    const policy: RetryPolicy = rule?.retries ?? DEFAULT_RETRY_POLICY;
-    const perTry = policy.perTryTimeoutMs ?? rule?.timeouts?.perTryMs;
-    let attempts = req.upgrade !== undefined ? 0 : Math.max(0, policy.attempts);
-
     // a streaming body is sent as it arrives; a copy (up to retryBufferBytes) makes it replayable
     let body: Body = req.body;
     let replay: ReplayableBody | undefined;
-    if (attempts > 0 && body.kind === 'stream') {
-      if (body.length !== undefined && body.length > cfg.retryBufferBytes) attempts = 0;
-      else {
-        replay = new ReplayableBody(body, cfg.retryBufferBytes);
-        body = replay.next() ?? body;
-      }
+    if (plan.retry.replay && body.kind === 'stream') {
+      replay = new ReplayableBody(body, cfg.retryBufferBytes);
+      body = replay.next() ?? body;
     }
     let upstreamReq: UpstreamRequest = {
       method: req.method,
