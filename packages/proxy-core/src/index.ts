@@ -72,6 +72,28 @@ export {
   type SocketFactory,
   SocketFactoryError,
 } from './net/socket-factory.ts';
+export {
+  ATYP_DOMAINNAME,
+  ATYP_IPV4,
+  ATYP_IPV6,
+  CMD_BIND,
+  CMD_CONNECT,
+  CMD_UDP_ASSOCIATE,
+  MAX_GREETING_BYTES,
+  MAX_REQUEST_BYTES,
+  METHOD_NO_AUTH,
+  METHOD_NONE_ACCEPTABLE,
+  methodSelection,
+  type ParseResult as Socks5ParseResult,
+  parseGreeting,
+  parseRequest,
+  REPLY,
+  type ReplyCode,
+  reply as socks5Reply,
+  SOCKS_VERSION,
+  type Socks5Error,
+  type Socks5Request,
+} from './net/socks5-protocol.ts';
 export { DEFAULT_PORTS, DEFAULT_PROXY_PORTS, type ProxyPorts, proxyOwnedPorts } from './ports.ts';
 export { type L7State, l7State, type Target } from './state/l7-view.ts';
 export {

@@ -1,11 +1,10 @@
 // Happy path with real sockets: two ztunnels on loopback (node-a 127.0.1.1, node-b 127.0.2.1), a
 // TCP echo workload on node-a, a client workload on node-b entering through SOCKS5 from its pod IP.
 import { authorizationPolicy, peerAuthentication } from '@weft/policy/testing';
-import { createLocalSocketFactory, type SocketAddress, type SocketFactory } from '@weft/proxy-core';
+import { createLocalSocketFactory, REPLY, type SocketAddress, type SocketFactory } from '@weft/proxy-core';
 import { localMeshLayout } from '@weft/proxy-core/testing';
 import { parseKvLine, parsePrometheusText } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPLY } from './outbound/socks5-protocol.ts';
 import { type LocalMeshHarness, startLocalMesh } from './testing/harness.ts';
 import { httpGet, readUntilClose, roundTrip, socks5Connect, tcpConnect } from './testing/net.ts';
 

@@ -5,8 +5,8 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { createTestCa } from '@weft/ca/testing';
 import { encodeFrame, FRAME, H2_PREFACE, settingsFrame } from '@weft/hbone/testing';
+import { REPLY } from '@weft/proxy-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPLY } from './outbound/socks5-protocol.ts';
 import { type LocalMeshHarness, startLocalMesh } from './testing/harness.ts';
 import { httpGet, readUntilClose, roundTrip, socks5Connect, tcpConnect } from './testing/net.ts';
 

@@ -2,6 +2,7 @@
 // away and comes back, a ztunnel restarts. Nodes on 127.0.3.x (node-a) and 127.0.4.x (node-b).
 import type { MeshSnapshot } from '@weft/policy';
 import { authorizationPolicy } from '@weft/policy/testing';
+import { REPLY } from '@weft/proxy-core';
 import { compileOrThrow, localMeshLayout, localMeshObjects } from '@weft/proxy-core/testing';
 import {
   createAdsServer,
@@ -12,7 +13,6 @@ import {
 } from '@weft/xds-protocol';
 import { toProtoAuthorization, toProtoService, toProtoWorkload } from '@weft/xds-protocol/convert';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPLY } from './outbound/socks5-protocol.ts';
 import { startTestCaServer, type TestCaServer } from './testing/ca.ts';
 import { type EchoServer, httpGet, roundTrip, socks5Connect, startTcpEcho } from './testing/net.ts';
 import { createZtunnel, type Ztunnel, type ZtunnelConfig } from './ztunnel.ts';

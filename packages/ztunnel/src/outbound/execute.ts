@@ -4,9 +4,9 @@
 import type { Duplex } from 'node:stream';
 import { type HboneConnectRequest, isHboneError, splice } from '@weft/hbone';
 import type { DenyReason, OutboundPlan, SocketFactory } from '@weft/proxy-core';
+import { REPLY, type ReplyCode } from '@weft/proxy-core';
 import type { Logger, ResponseFlag } from '@weft/telemetry';
 import type { ConnectionReport, RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
-import { REPLY, type ReplyCode } from './socks5-protocol.ts';
 
 /** Opens an HBONE tunnel (the @weft/hbone client's `connect`). */
 export type HboneConnector = (req: HboneConnectRequest) => Promise<Duplex>;

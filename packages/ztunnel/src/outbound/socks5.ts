@@ -4,20 +4,22 @@
 import type { Socket } from 'node:net';
 import { normalizeIp } from '@weft/policy';
 import type { ProxyState } from '@weft/proxy-core';
-import { type EndpointPicker, type OutboundTarget, planOutbound } from '@weft/proxy-core';
+import {
+  type EndpointPicker,
+  MAX_GREETING_BYTES,
+  MAX_REQUEST_BYTES,
+  methodSelection,
+  type OutboundTarget,
+  parseGreeting,
+  parseRequest,
+  planOutbound,
+  REPLY,
+  socks5Reply as reply,
+} from '@weft/proxy-core';
 import type { Logger } from '@weft/telemetry';
 import { ZTUNNEL_MODE } from '../mode.ts';
 import type { ZtunnelTelemetry } from '../telemetry.ts';
 import type { AppPeer, OutboundExecutor } from './execute.ts';
-import {
-  MAX_GREETING_BYTES,
-  MAX_REQUEST_BYTES,
-  methodSelection,
-  parseGreeting,
-  parseRequest,
-  REPLY,
-  reply,
-} from './socks5-protocol.ts';
 
 export interface Socks5Options {
   readonly nodeName: string;

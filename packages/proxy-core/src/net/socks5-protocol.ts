@@ -3,7 +3,7 @@
 // refused with "command not supported". Parsers take the bytes received so far and say whether
 // they need more, so the socket code can bound the handshake's size and time.
 import { bytesToIp, ipToBytes, normalizeIp } from '@weft/policy';
-import type { OutboundTarget } from '@weft/proxy-core';
+import type { OutboundTarget } from '../decide/outbound.ts';
 
 export const SOCKS_VERSION = 0x05;
 export const METHOD_NO_AUTH = 0x00;
