@@ -236,6 +236,12 @@ export class LocalDriver implements MeshDriver {
         this.xdsAddress,
         '--admin-address',
         this.adminAddress,
+        // Local mode streams plaintext xDS; the TLS port and the injection webhook stay off so
+        // two meshes (the demo and a test) never meet on weftd's default 15012 / 15017.
+        '--xds-tls-address',
+        'off',
+        '--injection-address',
+        'off',
         '--token-file',
         tokenFile,
         '--ca-dir',
