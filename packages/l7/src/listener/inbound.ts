@@ -72,13 +72,17 @@ export function createInbound(engine: Engine, random: () => number = Math.random
     httpOnly: boolean,
     since: number | undefined,
   ) => {
-    const target = engine.state().target(down.destinationIp, down.destinationPort);
     // the header timeout runs from the first byte, sniffing included
-    if (kind === 'h2') http2.handle(socket, down, since);
-    else if (kind === 'http1' || httpOnly) http1.handle(socket, down, since);
-    else tcp.handle(socket, down, target);
-    // the sniffer paused the stream; the new owner has its listeners now
-    if (socket.isPaused()) socket.resume();
+    if (kind === 'h2' || kind === 'http1' || httpOnly) {
+      if (kind === 'h2') http2.handle(socket, down, since);
+      else http1.handle(socket, down, since);
+      // the sniffer paused the stream; the HTTP server has its listeners now
+      if (socket.isPaused()) socket.resume();
+      return;
+    }
+    // The TCP proxy reads only once its upstream is connected (pipe resumes the stream):
+    // resuming here would drop the sniffed bytes put back in front before anyone listens.
+    tcp.handle(socket, down, engine.state().target(down.destinationIp, down.destinationPort));
   };
 
   return {

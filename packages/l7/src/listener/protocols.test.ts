@@ -4,6 +4,8 @@
 import { createServer as createH1Server } from 'node:http';
 import { type ClientHttp2Session, connect as h2connect } from 'node:http2';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createDuplexPair } from '@weft/hbone';
 import { virtualService } from '@weft/policy/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SHOP, serviceWith, WEB_VIP } from '../test-support/mesh.ts';
@@ -15,6 +17,7 @@ import {
   startTestProxy,
   type TestProxy,
 } from '../testing/index.ts';
+import { createInbound } from './inbound.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -260,5 +263,52 @@ describe('TCP passthrough', () => {
     // an HTTP request to the same (sniffed) port is handled as HTTP: the echo is no HTTP answer
     const r = await httpRequest(proxy.port, { path: '/x' });
     expect(r.status).toBe(502);
+  });
+
+  it('a port nobody declared is sniffed, and the bytes read while sniffing reach the upstream (socket and tunnel)', async () => {
+    const echo: Server = createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.58', r));
+    cleanups.push(() => new Promise<void>((r) => echo.close(() => r())));
+    const port = (echo.address() as { port: number }).port;
+    const proxy = await startTestProxy(
+      [...SHOP, ...serviceWith([{ name: 'db-2', ip: '127.0.0.58', port }], { name: 'db2', portName: 'db' })],
+      { destination: { ip: WEB_VIP, port: 80 } },
+    );
+    cleanups.push(() => proxy.close());
+    const message = '\x00\x01binary, not HTTP\x02';
+    const exchange = (c: Duplex) =>
+      new Promise<string>((resolve) => {
+        let buf = '';
+        const guard = setTimeout(() => {
+          c.destroy();
+          resolve(buf);
+        }, 8000);
+        c.on('data', (d: Buffer) => {
+          buf += d.toString('latin1');
+          if (buf === message) {
+            clearTimeout(guard);
+            c.end();
+            resolve(buf);
+          }
+        });
+        c.on('error', () => {});
+        c.write(message);
+      });
+    // a kernel socket (bridged through an in-memory pair after sniffing)
+    expect(await exchange(connect(proxy.port, '127.0.0.1'))).toBe(message);
+    // an in-memory stream, as an HBONE tunnel is: the sniffed bytes are put back with unshift
+    const inbound = createInbound(proxy.engine);
+    const [client, tunnel] = createDuplexPair();
+    inbound.handle(tunnel, {
+      remoteIp: '127.0.0.1',
+      remotePort: 1,
+      principal: undefined,
+      forwardedFor: undefined,
+      destinationIp: WEB_VIP,
+      destinationPort: 80,
+      security: 'none',
+    });
+    expect(await exchange(client)).toBe(message);
+    inbound.close();
   });
 });

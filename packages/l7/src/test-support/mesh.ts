@@ -17,7 +17,14 @@ export interface EndpointSpec {
 /** Namespace shop with service `name` (VIP, port 80 -> named port "http") over the given endpoints. */
 export function serviceWith(
   endpoints: readonly EndpointSpec[],
-  opts: { name?: string; vip?: string; appProtocol?: string; app?: string; port?: number } = {},
+  opts: {
+    name?: string;
+    vip?: string;
+    appProtocol?: string;
+    app?: string;
+    port?: number;
+    portName?: string;
+  } = {},
 ): unknown[] {
   const name = opts.name ?? 'web';
   const app = opts.app ?? name;
@@ -38,7 +45,7 @@ export function serviceWith(
       selector: { app },
       ports: [
         {
-          name: opts.appProtocol === undefined ? 'http' : `${opts.appProtocol}-port`,
+          name: opts.portName ?? (opts.appProtocol === undefined ? 'http' : `${opts.appProtocol}-port`),
           port: opts.port ?? 80,
           targetPort: 'http',
           ...(opts.appProtocol !== undefined ? { appProtocol: opts.appProtocol } : {}),
