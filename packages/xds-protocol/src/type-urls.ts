@@ -9,6 +9,7 @@ export const WEFT_TYPE_URL = {
   authorization: `${PREFIX}weft.v1.Authorization`,
   httpRoutes: `${PREFIX}weft.v1.HttpRoutes`,
   backendPolicy: `${PREFIX}weft.v1.BackendPolicy`,
+  waypoint: `${PREFIX}weft.v1.Waypoint`,
 } as const;
 
 /** The Envoy v3 resources a proxyless gRPC client reads (state-of-the-world ADS). */
@@ -24,7 +25,8 @@ export const ENVOY_TYPE_URL = {
 /**
  * Make-before-break push order: a resource is sent before the resources that refer to it
  * (clusters before their endpoints are used by routes, workloads before the services that list
- * them, services before routes and policies that name them). Removals go after every upsert.
+ * them, a waypoint after the workloads running it and before the services bound to it, services
+ * before routes and policies that name them). Removals go after every upsert.
  * Types not listed are pushed after these, in the order they were first requested.
  */
 export const PUSH_ORDER: readonly string[] = [
@@ -33,6 +35,7 @@ export const PUSH_ORDER: readonly string[] = [
   ENVOY_TYPE_URL.listener,
   ENVOY_TYPE_URL.routeConfiguration,
   WEFT_TYPE_URL.workload,
+  WEFT_TYPE_URL.waypoint,
   WEFT_TYPE_URL.service,
   WEFT_TYPE_URL.backendPolicy,
   WEFT_TYPE_URL.httpRoutes,

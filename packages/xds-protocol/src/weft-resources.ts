@@ -7,6 +7,7 @@ import { BackendPolicy } from './gen/weft/v1/backend_policy.ts';
 import type { NetworkAddress, WaypointRef } from './gen/weft/v1/common.ts';
 import { HttpRoutes } from './gen/weft/v1/http_routes.ts';
 import { Service } from './gen/weft/v1/service.ts';
+import { Waypoint } from './gen/weft/v1/waypoint.ts';
 import { Workload } from './gen/weft/v1/workload.ts';
 import { type CachedResource, encodeResource } from './resource.ts';
 import { WEFT_TYPE_URL } from './type-urls.ts';
@@ -17,6 +18,7 @@ export interface WeftMessages {
   authorization: Authorization;
   httpRoutes: HttpRoutes;
   backendPolicy: BackendPolicy;
+  waypoint: Waypoint;
 }
 
 export type WeftKind = keyof WeftMessages;
@@ -32,11 +34,13 @@ const codecs: { [K in WeftKind]: Codec<WeftMessages[K]> } = {
   authorization: Authorization,
   httpRoutes: HttpRoutes,
   backendPolicy: BackendPolicy,
+  waypoint: Waypoint,
 };
 
 /**
  * Resource names: Workload `uid`; Service `<namespace>/<hostname>`; Authorization
- * `<namespace>/<name>`; HttpRoutes `<hostname>:<port>`; BackendPolicy `<namespace>/<hostname>`.
+ * `<namespace>/<name>`; HttpRoutes `<hostname>:<port>`; BackendPolicy `<namespace>/<hostname>`;
+ * Waypoint `<namespace>/<name>` of its Gateway.
  */
 export const weftResourceName: { [K in WeftKind]: (m: WeftMessages[K]) => string } = {
   workload: (w) => w.uid,
@@ -44,6 +48,7 @@ export const weftResourceName: { [K in WeftKind]: (m: WeftMessages[K]) => string
   authorization: (a) => `${a.namespace}/${a.name}`,
   httpRoutes: (r) => `${r.hostname}:${r.port}`,
   backendPolicy: (b) => `${b.namespace}/${b.hostname}`,
+  waypoint: (w) => `${w.namespace}/${w.name}`,
 };
 
 function ipLen(field: string, b: Uint8Array): string | undefined {
@@ -132,6 +137,22 @@ export const validateWeft: { [K in WeftKind]: (m: WeftMessages[K]) => string | u
       },
     ),
   backendPolicy: (b) => first(() => (b.hostname === '' ? 'hostname: empty' : undefined)),
+  waypoint: (w) =>
+    first(
+      () => (w.name === '' ? 'name: empty' : undefined),
+      () => (w.namespace === '' ? 'namespace: empty' : undefined),
+      () => {
+        for (const [i, a] of w.addresses.entries()) {
+          const e = checkAddress(`addresses[${i}]`, a);
+          if (e !== undefined) return e;
+        }
+        for (const [i, l] of w.listeners.entries()) {
+          if (!validPort(l.port)) return `listeners[${i}].port: ${l.port} out of range`;
+        }
+        for (const [i, uid] of w.workloads.entries()) if (uid === '') return `workloads[${i}]: empty`;
+        return undefined;
+      },
+    ),
 };
 
 /** Encodes a weft.v1 message as a cache resource under its canonical name. */

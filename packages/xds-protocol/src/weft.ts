@@ -5,4 +5,5 @@ export * from './gen/weft/v1/backend_policy.ts';
 export * from './gen/weft/v1/common.ts';
 export * from './gen/weft/v1/http_routes.ts';
 export * from './gen/weft/v1/service.ts';
+export * from './gen/weft/v1/waypoint.ts';
 export * from './gen/weft/v1/workload.ts';

@@ -16,6 +16,7 @@ import { Authorization } from '../gen/weft/v1/authorization.ts';
 import { BackendPolicy } from '../gen/weft/v1/backend_policy.ts';
 import { HttpRoutes } from '../gen/weft/v1/http_routes.ts';
 import { Service } from '../gen/weft/v1/service.ts';
+import { Waypoint } from '../gen/weft/v1/waypoint.ts';
 import { Workload } from '../gen/weft/v1/workload.ts';
 import type { WeftKind } from '../weft-resources.ts';
 import {
@@ -25,11 +26,13 @@ import {
   fromProtoBackendPolicy,
   fromProtoHttpRoutes,
   fromProtoService,
+  fromProtoWaypoint,
   fromProtoWorkload,
   toProtoAuthorization,
   toProtoBackendPolicy,
   toProtoHttpRoutes,
   toProtoService,
+  toProtoWaypoint,
   toProtoWorkload,
 } from './index.ts';
 
@@ -109,6 +112,11 @@ const kinds: readonly Kind[] = [
       BackendPolicy.encode(toProtoBackendPolicy(p)).finish(),
     ),
     convert: (b) => fromProtoBackendPolicy(BackendPolicy.decode(b)),
+  },
+  {
+    kind: 'waypoint',
+    seeds: Object.values(snapshot.waypoints).map((w) => Waypoint.encode(toProtoWaypoint(w)).finish()),
+    convert: (b) => fromProtoWaypoint(Waypoint.decode(b)),
   },
 ];
 

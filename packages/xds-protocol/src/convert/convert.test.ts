@@ -18,6 +18,7 @@ import { Authorization } from '../gen/weft/v1/authorization.ts';
 import { BackendPolicy } from '../gen/weft/v1/backend_policy.ts';
 import { HttpRoutes } from '../gen/weft/v1/http_routes.ts';
 import { Service } from '../gen/weft/v1/service.ts';
+import { Waypoint } from '../gen/weft/v1/waypoint.ts';
 import { Workload } from '../gen/weft/v1/workload.ts';
 import { weftResourceName } from '../weft-resources.ts';
 import {
@@ -26,11 +27,13 @@ import {
   fromProtoBackendPolicy,
   fromProtoHttpRoutes,
   fromProtoService,
+  fromProtoWaypoint,
   fromProtoWorkload,
   toProtoAuthorization,
   toProtoBackendPolicy,
   toProtoHttpRoutes,
   toProtoService,
+  toProtoWaypoint,
   toProtoWorkload,
 } from './index.ts';
 
@@ -361,6 +364,16 @@ describe('round trip: domain -> proto -> bytes -> proto -> domain', () => {
         .sort(),
     ).toEqual(expect.arrayContaining(['grpc', 'http', 'tcp']));
     expect(Object.keys(snapshot.backendPolicies)).toHaveLength(3);
+    const waypoints = Object.values(snapshot.waypoints);
+    expect(waypoints.some((w) => w.workloads.length > 0 && w.service !== undefined)).toBe(true);
+    expect(waypoints.some((w) => w.workloads.length === 0 && w.addresses.length === 0)).toBe(true);
+    expect(waypoints.some((w) => w.authorizationPolicies.length > 0)).toBe(true);
+    expect(new Set(waypoints.map((w) => w.trafficType)).size).toBeGreaterThan(1);
+  });
+
+  it.each(Object.values(snapshot.waypoints).map((w) => [w.key, w] as const))('waypoint %s', (_key, wp) => {
+    const proto = Waypoint.decode(Waypoint.encode(toProtoWaypoint(wp)).finish());
+    expect(fromProtoWaypoint(proto)).toEqual({ ok: true, value: wp });
   });
 
   it.each(Object.values(snapshot.workloads).map((w) => [w.key, w] as const))(
@@ -437,7 +450,9 @@ const service0 = snapshot.services['web.shop.svc.cluster.local'];
 const authz0 = snapshot.authorizationPolicies['weft-system/mesh-deny'];
 const routes0 = snapshot.routes['web.shop.svc.cluster.local:80'];
 const backend0 = snapshot.backendPolicies['web.shop.svc.cluster.local'];
-if (!workload0 || !service0 || !authz0 || !routes0 || !backend0) throw new Error('fixture incomplete');
+const waypoint0 = snapshot.waypoints['shop/waypoint'];
+if (!workload0 || !service0 || !authz0 || !routes0 || !backend0 || !waypoint0)
+  throw new Error('fixture incomplete');
 
 type Mutator<T> = (m: T) => void;
 
@@ -706,8 +721,63 @@ describe('malformed protos are rejected with the field named', () => {
     expect(r).toEqual({ ok: false, error: expect.stringContaining(error) });
   });
 
+  const waypointCases: [string, Mutator<Waypoint>, string][] = [
+    ['empty name', (w) => (w.name = ''), 'name: empty'],
+    ['empty namespace', (w) => (w.namespace = ''), 'namespace: empty'],
+    ['slash in name', (w) => (w.name = 'a/b'), 'name: "shop/a/b" is not "<namespace>/<name>"'],
+    ['unset traffic type', (w) => (w.trafficType = 0), 'traffic_type: 0 is not a known traffic type'],
+    ['unknown traffic type', (w) => (w.trafficType = 9 as never), 'traffic_type: 9'],
+    [
+      'listener port',
+      (w) => w.listeners.push({ name: 'x', port: 0, protocol: 'HBONE' }),
+      'listeners[1].port: 0 is not a port',
+    ],
+    [
+      'listener protocol',
+      (w) => w.listeners.push({ name: 'x', port: 1, protocol: '' }),
+      'listeners[1].protocol: empty',
+    ],
+    [
+      'address bytes',
+      (w) => w.addresses.push({ network: '', address: new Uint8Array(5) }),
+      '.address: 5 bytes',
+    ],
+    ['empty workload', (w) => w.workloads.push(''), 'workloads[1]: empty'],
+    ['workload twice', (w) => w.workloads.push(w.workloads[0] as string), 'workloads[1]: "uid-'],
+    [
+      'policy twice',
+      (w) => w.authorizationPolicies.push(w.authorizationPolicies[0] as string),
+      'authorization_policies[1]: "shop/',
+    ],
+  ];
+  it.each(waypointCases)('waypoint: %s', (_n, mutate, error) => {
+    const proto = toProtoWaypoint(waypoint0);
+    mutate(proto);
+    const r = fromProtoWaypoint(Waypoint.decode(Waypoint.encode(proto).finish()));
+    expect(r).toEqual({ ok: false, error: expect.stringContaining(error) });
+  });
+
+  it('a waypoint resource is checked on the wire and by name', () => {
+    const proto = toProtoWaypoint(waypoint0);
+    const bytes = Waypoint.encode(proto).finish();
+    expect(decodeDomain('waypoint', bytes, 'shop/waypoint')).toEqual({ ok: true, value: waypoint0 });
+    expect(decodeDomain('waypoint', bytes, 'shop/other')).toMatchObject({ ok: false });
+    const bad = Waypoint.encode({ ...proto, listeners: [{ name: 'x', port: 70000, protocol: 'HBONE' }] });
+    expect(decodeDomain('waypoint', bad.finish(), 'shop/waypoint')).toEqual({
+      ok: false,
+      error: 'listeners[0].port: 70000 out of range',
+    });
+  });
+
   it('garbage bytes are a value, not a throw', () => {
-    for (const kind of ['workload', 'service', 'authorization', 'httpRoutes', 'backendPolicy'] as const) {
+    for (const kind of [
+      'workload',
+      'service',
+      'authorization',
+      'httpRoutes',
+      'backendPolicy',
+      'waypoint',
+    ] as const) {
       const r = decodeDomain(kind, new Uint8Array([0xff, 0xff, 0xff, 0x0f, 0x01]), 'x');
       expect(r.ok).toBe(false);
     }

@@ -2,7 +2,7 @@
 // module per resource. `toProto*` is the control plane's half (total: the domain is already
 // valid); `fromProto*` is the proxies' half and returns a value or an error naming the field, so a
 // malformed resource is rejected alone (NACK) and never reaches a proxy's state.
-import type { AuthzPolicy, BackendPolicy, RouteTable, Service } from '@weft/policy';
+import type { AuthzPolicy, BackendPolicy, RouteTable, Service, Waypoint } from '@weft/policy';
 import type { DecodeResult, ResourceTypeConfig } from '../client/delta-client.ts';
 import { WEFT_TYPE_URL } from '../type-urls.ts';
 import { decodeWeft, type WeftKind, type WeftMessages } from '../weft-resources.ts';
@@ -11,6 +11,7 @@ import { fromProtoBackendPolicy } from './backend-policy.ts';
 import type { ConvertResult } from './common.ts';
 import { fromProtoHttpRoutes } from './http-routes.ts';
 import { fromProtoService } from './service.ts';
+import { fromProtoWaypoint } from './waypoint.ts';
 import { fromProtoWorkload, type WorkloadWithPeerAuthentication } from './workload.ts';
 
 export { fromProtoAuthorization, toProtoAuthorization } from './authorization.ts';
@@ -18,7 +19,12 @@ export { fromProtoBackendPolicy, toProtoBackendPolicy } from './backend-policy.t
 export type { ConvertResult } from './common.ts';
 export { fromProtoHttpRoutes, toProtoHttpRoutes } from './http-routes.ts';
 export { fromProtoService, toProtoService } from './service.ts';
-export { type SnapshotContext, WAYPOINT_HBONE_PORT } from './waypoint.ts';
+export {
+  fromProtoWaypoint,
+  type SnapshotContext,
+  toProtoWaypoint,
+  WAYPOINT_HBONE_PORT,
+} from './waypoint.ts';
 export { fromProtoWorkload, toProtoWorkload, type WorkloadWithPeerAuthentication } from './workload.ts';
 
 /** The domain value each weft.v1 kind converts to. */
@@ -28,6 +34,7 @@ export interface WeftDomain {
   authorization: AuthzPolicy;
   httpRoutes: RouteTable;
   backendPolicy: BackendPolicy;
+  waypoint: Waypoint;
 }
 
 const fromProto: { [K in WeftKind]: (m: WeftMessages[K]) => ConvertResult<WeftDomain[K]> } = {
@@ -36,6 +43,7 @@ const fromProto: { [K in WeftKind]: (m: WeftMessages[K]) => ConvertResult<WeftDo
   authorization: fromProtoAuthorization,
   httpRoutes: fromProtoHttpRoutes,
   backendPolicy: fromProtoBackendPolicy,
+  waypoint: fromProtoWaypoint,
 };
 
 /** Decodes, checks the wire form and the resource name, then converts to the domain. */

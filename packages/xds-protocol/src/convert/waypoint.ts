@@ -1,9 +1,29 @@
-// WaypointBinding (domain) <-> WaypointRef (wire). The binding names the waypoint Gateway and
-// says where it listens; the wire form also carries the identity the waypoint must present,
-// resolved from the snapshot when given, so a proxy needs no Waypoint resource to reach it.
-import type { MeshSnapshot, WaypointBinding } from '@weft/policy';
+// Waypoint <-> weft.v1.Waypoint (the resource), and WaypointBinding <-> WaypointRef (how a Workload
+// or Service names its waypoint). The binding names the waypoint Gateway and says where it
+// listens; its wire form also carries the identity the waypoint must present, resolved from the
+// snapshot when given. The resource is the compiled waypoint itself: who runs it (its pods), what
+// traffic it serves and which policies name its Gateway.
+import type { MeshSnapshot, Waypoint, WaypointBinding, WaypointTrafficType } from '@weft/policy';
 import type { WaypointRef } from '../gen/weft/v1/common.ts';
-import { at, Invalid, ipBytes, ipText, splitKey } from './common.ts';
+import {
+  WaypointTrafficType as ProtoTrafficType,
+  type Waypoint as ProtoWaypoint,
+} from '../gen/weft/v1/waypoint.ts';
+import {
+  at,
+  type ConvertResult,
+  checkedEnum,
+  convert,
+  distinctStrings,
+  Invalid,
+  ipBytes,
+  ipText,
+  optionalString,
+  port,
+  requireString,
+  splitKey,
+  withHash,
+} from './common.ts';
 
 export const WAYPOINT_HBONE_PORT = 15008;
 
@@ -43,4 +63,60 @@ export function fromWaypointRef(path: string, ref: WaypointRef): WaypointBinding
     ipText(`${path}.addresses.addresses[${i}].address`, a.address),
   );
   return { key: ref.gateway, namespace, name, ...(service === undefined ? {} : { service }), addresses };
+}
+
+const TRAFFIC_TYPES: ReadonlyMap<WaypointTrafficType, ProtoTrafficType> = new Map<
+  WaypointTrafficType,
+  ProtoTrafficType
+>([
+  ['service', ProtoTrafficType.WAYPOINT_TRAFFIC_TYPE_SERVICE],
+  ['workload', ProtoTrafficType.WAYPOINT_TRAFFIC_TYPE_WORKLOAD],
+  ['all', ProtoTrafficType.WAYPOINT_TRAFFIC_TYPE_ALL],
+  ['none', ProtoTrafficType.WAYPOINT_TRAFFIC_TYPE_NONE],
+]);
+const TRAFFIC_TYPE_OF: ReadonlyMap<number, WaypointTrafficType> = new Map(
+  [...TRAFFIC_TYPES].map(([domain, wire]) => [wire, domain]),
+);
+
+export function toProtoWaypoint(waypoint: Waypoint): ProtoWaypoint {
+  return {
+    name: waypoint.name,
+    namespace: waypoint.namespace,
+    trafficType:
+      TRAFFIC_TYPES.get(waypoint.trafficType) ?? ProtoTrafficType.WAYPOINT_TRAFFIC_TYPE_UNSPECIFIED,
+    listeners: waypoint.listeners.map((l) => ({ name: l.name, port: l.port, protocol: l.protocol })),
+    service: waypoint.service ?? '',
+    addresses: waypoint.addresses.map((a) => ({ network: '', address: ipBytes(a) })),
+    workloads: [...waypoint.workloads],
+    authorizationPolicies: [...waypoint.authorizationPolicies],
+  };
+}
+
+export function fromProtoWaypoint(proto: ProtoWaypoint): ConvertResult<Waypoint> {
+  return convert(() => {
+    const name = requireString('name', proto.name);
+    const namespace = requireString('namespace', proto.namespace);
+    const key = `${namespace}/${name}`;
+    splitKey('name', key);
+    const trafficType = checkedEnum('traffic_type', proto.trafficType, TRAFFIC_TYPE_OF, 'traffic type');
+    const listeners = proto.listeners.map((l, i) => ({
+      name: requireString(at(at('listeners', i), 'name'), l.name),
+      port: port(at(at('listeners', i), 'port'), l.port),
+      protocol: requireString(at(at('listeners', i), 'protocol'), l.protocol),
+    }));
+    const service = optionalString(proto.service);
+    const addresses = proto.addresses.map((a, i) => ipText(at(at('addresses', i), 'address'), a.address));
+    const waypoint: Omit<Waypoint, 'hash'> = {
+      key,
+      name,
+      namespace,
+      trafficType,
+      listeners,
+      ...(service === undefined ? {} : { service }),
+      addresses,
+      workloads: distinctStrings('workloads', proto.workloads),
+      authorizationPolicies: distinctStrings('authorization_policies', proto.authorizationPolicies),
+    };
+    return withHash(waypoint);
+  });
 }
