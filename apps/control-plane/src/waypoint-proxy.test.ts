@@ -4,7 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createCsr, generateRsaKeyPair } from '@weft/ca';
 import { createCaClient } from '@weft/ca/client';
-import type { AuthzPolicy, RouteTable } from '@weft/policy';
+import type { AuthzPolicy, RouteTable, Waypoint } from '@weft/policy';
 import { type ConnectionState, createDeltaAdsClient, WEFT_TYPE_URL } from '@weft/xds-protocol';
 import { domainResourceType } from '@weft/xds-protocol/convert';
 import { RecordingHandler } from '@weft/xds-protocol/testing';
@@ -28,6 +28,7 @@ const ALL_TYPES = [
   domainResourceType('authorization'),
   domainResourceType('httpRoutes'),
   domainResourceType('backendPolicy'),
+  domainResourceType('waypoint'),
 ];
 
 class DetailRecorder extends RecordingHandler {
@@ -74,6 +75,56 @@ describe('weftd and a waypoint proxy', () => {
     expect(waypoint.handler.get<AuthzPolicy>(W.authorization, 'demo/echo-deny-delete')?.scope).toBe(
       'targets',
     );
+  });
+
+  it('sends the waypoint its own Waypoint: its pods and the policies naming its Gateway', () => {
+    expect(names(waypoint, W.waypoint)).toEqual(['demo/waypoint']);
+    expect(waypoint.handler.get<Waypoint>(W.waypoint, 'demo/waypoint')).toEqual(
+      t.cp.snapshot()?.waypoints['demo/waypoint'],
+    );
+    expect(waypoint.handler.get<Waypoint>(W.waypoint, 'demo/waypoint')).toMatchObject({
+      trafficType: 'service',
+      workloads: ['uid-waypoint-0'],
+      authorizationPolicies: ['demo/gateway-deny-delete'],
+    });
+  });
+
+  it("sends every Waypoint to ztunnels and sidecars, and no other waypoint's to a waypoint", async () => {
+    const spare = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'spare', namespace: 'demo' },
+      spec: {
+        gatewayClassName: 'weft-waypoint',
+        listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+      },
+    };
+    await writeManifest(t.dir, 'mesh.yaml', [...waypointMesh(), spare]);
+    const xds = t.cp.addresses.xds as string;
+    const ztunnel = connectProxy({
+      target: xds,
+      nodeId: 'ztunnel~node-a',
+      token: TEST_TOKENS.ztunnelNodeA,
+      types: [...ALL_TYPES.slice(0, 3), domainResourceType('waypoint')],
+    });
+    const sidecar = connectProxy({
+      target: xds,
+      nodeId: 'sidecar~demo/echo-a',
+      token: TEST_TOKENS.echo,
+      types: ALL_TYPES,
+    });
+    try {
+      for (const p of [ztunnel, sidecar])
+        await p.handler.waitFor(() => p.handler.count(W.waypoint) === 2, 10_000);
+      expect(names(ztunnel, W.waypoint)).toEqual(['demo/spare', 'demo/waypoint']);
+      expect(names(sidecar, W.waypoint)).toEqual(['demo/spare', 'demo/waypoint']);
+      expect(names(waypoint, W.waypoint)).toEqual(['demo/waypoint']);
+    } finally {
+      ztunnel.close();
+      sidecar.close();
+      await writeManifest(t.dir, 'mesh.yaml', waypointMesh());
+      await waitFor(() => t.cp.snapshot()?.waypoints['demo/spare'] === undefined, 'spare removed', 10_000);
+    }
   });
 
   it('delivers a route rule with no backends and no redirect (the waypoint answers 500 for it)', () => {

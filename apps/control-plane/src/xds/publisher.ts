@@ -16,6 +16,7 @@ import {
   toProtoBackendPolicy,
   toProtoHttpRoutes,
   toProtoService,
+  toProtoWaypoint,
   toProtoWorkload,
 } from '@weft/xds-protocol/convert';
 
@@ -99,6 +100,13 @@ export class SnapshotPublisher {
       (w) =>
         `${w.hash}|${snapshot.peerAuthentication[w.uid]?.hash ?? ''}|${waypointIdentity(snapshot, w.waypoint?.key)}`,
       (w, version) => weftResource('workload', toProtoWorkload(w, snapshot), version),
+    );
+    sync(
+      'waypoint',
+      Object.values(snapshot.waypoints),
+      (w) => w.key,
+      (w) => w.hash,
+      (w, version) => weftResource('waypoint', toProtoWaypoint(w), version),
     );
     sync(
       'service',

@@ -1,12 +1,15 @@
 // Per-proxy views of the one resource cache.
 //
-// ztunnel (contract): every Workload and Service (it needs every destination for outbound), and
-// the Authorization resources that apply to workloads on its own node (the union of their
-// `authorization_policies`). No HttpRoutes or BackendPolicy: L7 is the waypoint's job.
-// waypoint: what its Gateway serves (waypoint-view.ts), admitted only for the service account
-// its pods run as. sidecar: every Workload and Service, its own pod's policies, and the routes
-// and DestinationRules of the services it reaches directly (sidecar-view.ts), admitted only for
-// the service account its pod runs as.
+// ztunnel (contract): every Workload, Service and Waypoint (it needs every destination for
+// outbound, and every waypoint a destination binds to: which pods run it, to send through it and
+// to tell on inbound whether a caller came through it), and the Authorization resources that
+// apply to workloads on its own node (the union of their `authorization_policies`). No HttpRoutes
+// or BackendPolicy: L7 is the waypoint's job.
+// waypoint: what its Gateway serves (waypoint-view.ts) and its own Waypoint, admitted only for
+// the service account its pods run as. sidecar: every Workload, Service and Waypoint (as a
+// ztunnel, for the same reasons), its own pod's policies, and the routes and DestinationRules of
+// the services it reaches directly (sidecar-view.ts), admitted only for the service account its
+// pod runs as.
 //
 // A view's filter is memoised per node (per waypoint) by the set of names it admits, so a new
 // snapshot that leaves that set alone keeps the same filter object and `refreshViews` does
@@ -40,12 +43,19 @@ export class ViewRefused extends Error {}
 const ZTUNNEL_TYPES = new Set<string>([
   WEFT_TYPE_URL.workload,
   WEFT_TYPE_URL.service,
+  WEFT_TYPE_URL.waypoint,
   WEFT_TYPE_URL.authorization,
 ]);
 
+/** What every ztunnel and sidecar gets whole: destinations and the waypoints they bind to. */
+const DESTINATION_TYPES = new Set<string>([
+  WEFT_TYPE_URL.workload,
+  WEFT_TYPE_URL.service,
+  WEFT_TYPE_URL.waypoint,
+]);
+
 /** A sidecar's view while its pod is unknown: every destination, nothing of its own. */
-const destinationsOnly = (r: CachedResource) =>
-  r.typeUrl === WEFT_TYPE_URL.workload || r.typeUrl === WEFT_TYPE_URL.service;
+const destinationsOnly = (r: CachedResource) => DESTINATION_TYPES.has(r.typeUrl);
 
 /** Policy keys that apply to workloads on `node`, sorted. */
 export function nodePolicyKeys(snapshot: MeshSnapshot | undefined, node: string): string[] {
@@ -147,9 +157,12 @@ export class ProxyViews {
       [WEFT_TYPE_URL.authorization, view.authorizations],
     ]);
     // Every Workload, as ztunnels get: the waypoint names its callers (source_workload, app,
-    // version) from them in telemetry, whichever namespace they call from.
+    // version) from them in telemetry, whichever namespace they call from. Its own Waypoint
+    // (named by the key it connected as) lists the policies that name its Gateway.
     const filter = (r: CachedResource) =>
-      r.typeUrl === WEFT_TYPE_URL.workload || (byType.get(r.typeUrl)?.has(r.name) ?? false);
+      r.typeUrl === WEFT_TYPE_URL.workload ||
+      (r.typeUrl === WEFT_TYPE_URL.waypoint && r.name === key) ||
+      (byType.get(r.typeUrl)?.has(r.name) ?? false);
     this.waypointFilters.set(key, { signature, filter });
     return filter;
   }
@@ -172,9 +185,7 @@ export class ProxyViews {
       [WEFT_TYPE_URL.authorization, view.authorizations],
     ]);
     const filter = (r: CachedResource) =>
-      r.typeUrl === WEFT_TYPE_URL.workload ||
-      r.typeUrl === WEFT_TYPE_URL.service ||
-      (byType.get(r.typeUrl)?.has(r.name) ?? false);
+      DESTINATION_TYPES.has(r.typeUrl) || (byType.get(r.typeUrl)?.has(r.name) ?? false);
     this.sidecarFilters.set(client, { signature, filter });
     return filter;
   }
