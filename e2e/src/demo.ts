@@ -29,7 +29,7 @@ const shutdown = async (code: number): Promise<never> => {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
-say('Weft local mesh: weftd + 2 ztunnel nodes + a waypoint + example workloads on loopback');
+say('Weft local mesh: weftd + 2 ztunnel nodes + a waypoint + sidecars + example workloads on loopback');
 try {
   await driver.start();
 } catch (err) {
@@ -42,6 +42,8 @@ for (const n of driver.endpoints().nodes)
   say(`  ${n.name}: SOCKS5 ${n.socks5}, metrics ${n.metrics}, admin ${n.admin}`);
 for (const w of driver.endpoints().waypoints)
   say(`  waypoint ${w.gateway} (${w.pod}): HBONE ${w.hbone}, metrics ${w.metrics}, admin ${w.admin}`);
+for (const s of driver.endpoints().sidecars)
+  say(`  sidecar of ${s.pod}: HBONE ${s.hbone}, SOCKS5 ${s.socks5}, metrics ${s.metrics}, admin ${s.admin}`);
 say(`  weftd: xDS ${driver.endpoints().weftd.xds}, admin ${driver.endpoints().weftd.admin}`);
 say(`  config folder (edit it live): ${driver.configDir}`);
 
@@ -67,6 +69,10 @@ say('\nThe mesh keeps running. Try:');
 say(
   `  node apps/examples/dist/client-main.js --socks 127.0.2.1:15080 --source 127.0.10.2 http://echo.demo.svc.cluster.local:8080/`,
 );
+say(
+  `  node apps/examples/dist/client-main.js --socks 127.0.11.1:15080 --source 127.0.11.1 http://sidecar-echo.hybrid.svc.cluster.local:8080/`,
+);
 say(`  curl -s http://127.0.1.1:15020/metrics | grep istio_tcp`);
+say(`  curl -s http://127.0.11.2:15020/metrics | grep istio_requests_total`);
 say(`  curl -s http://127.0.10.5:15020/metrics | grep istio_requests_total`);
 say('Press Ctrl-C to stop.');

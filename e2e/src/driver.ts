@@ -36,11 +36,11 @@ export interface MeshDriver {
    */
   plaintextRequest(toPod: string, port: number, path: string): Promise<CallResult>;
   /**
-   * Prometheus text from a component's metrics port: "weftd", a node name for its ztunnel, or a
-   * waypoint pod's name (e.g. "waypoint-0").
+   * Prometheus text from a component's metrics port: "weftd", a node name for its ztunnel, a
+   * waypoint pod's name (e.g. "waypoint-0"), or a sidecar pod's name for its sidecar.
    */
   metrics(component: string): Promise<string>;
-  /** Access-log lines a node's ztunnel (or, by pod name, a waypoint) wrote so far. */
+  /** Access-log lines a node's ztunnel (or, by pod name, a waypoint or a pod's sidecar) wrote so far. */
   accessLog(node: string): Promise<string[]>;
   /**
    * A kept-alive HTTP/1.1 connection from `fromPod` to `url`'s host through the mesh, for checks
@@ -48,8 +48,8 @@ export interface MeshDriver {
    */
   openConnection(fromPod: string, url: string): Promise<MeshConnection>;
   /**
-   * Stops a component ("weftd", a node name for its ztunnel, or a waypoint pod's name) and starts
-   * it again later.
+   * Stops a component ("weftd", a node name for its ztunnel, a waypoint pod's name, or a sidecar
+   * pod's name for its sidecar) and starts it again later.
    */
   stopComponent(name: string): Promise<void>;
   /** Kills a component as `kill -9` would (SIGKILL: no shutdown runs); start it with startComponent. */

@@ -25,7 +25,7 @@ function loadManifests(): unknown[] {
 describe('demo manifests', () => {
   const { snapshot, errors } = compile(loadManifests());
 
-  it('compile without errors into ambient workloads on two nodes and a waypoint pod', () => {
+  it('compile without errors into ambient workloads on two nodes, a waypoint pod and hybrid pods', () => {
     expect(errors).toEqual([]);
     const workloads = Object.values(snapshot.workloads);
     expect(workloads.map((w) => [w.name, w.node, w.ips[0], w.mode, w.identity]).sort()).toEqual([
@@ -34,6 +34,15 @@ describe('demo manifests', () => {
       ['echo-flaky', 'node-a', '127.0.10.4', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       ['echo-v1', 'node-a', '127.0.10.1', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       ['echo-v2', 'node-b', '127.0.10.3', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
+      ['plain-echo', 'node-a', '127.0.11.3', 'none', 'spiffe://cluster.local/ns/hybrid/sa/plain-echo'],
+      [
+        'sidecar-client',
+        'node-a',
+        '127.0.11.1',
+        'sidecar',
+        'spiffe://cluster.local/ns/hybrid/sa/sidecar-client',
+      ],
+      ['sidecar-echo', 'node-b', '127.0.11.2', 'sidecar', 'spiffe://cluster.local/ns/hybrid/sa/sidecar-echo'],
       ['waypoint-0', 'node-a', '127.0.10.5', 'none', 'spiffe://cluster.local/ns/demo/sa/waypoint'],
     ]);
     const echo = snapshot.services['echo.demo.svc.cluster.local'];
@@ -44,7 +53,7 @@ describe('demo manifests', () => {
     ]);
   });
 
-  it('bind every demo service, not the workloads, to the waypoint run by waypoint-0', () => {
+  it('bind every demo service, not the workloads, to the waypoint run by waypoint-0; hybrid services bypass it', () => {
     expect(snapshot.waypoints['demo/waypoint']?.workloads).toEqual(['7d1e0c52-0005-4000-8000-000000000005']);
     const bound = Object.values(snapshot.services).map((s) => [s.name, s.waypoint?.key ?? '-']);
     expect(bound.sort()).toEqual([
@@ -52,8 +61,20 @@ describe('demo manifests', () => {
       ['echo-flaky', 'demo/waypoint'],
       ['echo-v1', 'demo/waypoint'],
       ['echo-v2', 'demo/waypoint'],
+      ['plain-echo', '-'],
+      ['sidecar-echo', '-'],
     ]);
     expect(Object.values(snapshot.workloads).filter((w) => w.waypoint !== undefined)).toEqual([]);
+  });
+
+  it('give the hybrid services their own VIPs and endpoints', () => {
+    expect(snapshot.services['sidecar-echo.hybrid.svc.cluster.local']?.vips).toEqual(['127.0.21.1']);
+    expect(
+      snapshot.services['sidecar-echo.hybrid.svc.cluster.local']?.endpoints.map(
+        (e) => `${e.ip}:${e.targetPort}`,
+      ),
+    ).toEqual(['127.0.11.2:8080']);
+    expect(snapshot.services['plain-echo.hybrid.svc.cluster.local']?.vips).toEqual(['127.0.21.2']);
   });
 
   it('route echo by header, then 90/10 between v1 and v2', () => {

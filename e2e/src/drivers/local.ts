@@ -3,7 +3,11 @@
 // address (its pod IP). Clients enter the mesh through their node's SOCKS5 port, sending from their
 // pod IP so the ztunnel knows who is calling. A waypoint pod (labelled with its Gateway's name) is
 // a waypoint process on its pod IP (HBONE 15008, admin 15000, metrics 15020, readiness 15021),
-// authenticated to weftd with a token of its service account.
+// authenticated to weftd with a token of its service account. A sidecar pod (labelled
+// weft.dev/dataplane-mode: sidecar) gets a sidecar process on its pod IP (HBONE 15008, plaintext
+// inbound 15006, SOCKS5 15080, admin 15000, metrics 15020, readiness 15021), authenticated with a
+// token of the pod's service account; its app sits behind it on the pod's container port, and its
+// outbound calls enter the mesh through the sidecar's SOCKS5 port instead of the node's.
 import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
@@ -26,6 +30,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** What runs a waypoint pod: @weft/waypoint's binary (xDS + CA from weftd). */
 const WAYPOINT_ENTRY = { pkg: 'packages/waypoint', main: 'main' } as const;
+/** What runs beside a sidecar pod's app: @weft/sidecar's binary (xDS + CA from weftd). */
+const SIDECAR_ENTRY = { pkg: 'packages/sidecar', main: 'main' } as const;
 
 export interface LocalNode {
   readonly name: string;
@@ -41,12 +47,18 @@ export interface LocalPod {
   readonly labels: Record<string, string>;
   readonly annotations: Record<string, string>;
   readonly ports: readonly number[];
+  /** The pod's data-plane mode: its dataplane-mode label, else its namespace's, else none. */
+  readonly mode: 'ambient' | 'sidecar' | 'none';
 }
 
 /** The Gateway API label naming the Gateway a pod runs (a waypoint pod carries it). */
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 /** Pod annotation: start this echo with `--fail-every <n>` (the flaky backend of the demo). */
 export const FAIL_EVERY_ANNOTATION = 'weft.dev/echo-fail-every';
+/** The label (on a pod, else its namespace) choosing how a pod joins the mesh. */
+export const DATAPLANE_MODE_LABEL = 'weft.dev/dataplane-mode';
+/** The process running a sidecar pod's proxy (the pod's name is its app's). */
+export const sidecarProcessName = (pod: string): string => `${pod}-proxy`;
 
 export interface LocalDriverOptions {
   /** Where config, tokens, CA files, logs and endpoints.json go. Default: <repo>/.weft/local. */
@@ -82,6 +94,13 @@ export interface LocalEndpoints {
     readonly admin: string;
     readonly metrics: string;
   }[];
+  readonly sidecars: readonly {
+    readonly pod: string;
+    readonly hbone: string;
+    readonly socks5: string;
+    readonly admin: string;
+    readonly metrics: string;
+  }[];
   readonly configDir: string;
   readonly logsDir: string;
 }
@@ -93,7 +112,8 @@ const DEFAULT_NODES: readonly LocalNode[] = [
 
 /** Pods declared by the manifests in `dir` (the ones with a pod IP). */
 export function readPods(dir: string): LocalPod[] {
-  const pods: LocalPod[] = [];
+  const pods: (Omit<LocalPod, 'mode'> & { ownMode: string | undefined })[] = [];
+  const namespaceModes = new Map<string, string>();
   for (const file of readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()) {
@@ -113,6 +133,9 @@ export function readPods(dir: string): LocalPod[] {
         };
         status?: { podIP?: string };
       } | null;
+      const nsMode = o?.metadata?.labels?.[DATAPLANE_MODE_LABEL];
+      if (o?.kind === 'Namespace' && o.metadata?.name && nsMode !== undefined)
+        namespaceModes.set(o.metadata.name, nsMode);
       if (o?.kind !== 'Pod' || !o.status?.podIP || !o.metadata?.name) continue;
       pods.push({
         name: o.metadata.name,
@@ -123,10 +146,14 @@ export function readPods(dir: string): LocalPod[] {
         labels: o.metadata.labels ?? {},
         annotations: o.metadata.annotations ?? {},
         ports: (o.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.containerPort ?? 0)),
+        ownMode: o.metadata.labels?.[DATAPLANE_MODE_LABEL],
       });
     }
   }
-  return pods;
+  return pods.map(({ ownMode, ...pod }) => {
+    const mode = ownMode ?? namespaceModes.get(pod.namespace);
+    return { ...pod, mode: mode === 'ambient' || mode === 'sidecar' ? mode : 'none' };
+  });
 }
 
 export class LocalDriver implements MeshDriver {
@@ -211,9 +238,11 @@ export class LocalDriver implements MeshDriver {
 
     // One token per node: ztunnels authenticate to the CA as weft-system/ztunnel bound to their node.
     // One per waypoint pod: its service account (weftd admits it as that Gateway's waypoint, and
-    // its CA issues it that identity).
+    // its CA issues it that identity). One per sidecar pod: its service account, with no node
+    // (weftd admits sidecar~<ns>/<pod> only with the token of the account that pod runs as).
     const tokens = new Map(this.nodes.map((n) => [n.name, randomBytes(16).toString('hex')]));
     const waypointTokens = new Map(this.waypointPods().map((p) => [p.name, randomBytes(16).toString('hex')]));
+    const sidecarTokens = new Map(this.sidecarPods().map((p) => [p.name, randomBytes(16).toString('hex')]));
     const tokenFile = join(this.workDir, 'tokens.txt');
     writeFileSync(
       tokenFile,
@@ -221,6 +250,7 @@ export class LocalDriver implements MeshDriver {
         '# token namespace service-account node',
         ...[...tokens].map(([node, t]) => `${t} weft-system ztunnel ${node}`),
         ...this.waypointPods().map((p) => `${waypointTokens.get(p.name)} ${p.namespace} ${p.serviceAccount}`),
+        ...this.sidecarPods().map((p) => `${sidecarTokens.get(p.name)} ${p.namespace} ${p.serviceAccount}`),
         '',
       ].join('\n'),
       { mode: 0o600 },
@@ -309,6 +339,35 @@ export class LocalDriver implements MeshDriver {
     }
     await Promise.all(waypoints);
 
+    // Sidecars: one proxy process per sidecar pod, on the pod's address, before its app starts.
+    const sidecars: Promise<void>[] = [];
+    for (const pod of this.sidecarPods()) {
+      const tokenPath = join(this.workDir, `${pod.name}.token`);
+      writeFileSync(tokenPath, `${sidecarTokens.get(pod.name)}\n`, { mode: 0o600 });
+      const ready = `http://${pod.ip}:15021/healthz/ready`;
+      const proc = this.spawn(
+        sidecarProcessName(pod.name),
+        SIDECAR_ENTRY,
+        [
+          '--pod',
+          `${pod.namespace}/${pod.name}`,
+          '--pod-ip',
+          pod.ip,
+          '--service-account',
+          pod.serviceAccount,
+          '--xds-address',
+          this.xdsAddress,
+          '--token-file',
+          tokenPath,
+          '--access-log',
+          'kv',
+        ],
+        ready,
+      );
+      sidecars.push(waitReady(proc, ready));
+    }
+    await Promise.all(sidecars);
+
     // The example workloads: every other pod with a container port is an echo server.
     const servers: Promise<void>[] = [];
     for (const pod of this.startWorkloads ? this.pods : []) {
@@ -351,6 +410,13 @@ export class LocalDriver implements MeshDriver {
         admin: `http://${p.ip}:15000`,
         metrics: `http://${p.ip}:15020/metrics`,
       })),
+      sidecars: this.sidecarPods().map((p) => ({
+        pod: p.name,
+        hbone: `${p.ip}:15008`,
+        socks5: `${p.ip}:15080`,
+        admin: `http://${p.ip}:15000`,
+        metrics: `http://${p.ip}:15020/metrics`,
+      })),
       configDir: this.configDir,
       logsDir: this.logsDir,
     };
@@ -363,6 +429,8 @@ export class LocalDriver implements MeshDriver {
   }
 
   private componentName(name: string): string {
+    // A sidecar pod's name stands for its proxy (its app is not a mesh component).
+    if (this.sidecarPods().some((p) => p.name === name)) return sidecarProcessName(name);
     return name === 'weftd' || this.procs.has(name) || this.recipes.has(name) ? name : `ztunnel-${name}`;
   }
 
@@ -391,14 +459,8 @@ export class LocalDriver implements MeshDriver {
   }
 
   async openConnection(fromPod: string, url: string): Promise<MeshConnection> {
-    const pod = this.pod(fromPod);
-    const node = this.node(pod.node);
     const target = new URL(url);
-    const socket = await dial(
-      { socks: { host: node.ip, port: 15080 }, source: pod.ip },
-      target.hostname,
-      Number(target.port || 80),
-    );
+    const socket = await dial(this.outboundOf(this.pod(fromPod)), target.hostname, Number(target.port || 80));
     return keptAlive(socket, target.host);
   }
 
@@ -408,6 +470,26 @@ export class LocalDriver implements MeshDriver {
 
   async remove(name: string): Promise<void> {
     rmSync(join(this.configDir, name), { force: true });
+  }
+
+  /** Pods that run their own proxy (dataplane-mode sidecar). */
+  sidecarPods(): LocalPod[] {
+    return this.pods.filter((p) => p.mode === 'sidecar' && (p.labels[GATEWAY_NAME_LABEL] ?? '') === '');
+  }
+
+  /**
+   * How a pod's app reaches the mesh: an ambient pod through its node's SOCKS5 port, a sidecar pod
+   * through its own sidecar's, both sending from the pod IP; a pod out of the mesh dials directly.
+   */
+  private outboundOf(pod: LocalPod): { socks?: { host: string; port: number }; source: string } {
+    switch (pod.mode) {
+      case 'ambient':
+        return { socks: { host: this.node(pod.node).ip, port: 15080 }, source: pod.ip };
+      case 'sidecar':
+        return { socks: { host: pod.ip, port: 15080 }, source: pod.ip };
+      case 'none':
+        return { source: pod.ip };
+    }
   }
 
   /** Pods that run a waypoint (labelled with their Gateway's name). */
@@ -428,27 +510,22 @@ export class LocalDriver implements MeshDriver {
   }
 
   async request(fromPod: string, url: string, opts: RequestOptions = {}): Promise<CallResult> {
-    const pod = this.pod(fromPod);
-    const node = this.node(pod.node);
     try {
-      const response = await meshRequest({
-        url,
-        socks: { host: node.ip, port: 15080 },
-        source: pod.ip,
-        ...opts,
-      });
+      const response = await meshRequest({ url, ...this.outboundOf(this.pod(fromPod)), ...opts });
       return { ok: true, response };
     } catch (err) {
       return { ok: false, error: (err as Error).message };
     }
   }
 
-  async plaintextRequest(toPod: string, _port: number, path: string): Promise<CallResult> {
-    // Local mode has no interception: the workload's plaintext inbound listener (podIP:15006)
-    // stands for the captured port, and forwards to the workload's first container port.
+  async plaintextRequest(toPod: string, port: number, path: string): Promise<CallResult> {
+    // Local mode has no interception: the workload's plaintext inbound listener (podIP:15006, its
+    // node's ztunnel or its sidecar) stands for the captured port, and forwards to the workload's
+    // first container port. A pod out of the mesh is reached on its own port.
     const pod = this.pod(toPod);
+    const url = pod.mode === 'none' ? `http://${pod.ip}:${port}${path}` : `http://${pod.ip}:15006${path}`;
     try {
-      const response = await meshRequest({ url: `http://${pod.ip}:15006${path}`, timeoutMs: 3000 });
+      const response = await meshRequest({ url, timeoutMs: 3000 });
       return { ok: true, response };
     } catch (err) {
       return { ok: false, error: (err as Error).message };
@@ -456,19 +533,25 @@ export class LocalDriver implements MeshDriver {
   }
 
   async metrics(component: string): Promise<string> {
-    const waypoint = this.waypointPods().find((p) => p.name === component);
+    const proxyPod = [...this.waypointPods(), ...this.sidecarPods()].find((p) => p.name === component);
     const url =
       component === 'weftd'
         ? `http://${this.adminAddress}/metrics`
-        : waypoint !== undefined
-          ? `http://${waypoint.ip}:15020/metrics`
+        : proxyPod !== undefined
+          ? `http://${proxyPod.ip}:15020/metrics`
           : `http://${this.node(component).ip}:15020/metrics`;
     const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
     return await res.text();
   }
 
   async accessLog(node: string): Promise<string[]> {
-    const proc = this.procs.get(this.waypointPods().some((p) => p.name === node) ? node : `ztunnel-${node}`);
+    const proc = this.procs.get(
+      this.waypointPods().some((p) => p.name === node)
+        ? node
+        : this.sidecarPods().some((p) => p.name === node)
+          ? sidecarProcessName(node)
+          : `ztunnel-${node}`,
+    );
     return (proc?.lines() ?? []).filter(
       (l) => l.includes('src.identity=') || l.includes('src_identity') || l.includes('spiffe://'),
     );

@@ -1,3 +1,4 @@
+import { HYBRID_SCENARIOS } from './hybrid.ts';
 import { L4_SCENARIOS, type Scenario } from './l4.ts';
 import { L7_SCENARIOS } from './l7.ts';
 import { RELIABILITY_SCENARIOS } from './reliability.ts';
@@ -6,5 +7,6 @@ export type { Scenario } from './l4.ts';
 export const ALL_SCENARIOS: readonly Scenario[] = [
   ...L4_SCENARIOS,
   ...L7_SCENARIOS,
+  ...HYBRID_SCENARIOS,
   ...RELIABILITY_SCENARIOS,
 ];
