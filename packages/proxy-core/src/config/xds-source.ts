@@ -5,15 +5,17 @@
 //
 // One source for every proxy kind: the proxy is named by its ADS node id (`formatProxyId`, the
 // format weftd parses) and weftd scopes what it sends by it. Subscriptions are wildcard: a
-// ztunnel gets every Workload and Service (outbound needs every destination) and the
-// Authorizations of workloads on its node; a waypoint also subscribes to HttpRoutes and
-// BackendPolicy and gets what its Gateway serves.
+// ztunnel gets every Workload, Service and Waypoint (outbound needs every destination and the
+// waypoints they bind to) and the Authorizations of workloads on its node; a waypoint also
+// subscribes to HttpRoutes and BackendPolicy and gets what its Gateway serves and its own
+// Waypoint.
 import { Metadata } from '@grpc/grpc-js';
 import type {
   AuthzPolicy,
   BackendPolicy,
   RouteTable,
   Service,
+  Waypoint,
   Workload,
   WorkloadPeerAuthentication,
 } from '@weft/policy';
@@ -44,6 +46,8 @@ export interface XdsWorkload {
 export interface XdsResourceTypes {
   readonly workload: ResourceTypeConfig<XdsWorkload>;
   readonly service: ResourceTypeConfig<Service>;
+  /** Waypoint resources, by "namespace/name" of their Gateway. */
+  readonly waypoint?: ResourceTypeConfig<Waypoint>;
   readonly authorization: ResourceTypeConfig<AuthzPolicy>;
   readonly httpRoutes?: ResourceTypeConfig<RouteTable>;
   readonly backendPolicy?: ResourceTypeConfig<BackendPolicy>;
@@ -83,6 +87,7 @@ export function startXdsSource(options: XdsSourceOptions): XdsSource {
   const keys = {
     workload: new Map<string, string>(),
     service: new Map<string, string>(),
+    waypoint: new Map<string, string>(),
     authorization: new Map<string, string>(),
     httpRoutes: new Map<string, string>(),
     backendPolicy: new Map<string, string>(),
@@ -139,6 +144,14 @@ export function startXdsSource(options: XdsSourceOptions): XdsSource {
         };
       }
       // Absent kinds (a ztunnel does not subscribe to them) never match: typeUrl is a string.
+      case types.waypoint?.typeUrl: {
+        const upserts = batch.upserts.map((u) => {
+          const w = u.value as Waypoint;
+          keys.waypoint.set(u.name, w.key);
+          return w;
+        });
+        return { source: XDS_SOURCE, version, waypoints: { upserts, removals: removalsOf(keys.waypoint) } };
+      }
       case types.httpRoutes?.typeUrl: {
         const upserts = batch.upserts.map((u) => {
           const r = u.value as RouteTable;
@@ -186,6 +199,7 @@ export function startXdsSource(options: XdsSourceOptions): XdsSource {
     types: [
       types.workload,
       types.service,
+      ...(types.waypoint !== undefined ? [types.waypoint] : []),
       types.authorization,
       ...(types.httpRoutes !== undefined ? [types.httpRoutes] : []),
       ...(types.backendPolicy !== undefined ? [types.backendPolicy] : []),

@@ -5,11 +5,16 @@ import type { ProxyKind } from '@weft/xds-protocol';
 import { domainResourceType } from '@weft/xds-protocol/convert';
 import type { XdsResourceTypes } from './xds-source.ts';
 
-/** The kinds a proxy subscribes to: L4 (ztunnel) or, for L7 proxies, routes and backend policies too. */
+/**
+ * The kinds a proxy subscribes to: L4 (ztunnel) or, for L7 proxies, routes and backend policies
+ * too. Every kind takes Waypoints: ztunnels and sidecars send through the waypoints destinations
+ * bind to, and a waypoint reads its own (weftd sends it no other).
+ */
 export function defaultXdsTypes(kind: ProxyKind = 'ztunnel'): XdsResourceTypes {
   const l4 = {
     workload: domainResourceType('workload'),
     service: domainResourceType('service'),
+    waypoint: domainResourceType('waypoint'),
     authorization: domainResourceType('authorization'),
   };
   if (kind === 'ztunnel') return l4;

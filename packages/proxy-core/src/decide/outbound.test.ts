@@ -334,4 +334,18 @@ describe('planOutbound', () => {
     );
     expect(plan.kind === 'hbone' ? plan.via.port : 0).toBe(25008);
   });
+
+  it("reaches a waypoint through the pods its Waypoint resource lists, not the pods' labels", () => {
+    const conn: OutboundConnection = {
+      sourceIp: M.client,
+      target: { kind: 'address', ip: '10.96.0.50', port: 80 },
+    };
+    const options = { nodeName: NODE_B.name, mode: 'ambient' as const, pick: first };
+    expect(summary(planOutbound(state, conn, options))).toContain('-> 127.0.1.50:15008');
+    const store = createStateStore();
+    applyUpdate(store, batchFromSnapshot(compileOrThrow([...localMeshObjects(), ...extra]), 'test'));
+    applyUpdate(store, { source: 'test', waypoints: { removals: ['demo/svc-wp'] } });
+    // The pod still carries the gateway-name label; without its Waypoint nothing runs it: fail closed.
+    expect(planOutbound(store.state, conn, options).kind).toBe('deny');
+  });
 });

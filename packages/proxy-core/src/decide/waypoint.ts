@@ -1,9 +1,8 @@
-// Waypoints as a proxy sees them: who runs a waypoint (its pods, found by the Gateway API label
-// `gateway.networking.k8s.io/gateway-name` in the Gateway's namespace, as @weft/policy's compile
-// finds them) and which waypoints guard a workload port. Outbound uses both to route through the
-// waypoint; inbound uses the second to refuse callers that skipped it. Shared here so neither
-// imports the other.
-import { type DataplaneMode, LABEL_GATEWAY_NAME, type WaypointBinding, type Workload } from '@weft/policy';
+// Waypoints as a proxy sees them: who runs a waypoint (the pods its Waypoint resource lists, as
+// @weft/policy's compile found them; never re-derived from pod labels here) and which waypoints
+// guard a workload port. Outbound uses both to route through the waypoint; inbound uses both to
+// refuse callers that skipped it. Shared here so neither imports the other.
+import type { DataplaneMode, WaypointBinding, Workload } from '@weft/policy';
 import type { ProxyState } from '../state/store.ts';
 
 /**
@@ -13,26 +12,17 @@ import type { ProxyState } from '../state/store.ts';
  */
 export const WAYPOINT_GUARDED_MODES: ReadonlySet<DataplaneMode> = new Set<DataplaneMode>(['ambient']);
 
-const podsByState = new WeakMap<ProxyState, ReadonlyMap<string, readonly Workload[]>>();
-
-/** Pods running waypoint `key` ("namespace/name"), sorted by uid; computed once per state. */
+/**
+ * Pods running waypoint `key` ("namespace/name"), sorted by uid: the workloads its Waypoint
+ * resource lists (compiled once by @weft/policy, sent by weftd), none without one.
+ */
 export function waypointPods(state: ProxyState, key: string): readonly Workload[] {
-  let index = podsByState.get(state);
-  if (index === undefined) {
-    const m = new Map<string, Workload[]>();
-    for (const w of state.workloads.values()) {
-      const gateway = w.labels[LABEL_GATEWAY_NAME];
-      if (gateway === undefined || gateway === '') continue;
-      const k = `${w.namespace}/${gateway}`;
-      const list = m.get(k) ?? [];
-      list.push(w);
-      m.set(k, list);
-    }
-    for (const list of m.values()) list.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
-    index = m;
-    podsByState.set(state, index);
+  const out: Workload[] = [];
+  for (const uid of state.waypoints.get(key)?.workloads ?? []) {
+    const w = state.workloadByUid(uid);
+    if (w !== undefined) out.push(w);
   }
-  return index.get(key) ?? [];
+  return out;
 }
 
 /** Pods of the waypoint that can take traffic: ready, with an address. */

@@ -55,7 +55,7 @@ describe('L7 view of the store', () => {
     expect(s.workloadByIp('10.1.0.11')?.name).toBe('web-1');
   });
 
-  it("without a Waypoint resource (xDS today) the Gateway's own policies still apply", () => {
+  it("without a Waypoint resource the Gateway's own policies still apply (by their targetRef)", () => {
     const store = createStateStore();
     applyUpdate(store, { ...batchFromSnapshot(mesh, 'xds'), waypoints: { upserts: [] } });
     const t = l7State(store.state, 'shop/waypoint').target(WEB_VIP, 80);
@@ -64,6 +64,22 @@ describe('L7 view of the store', () => {
     const other = l7State(store.state, 'shop/other').target(WEB_VIP, 80);
     if (other.kind !== 'service') throw new Error(other.kind);
     expect(other.policies.map((p) => p.key)).toEqual(['shop/on-service']);
+  });
+
+  it("with a Waypoint resource, the policies it lists are the waypoint's own, and only those", () => {
+    const own = mesh.waypoints['shop/waypoint'];
+    if (own === undefined) throw new Error('no waypoint');
+    const policyKeys = (store: ReturnType<typeof createStateStore>) => {
+      const t = l7State(store.state, 'shop/waypoint').target(WEB_VIP, 80);
+      if (t.kind !== 'service') throw new Error(t.kind);
+      return t.policies.map((p) => p.key);
+    };
+    const store = createStateStore();
+    applyUpdate(store, batchFromSnapshot(mesh, 'xds'));
+    expect(policyKeys(store)).toEqual(['shop/on-gateway', 'shop/on-service']);
+    // The resource decides, not a targetRef match: a Waypoint listing none applies none.
+    applyUpdate(store, { source: 'xds', waypoints: { upserts: [{ ...own, authorizationPolicies: [] }] } });
+    expect(policyKeys(store)).toEqual(['shop/on-service']);
   });
 
   it('applies upserts and removals as one new state; readers keep the old one', () => {

@@ -80,10 +80,10 @@ function byKey(x: AuthzPolicy, y: AuthzPolicy): number {
 function buildView(state: ProxyState, waypoint: string | undefined): L7State {
   const targets = new Map<string, Target>();
 
-  // Policies whose targetRefs name this waypoint's Gateway. With a Waypoint resource in the
-  // store, `policiesFor` lists them from it; weftd does not send Waypoint resources over xDS yet,
-  // so without one the Gateway's own policies (which weftd does send) are found by their
-  // targetRef until it does.
+  // Policies whose targetRefs name this waypoint's Gateway: `policiesFor` lists them from the
+  // Waypoint resource (weftd sends a waypoint its own). Only a store holding no Waypoint for this
+  // key (@weft/l7's engine tables build meshes that declare no weft-waypoint Gateway) falls back
+  // to matching the Gateway targetRef; with the resource present, it alone decides.
   let gatewayPolicies: readonly AuthzPolicy[] | undefined;
   const unlistedGatewayPolicies = (): readonly AuthzPolicy[] => {
     if (gatewayPolicies !== undefined) return gatewayPolicies;

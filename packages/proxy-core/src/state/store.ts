@@ -53,7 +53,7 @@ export interface StateBatch {
   readonly peerAuthenticationPolicies?: CollectionChange<PeerAuthenticationPolicy>;
   /** By name (L7 proxies: workload and namespace facts for telemetry). */
   readonly namespaces?: CollectionChange<NamespaceInfo>;
-  /** Waypoint resources, by "namespace/name" of their Gateway (file loads; weftd sends none yet). */
+  /** Waypoint resources, by "namespace/name" of their Gateway (xDS weft.v1.Waypoint, file loads). */
   readonly waypoints?: CollectionChange<Waypoint>;
   /** Compiled L7 route tables, by "hostname:port". */
   readonly routes?: CollectionChange<RouteTable>;
