@@ -1,5 +1,5 @@
 import type { PolicyTarget } from '@weft/policy';
-import { authorizationPolicy, httpRoute } from '@weft/policy/testing';
+import { authorizationPolicy, httpRoute, waypointGateway } from '@weft/policy/testing';
 import { applyUpdate, batchFromSnapshot, createStateStore, l7State } from '@weft/proxy-core';
 import { describe, expect, it } from 'vitest';
 import { applyRole, decideRole, ENGINE_ROLES, type EngineRole, reporterFor } from './role.ts';
@@ -12,6 +12,8 @@ const POD_IP = '127.0.0.41';
 const POD_UID = 'uid-shop-web-1';
 const objects = [
   ...SHOP,
+  // the waypoint this engine runs as: its Gateway lists the policies that target it
+  waypointGateway('wp', { namespace: 'shop' }),
   ...serviceWith([{ name: 'web-1', ip: POD_IP, port: 8080 }]),
   httpRoute('web', {
     namespace: 'shop',

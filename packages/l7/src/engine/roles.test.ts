@@ -1,5 +1,5 @@
 // The engine in each role against the same mesh: which policies and which routes apply.
-import { authorizationPolicy, httpRoute } from '@weft/policy/testing';
+import { authorizationPolicy, httpRoute, waypointGateway } from '@weft/policy/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineRole } from '../role.ts';
 import { SHOP, serviceWith, WEB_VIP } from '../test-support/mesh.ts';
@@ -29,6 +29,8 @@ describe('engine roles', () => {
     app = await startHttpUpstream({ name: 'app', ip: POD_IP });
     const objects = [
       ...SHOP,
+      // the waypoint this engine runs as: its Gateway lists the policies that target it
+      waypointGateway('wp', { namespace: 'shop' }),
       ...serviceWith([{ name: 'web-1', ip: app.ip, port: app.port }]),
       httpRoute('web', {
         namespace: 'shop',

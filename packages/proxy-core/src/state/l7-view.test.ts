@@ -55,15 +55,12 @@ describe('L7 view of the store', () => {
     expect(s.workloadByIp('10.1.0.11')?.name).toBe('web-1');
   });
 
-  it("without a Waypoint resource the Gateway's own policies still apply (by their targetRef)", () => {
+  it('without its Waypoint resource a waypoint applies only the service policies: no targetRef is matched here', () => {
     const store = createStateStore();
     applyUpdate(store, { ...batchFromSnapshot(mesh, 'xds'), waypoints: { upserts: [] } });
     const t = l7State(store.state, 'shop/waypoint').target(WEB_VIP, 80);
     if (t.kind !== 'service') throw new Error(t.kind);
-    expect(t.policies.map((p) => p.key)).toEqual(['shop/on-gateway', 'shop/on-service']);
-    const other = l7State(store.state, 'shop/other').target(WEB_VIP, 80);
-    if (other.kind !== 'service') throw new Error(other.kind);
-    expect(other.policies.map((p) => p.key)).toEqual(['shop/on-service']);
+    expect(t.policies.map((p) => p.key)).toEqual(['shop/on-service']);
   });
 
   it("with a Waypoint resource, the policies it lists are the waypoint's own, and only those", () => {

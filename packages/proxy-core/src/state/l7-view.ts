@@ -73,42 +73,13 @@ export function l7State(state: ProxyState, waypoint?: string): L7State {
   return view;
 }
 
-function byKey(x: AuthzPolicy, y: AuthzPolicy): number {
-  return x.key < y.key ? -1 : x.key > y.key ? 1 : 0;
-}
-
 function buildView(state: ProxyState, waypoint: string | undefined): L7State {
   const targets = new Map<string, Target>();
 
-  // Policies whose targetRefs name this waypoint's Gateway: `policiesFor` lists them from the
-  // Waypoint resource (weftd sends a waypoint its own). Only a store holding no Waypoint for this
-  // key (@weft/l7's engine tables build meshes that declare no weft-waypoint Gateway) falls back
-  // to matching the Gateway targetRef; with the resource present, it alone decides.
-  let gatewayPolicies: readonly AuthzPolicy[] | undefined;
-  const unlistedGatewayPolicies = (): readonly AuthzPolicy[] => {
-    if (gatewayPolicies !== undefined) return gatewayPolicies;
-    gatewayPolicies = [];
-    if (waypoint !== undefined && !state.waypoints.has(waypoint)) {
-      const [ns, name] = waypoint.split('/');
-      gatewayPolicies = [...state.authorizationPolicies.values()].filter(
-        (p) =>
-          p.scope === 'targets' &&
-          (p.targets ?? []).some((t) => t.kind === 'Gateway' && t.namespace === ns && t.name === name),
-      );
-    }
-    return gatewayPolicies;
-  };
-  const policies = (target: { service: string } | { workload: string }): readonly AuthzPolicy[] => {
-    const selected = policiesFor(state.snapshot(), {
-      ...target,
-      ...(waypoint !== undefined ? { waypoint } : {}),
-    });
-    const extra = unlistedGatewayPolicies();
-    if (extra.length === 0) return selected;
-    const merged = new Map<string, AuthzPolicy>();
-    for (const p of [...selected, ...extra]) merged.set(p.key, p);
-    return [...merged.values()].sort(byKey);
-  };
+  // Policies whose targetRefs name this waypoint's Gateway come from its Waypoint resource
+  // (weftd sends a waypoint its own): `policiesFor` alone decides, nothing is re-selected here.
+  const policies = (target: { service: string } | { workload: string }): readonly AuthzPolicy[] =>
+    policiesFor(state.snapshot(), { ...target, ...(waypoint !== undefined ? { waypoint } : {}) });
 
   const resolve = (ip: string, port: number, key: string): Target => {
     const canonical = normalizeIp(ip) ?? ip;
