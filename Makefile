@@ -44,6 +44,7 @@ bench: build
 	pnpm bench:xds
 	pnpm bench:ambient
 	pnpm bench:waypoint
+	pnpm bench:sidecar
 	pnpm bench:restart
 
 clean:
