@@ -1,7 +1,7 @@
 // The shared scenarios on the local (loopback) driver: real weftd, ztunnel and workload processes.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { LocalDriver } from '../src/drivers/local.ts';
-import { ALL_SCENARIOS } from '../src/scenarios/index.ts';
+import { ALL_SCENARIOS, TABLE_SCENARIOS } from '../src/scenarios/index.ts';
 
 const driver = new LocalDriver({ runtime: process.env.WEFT_E2E_RUNTIME === 'bun' ? 'bun' : 'node' });
 
@@ -13,7 +13,7 @@ describe('local driver', () => {
     await driver.stop();
   });
 
-  for (const scenario of ALL_SCENARIOS) {
+  for (const scenario of [...ALL_SCENARIOS, ...TABLE_SCENARIOS]) {
     it(`${scenario.name}: ${scenario.title}`, async () => {
       await scenario.run(driver, (line) => console.log(`[${scenario.name}] ${line}`));
     });

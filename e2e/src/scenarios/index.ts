@@ -1,3 +1,4 @@
+import { DIFFERENTIAL_SCENARIOS } from './differential.ts';
 import { HYBRID_SCENARIOS } from './hybrid.ts';
 import { L4_SCENARIOS, type Scenario } from './l4.ts';
 import { L7_SCENARIOS } from './l7.ts';
@@ -10,3 +11,9 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...HYBRID_SCENARIOS,
   ...RELIABILITY_SCENARIOS,
 ];
+
+/**
+ * Scenarios the local e2e tier runs after ALL_SCENARIOS but the demo tour leaves out: long tables
+ * that prove agreement rather than show a feature.
+ */
+export const TABLE_SCENARIOS: readonly Scenario[] = [...DIFFERENTIAL_SCENARIOS];
