@@ -43,10 +43,8 @@ const SERVERS: Record<ServerKind, { readonly url: string; readonly port: number;
 /**
  * How a policy attaches to each server. The waypoint-bound echo only by targetRefs on its
  * Service (a selector would also reach echo's ztunnel, which sees the waypoint's identity, not
- * the client's); sidecar-echo by its pod's labels, or by its Service's targetRefs. The table uses
- * only the selector for now: weftd's sidecar view (apps/control-plane/src/xds/sidecar-view.ts)
- * sends a sidecar its pod's own policies but not those of the Services selecting it, which
- * @weft/l7's sidecar-inbound role evaluates, so a Service-attached policy is not enforced there.
+ * the client's); sidecar-echo by its pod's labels, or by its Service's targetRefs (enforced by the
+ * server-side sidecar): the table uses both.
  */
 type SidecarAttach = 'service' | 'selector';
 
@@ -62,7 +60,7 @@ const POLICIES: readonly PolicyCase[] = [
   {
     name: 'deny-admin-path',
     action: 'DENY',
-    sidecarAttach: 'selector',
+    sidecarAttach: 'service',
     rules: `    - to:
         - operation:
             paths: ["/admin", "/admin/*"]`,
@@ -78,7 +76,7 @@ const POLICIES: readonly PolicyCase[] = [
   {
     name: 'deny-header',
     action: 'DENY',
-    sidecarAttach: 'selector',
+    sidecarAttach: 'service',
     rules: `    - when:
         - key: request.headers[x-user]
           values: ["mallory"]`,
@@ -94,7 +92,7 @@ const POLICIES: readonly PolicyCase[] = [
   {
     name: 'deny-namespace',
     action: 'DENY',
-    sidecarAttach: 'selector',
+    sidecarAttach: 'service',
     rules: `    - from:
         - source:
             namespaces: ["hybrid"]`,

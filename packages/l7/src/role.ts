@@ -96,9 +96,8 @@ export interface Applied {
 
 /**
  * Looks up what `decision` names. The L7 view already selected the waypoint's policies for the
- * target (`policiesFor({ service | workload, waypoint })`, plus its Gateway's by targetRef until
- * weftd sends Waypoint resources), so the waypoint reads them from there; the sidecar roles
- * select from the generation's snapshot.
+ * target (`policiesFor({ service | workload, waypoint })`, its own from its Waypoint resource),
+ * so the waypoint reads them from there; the sidecar roles select from the generation's snapshot.
  */
 export function applyRole(decision: RoleDecision, target: Target, state: ProxyState): Applied {
   const routes = decision.routes === 'service' && target.kind === 'service' ? target.routes : undefined;

@@ -37,10 +37,12 @@ describe('sidecarView', () => {
     {
       pod: 'demo/echo-a',
       workload: 'uid-echo-a',
-      // its own selector policy; targetRefs policies are the waypoint's
+      // its own selector policy; echo's targetRefs policy is echo's waypoint's
       authorizations: ['demo/echo-allow-client'],
     },
-    { pod: 'demo/client', workload: 'uid-client', authorizations: [] },
+    // `other` selects the client pod and no waypoint serves it: its targetRefs policy is enforced
+    // by the server-side sidecar
+    { pod: 'demo/client', workload: 'uid-client', authorizations: ['demo/other-deny-delete'] },
     { pod: 'legacy/client', workload: 'uid-legacy-client', authorizations: [] },
   ])('$pod: its own workload and policies', ({ pod, workload, authorizations }) => {
     const view = sidecarView(snapshot, pod);

@@ -6,8 +6,9 @@
 //                  Workload also carries the pod's resolved mTLS mode (peer authentication)
 //   Service        every service (any of them may be called; a service's waypoint binding
 //                  tells the sidecar to send through that waypoint)
-//   Authorization  the policies that apply to its own pod (mesh, namespace, selector scope);
-//                  targetRefs policies are the waypoints' to enforce
+//   Authorization  the policies that apply to its own pod (mesh, namespace, selector scope) and
+//                  those whose targetRefs name a Service selecting it that no waypoint serves:
+//                  the server-side sidecar enforces them (@weft/l7's sidecar-inbound role)
 //   HttpRoutes     the route tables of every service not bound to a waypoint: the sidecar applies
 //                  them itself; a bound service's routes are applied by its waypoint, so the
 //                  sidecar sends such traffic there unrouted (as a ztunnel would)
@@ -67,9 +68,17 @@ export function sidecarView(snapshot: MeshSnapshot | undefined, key: string): Si
   const view = sharedView(snapshot);
   const pod = view.pods.get(key);
   if (pod === undefined) return undefined;
+  const authorizations = new Set(pod.authorizationPolicies);
+  for (const host of pod.services) {
+    const service = snapshot.services[host];
+    // a waypoint-bound service's policies are its waypoint's: behind it, the caller a sidecar
+    // sees is the waypoint, not the client the policy names
+    if (service === undefined || service.waypoint !== undefined) continue;
+    for (const k of service.authorizationPolicies) authorizations.add(k);
+  }
   return {
     workload: pod.uid,
-    authorizations: new Set(pod.authorizationPolicies),
+    authorizations,
     httpRoutes: view.httpRoutes,
     backendPolicies: view.backendPolicies,
   };
