@@ -61,6 +61,7 @@ export {
   type IdentityCerts,
   type IdentityCertsOptions,
 } from './identity/certs.ts';
+export { type ListenAddress, type ListenAddressResult, parseListenAddress } from './net/listen-address.ts';
 export {
   type ConnectOptions,
   closeServer,

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { normalizeIp, parseWorkloadId } from '@weft/policy';
-import type { OutboundTarget } from '@weft/proxy-core';
+import { type ListenAddress, type OutboundTarget, parseListenAddress } from '@weft/proxy-core';
 import { createAccessLogger, createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
-import { createSidecar, type ListenAddress } from './sidecar.ts';
+import { createSidecar } from './sidecar.ts';
 
 const USAGE = `usage: sidecar --pod <namespace/name> --pod-ip <ip> --service-account <sa> (--xds-address <h:p> | --config-file <path>) [options]
   --pod <ns/name>           the pod this proxy serves (ADS node id sidecar~<ns>/<name>)
@@ -35,11 +35,9 @@ function fail(message: string): never {
 }
 
 function hostPort(flag: string, v: string): { host: string; port: number } {
-  const i = v.lastIndexOf(':');
-  const port = Number(v.slice(i + 1));
-  if (i <= 0 || !/^[0-9]+$/.test(v.slice(i + 1)) || port > 65535)
-    fail(`--${flag} ${JSON.stringify(v)} is not host:port`);
-  return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port };
+  const r = parseListenAddress(v);
+  if (!r.ok) fail(`--${flag} ${r.error}`);
+  return r.value;
 }
 
 function address(flag: string, v: string | undefined): ListenAddress | undefined {

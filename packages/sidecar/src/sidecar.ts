@@ -37,6 +37,7 @@ import {
   defaultXdsTypes,
   dumpState,
   type IdentityCerts,
+  type ListenAddress,
   loadConfigFile,
   type OutboundTarget,
   roundRobinPicker,
@@ -60,10 +61,7 @@ import {
 import { createSidecarInbound, firstContainerPort, type InboundOriginalPort } from './inbound.ts';
 import { createSidecarOutbound, type OutboundOriginalDestination } from './outbound.ts';
 
-export interface ListenAddress {
-  readonly host?: string;
-  readonly port?: number;
-}
+export type { ListenAddress };
 
 export interface SidecarConfig {
   /** The pod, "namespace/name" (the ADS node id is sidecar~<namespace>/<name>). */

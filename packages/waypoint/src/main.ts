@@ -2,8 +2,9 @@
 // The waypoint binary: parses flags and calls createWaypoint. Nothing else lives here.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { type ListenAddress, parseListenAddress } from '@weft/proxy-core';
 import { createAccessLogger, createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
-import { createWaypoint, type ListenAddress } from './server/waypoint.ts';
+import { createWaypoint } from './server/waypoint.ts';
 
 const USAGE = `usage: waypoint --name <namespace/name> (--xds-address <h:p> | --config-file <path>) [options]
   --name <ns/name>          the waypoint Gateway this proxy serves
@@ -22,13 +23,12 @@ const USAGE = `usage: waypoint --name <namespace/name> (--xds-address <h:p> | --
 
 function address(flag: string, v: string | undefined): ListenAddress | undefined {
   if (v === undefined) return undefined;
-  const i = v.lastIndexOf(':');
-  const port = Number(v.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`waypoint: --${flag} ${JSON.stringify(v)} is not host:port\n`);
+  const r = parseListenAddress(v);
+  if (!r.ok) {
+    process.stderr.write(`waypoint: --${flag} ${r.error}\n`);
     process.exit(2);
   }
-  return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port };
+  return r.value;
 }
 
 function portFlag(flag: string, v: string | undefined): number | undefined {

@@ -27,6 +27,7 @@ import {
   createStateStore,
   defaultXdsTypes,
   dumpState,
+  type ListenAddress,
   loadConfigFile,
   type StateStore,
   startXdsSource,
@@ -37,10 +38,7 @@ import { createRegistry, noopLogger } from '@weft/telemetry';
 import { closeServer, createSmallServer, json, listen, metricsServer, text } from './admin.ts';
 import { startCertificates, type WaypointCertificates } from './identity.ts';
 
-export interface ListenAddress {
-  readonly host?: string;
-  readonly port?: number;
-}
+export type { ListenAddress };
 
 export interface WaypointConfig {
   /** The waypoint Gateway, "namespace/name": policies naming it apply. */
