@@ -1,0 +1,1 @@
+console.log("linux-net: addon build not written yet");
