@@ -65,6 +65,7 @@ export { planTcp, type TcpPlan } from './listener/tcp-plan.ts';
 export {
   type Applied,
   applyRole,
+  componentFor,
   decideRole,
   ENGINE_ROLES,
   type EngineRole,

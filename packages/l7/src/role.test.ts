@@ -2,7 +2,7 @@ import type { PolicyTarget } from '@weft/policy';
 import { authorizationPolicy, httpRoute, waypointGateway } from '@weft/policy/testing';
 import { applyUpdate, batchFromSnapshot, createStateStore, l7State } from '@weft/proxy-core';
 import { describe, expect, it } from 'vitest';
-import { applyRole, decideRole, ENGINE_ROLES, type EngineRole, reporterFor } from './role.ts';
+import { applyRole, componentFor, decideRole, ENGINE_ROLES, type EngineRole, reporterFor } from './role.ts';
 import { SHOP, serviceWith, WEB_HOST, WEB_VIP } from './test-support/mesh.ts';
 import { compileMesh } from './testing/harness.ts';
 
@@ -98,5 +98,6 @@ describe('what each role applies', () => {
 
   it('names the reporter of Istio metrics after the role', () => {
     expect(ENGINE_ROLES.map(reporterFor)).toEqual(['waypoint', 'destination', 'source']);
+    expect(ENGINE_ROLES.map(componentFor)).toEqual(['waypoint', 'sidecar', 'sidecar']);
   });
 });

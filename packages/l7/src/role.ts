@@ -40,6 +40,14 @@ export function reporterFor(role: EngineRole): Reporter {
 }
 
 /**
+ * The `component` of Weft's own metrics for a role: `weft_waypoint_*` for a waypoint,
+ * `weft_sidecar_*` for both engines of a sidecar (they share the sidecar's registry).
+ */
+export function componentFor(role: EngineRole): 'waypoint' | 'sidecar' {
+  return role === 'waypoint' ? 'waypoint' : 'sidecar';
+}
+
+/**
  * What `role` applies to a request for `target`. `waypoint` is the waypoint's own key
  * ("namespace/name"), when the engine is one.
  *

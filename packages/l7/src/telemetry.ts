@@ -20,7 +20,10 @@ import {
 } from '@weft/telemetry';
 import type { L7Request } from './http/message.ts';
 
-/** Every way the engine refuses input; each is counted in weft_rejected_total{component="waypoint"}. */
+/**
+ * Every way the engine refuses input; each is counted in weft_rejected_total{component}, where
+ * component is "waypoint" or "sidecar" (see `componentFor`).
+ */
 export const REJECT_REASONS = [
   /** Content-Length with Transfer-Encoding, repeated Content-Length, bad Transfer-Encoding. */
   'request_smuggling',
@@ -82,6 +85,8 @@ export interface EngineTelemetry {
 export interface TelemetryOptions {
   readonly registry?: MetricsRegistry;
   readonly reporter?: Reporter;
+  /** `component` of Weft's own metrics (weft_<component>_*, weft_rejected_total). Default waypoint. */
+  readonly component?: 'waypoint' | 'sidecar';
   readonly accessLog?: AccessLogger | undefined;
 }
 
@@ -107,21 +112,22 @@ function workloadIdentity(state: L7State, uid: string | undefined): string | und
 export function createEngineTelemetry(options: TelemetryOptions = {}): EngineTelemetry {
   const registry = options.registry ?? createRegistry();
   const metrics = createMeshMetrics(registry);
-  const rejects = rejectCounter<RejectReason>('waypoint', registry);
+  const component = options.component ?? 'waypoint';
+  const rejects = rejectCounter<RejectReason>(component, registry);
   const reporter = options.reporter ?? 'waypoint';
   const accessLog = options.accessLog;
   const retries = weftCounter(registry, {
-    component: 'waypoint',
+    component,
     name: 'upstream_retries',
     help: 'Upstream retries.',
   });
   const ejections = weftCounter(registry, {
-    component: 'waypoint',
+    component,
     name: 'outlier_ejections',
     help: 'Endpoints ejected by outlier detection.',
   });
   const mirror = weftCounter(registry, {
-    component: 'waypoint',
+    component,
     name: 'mirrored_requests',
     help: 'Mirrored request copies, by outcome.',
     labelNames: ['outcome'] as const,

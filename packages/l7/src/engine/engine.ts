@@ -29,7 +29,7 @@ import type {
   L7Response,
   RequestContext,
 } from '../http/message.ts';
-import { type Applied, applyRole, decideRole, type EngineRole, reporterFor } from '../role.ts';
+import { type Applied, applyRole, componentFor, decideRole, type EngineRole, reporterFor } from '../role.ts';
 import {
   type Cancellation,
   type Clock,
@@ -212,6 +212,7 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
   const telemetry = createEngineTelemetry({
     ...(deps.registry !== undefined ? { registry: deps.registry } : {}),
     reporter: reporterFor(role),
+    component: componentFor(role),
     accessLog: deps.accessLog,
   });
   const upstreams = createUpstreams({
