@@ -1,6 +1,7 @@
 // @weft/proxy-core: what every Weft proxy shares. One state store and the config sources that
 // write it, the pure inbound/outbound/waypoint decisions (the data-plane mode served is a
-// parameter), identity certificates, the SocketFactory, ports and the admin HTTP endpoint.
+// parameter), identity certificates, the SocketFactory, listener reconciliation, ports and the
+// admin HTTP endpoint.
 
 export {
   createHttpEndpoint,
@@ -61,6 +62,12 @@ export {
   type IdentityCerts,
   type IdentityCertsOptions,
 } from './identity/certs.ts';
+export {
+  createListenerReconciler,
+  type ListenerReconciler,
+  type ListenerReconcilerOptions,
+  type ReconciledListener,
+} from './listeners/reconciler.ts';
 export { type ListenAddress, type ListenAddressResult, parseListenAddress } from './net/listen-address.ts';
 export {
   type ConnectOptions,

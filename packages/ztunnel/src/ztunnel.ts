@@ -14,6 +14,7 @@ import {
   closeServer,
   createHttpEndpoint,
   createIdentityCerts,
+  createListenerReconciler,
   createLocalSocketFactory,
   createStateStore,
   DEFAULT_PORTS,
@@ -157,7 +158,6 @@ export interface Ztunnel {
 }
 
 interface WorkloadListeners {
-  readonly fingerprint: string;
   readonly workload: Workload;
   readonly hbone: InboundHbone;
   readonly plaintext: InboundPlaintext;
@@ -267,8 +267,6 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   );
 
   const nodeServers: Server[] = [];
-  const workloadListeners = new Map<string, WorkloadListeners>();
-  const listenerErrors = new Map<string, string>();
   let xds: XdsSource | undefined;
   let closed = false;
 
@@ -297,7 +295,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
     store.state.workloadsOnNode(config.nodeName).filter((w) => w.mode === ZTUNNEL_MODE && w.ips.length > 0);
   const fingerprint = (w: Workload) => `${w.uid}|${w.ips[0]}|${w.identity}`;
 
-  async function openWorkload(w: Workload): Promise<void> {
+  async function openWorkload(w: Workload): Promise<WorkloadListeners> {
     const ip = normalizeIp(w.ips[0] ?? '') as string;
     const hbone = createInboundHbone({
       workload: w,
@@ -342,21 +340,14 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
     } catch (err) {
       for (const s of servers) await closeServer(s);
       await hbone.close(0);
-      listenerErrors.set(w.uid, (err as Error).message);
-      logger.warn('workload listeners failed', {
-        workload: `${w.namespace}/${w.name}`,
-        ip,
-        error: (err as Error).message,
-      });
-      return;
+      throw err;
     }
-    listenerErrors.delete(w.uid);
     const port = (s: Server, fallback: number) => {
       const a = s.address();
       return typeof a === 'object' && a !== null ? a.port : fallback;
     };
-    workloadListeners.set(w.uid, {
-      fingerprint: fingerprint(w),
+    logger.info('workload enrolled', { workload: `${w.namespace}/${w.name}`, ip, identity: w.identity });
+    return {
       workload: w,
       hbone,
       plaintext,
@@ -365,49 +356,41 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
         hbone: { ip, port: port(servers[0] as Server, ports.hbone) },
         plaintext: { ip, port: port(servers[1] as Server, ports.inboundPlaintext) },
       },
-    });
-    logger.info('workload enrolled', { workload: `${w.namespace}/${w.name}`, ip, identity: w.identity });
+    };
   }
 
   async function closeWorkload(l: WorkloadListeners, graceMs: number): Promise<void> {
-    workloadListeners.delete(l.workload.uid);
     await Promise.all(l.servers.map((s) => closeServer(s)));
     l.plaintext.close();
     await l.hbone.close(graceMs);
   }
 
-  // Reconciles run one at a time; a change during a run schedules one more.
-  let reconciling: Promise<void> | undefined;
-  let again = false;
-  function reconcile(): Promise<void> {
-    if (reconciling !== undefined) {
-      again = true;
-      return reconciling;
-    }
-    reconciling = (async () => {
-      do {
-        again = false;
-        if (closed) return;
-        const want = new Map(localWorkloads().map((w) => [w.uid, w]));
-        identities.reconcile(new Set([...want.values()].map((w) => w.identity)));
-        for (const [uid, l] of [...workloadListeners]) {
-          const w = want.get(uid);
-          if (w === undefined || fingerprint(w) !== l.fingerprint) await closeWorkload(l, 1000);
-        }
-        for (const w of want.values()) {
-          if (!workloadListeners.has(w.uid) && !closed) await openWorkload(w);
-        }
-        for (const uid of [...listenerErrors.keys()]) if (!want.has(uid)) listenerErrors.delete(uid);
-      } while (again && !closed);
-    })().finally(() => {
-      reconciling = undefined;
-    });
-    return reconciling;
-  }
+  // proxy-core's reconciler decides when listeners open and close; this file decides what they are.
+  const listeners = createListenerReconciler<Workload, WorkloadListeners>({
+    key: (w) => w.uid,
+    fingerprint,
+    open: openWorkload,
+    close: closeWorkload,
+    onError: (uid, err, phase) => {
+      const w = store.state.workloads.get(uid);
+      logger.warn(phase === 'open' ? 'workload listeners failed' : 'workload listeners close failed', {
+        workload: w !== undefined ? `${w.namespace}/${w.name}` : uid,
+        ...(w !== undefined ? { ip: w.ips[0] } : {}),
+        error: err.message,
+      });
+    },
+  });
+  const workloadListeners = () => new Map([...listeners.entries()].map(([uid, l]) => [uid, l.handle]));
+  const reconcile = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    const want = localWorkloads();
+    identities.reconcile(new Set(want.map((w) => w.identity)));
+    return listeners.reconcile(want);
+  };
   // Open tunnels are decided again on every change: a pooled tunnel (a waypoint's) that the new
   // policy refuses is reset rather than kept.
   const unsubscribe = store.subscribe(() => {
-    for (const l of workloadListeners.values()) l.hbone.revalidate();
+    for (const l of listeners.entries().values()) l.handle.hbone.revalidate();
     void reconcile();
   });
 
@@ -418,7 +401,9 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
     if (!store.state.synced) reasons.push('config not synced');
     const want = localWorkloads();
     if (!identities.ready()) reasons.push('certificates pending');
-    const missing = want.filter((w) => !workloadListeners.has(w.uid)).map((w) => `${w.namespace}/${w.name}`);
+    const missing = want
+      .filter((w) => listeners.get(w.uid) === undefined)
+      .map((w) => `${w.namespace}/${w.name}`);
     if (missing.length > 0) reasons.push(`listeners pending: ${missing.join(', ')}`);
     return reasons;
   };
@@ -447,8 +432,8 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
           node: { name: config.nodeName, ip: nodeIp },
           ...dumpState(store),
           ...(xds !== undefined ? { xds: xds.status() } : {}),
-          listeners: Object.fromEntries([...workloadListeners].map(([uid, l]) => [uid, l.addresses])),
-          listenerErrors: Object.fromEntries(listenerErrors),
+          listeners: Object.fromEntries([...workloadListeners()].map(([uid, l]) => [uid, l.addresses])),
+          listenerErrors: Object.fromEntries(listeners.errors()),
         }),
       '/certs': (_req, res) => sendJson(res, 200, { certificates: identities.list() }),
       '/connections': (_req, res) =>
@@ -501,7 +486,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
     get addresses() {
       return {
         ...addresses,
-        workloads: Object.fromEntries([...workloadListeners].map(([uid, l]) => [uid, l.addresses])),
+        workloads: Object.fromEntries([...workloadListeners()].map(([uid, l]) => [uid, l.addresses])),
       };
     },
     store,
@@ -517,12 +502,11 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
       clearInterval(readyTimer);
       unsubscribe();
       xds?.close();
-      await reconciling;
       await Promise.all(nodeServers.map((s) => closeServer(s)));
       socks5.close();
       capture.close();
       for (const f of forwarders) f.close();
-      await Promise.all([...workloadListeners.values()].map((l) => closeWorkload(l, 0)));
+      await listeners.close(0);
       await hboneClient.close({ graceMs: 0 });
       identities.close();
       caClient?.close();
