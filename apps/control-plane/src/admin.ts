@@ -29,6 +29,8 @@ export interface AdminDeps {
   configDump(): unknown;
   syncz(): unknown;
   configStatus(): unknown;
+  /** The MutatingWebhookConfiguration for the injection webhook (undefined when it is off). */
+  injectionWebhookConfig?(): unknown;
   readonly authenticators: readonly Authenticator[];
   /** Require a token on /debug/* (default true). */
   readonly debugAuth: boolean;
@@ -110,6 +112,11 @@ export async function startAdmin(address: string, deps: AdminDeps): Promise<Admi
   app.get('/debug/config_dump', { preHandler: requireAdmin }, async () => deps.configDump());
   app.get('/debug/syncz', { preHandler: requireAdmin }, async () => deps.syncz());
   app.get('/debug/config_status', { preHandler: requireAdmin }, async () => deps.configStatus());
+  app.get('/debug/injection_webhook_config', { preHandler: requireAdmin }, async (_req, reply) => {
+    const cfg = deps.injectionWebhookConfig?.();
+    if (cfg === undefined) return reply.code(404).send({ error: 'the injection webhook is off' });
+    return cfg;
+  });
 
   const sep = address.lastIndexOf(':');
   const host = address.slice(0, sep).replace(/^\[|\]$/g, '');

@@ -163,6 +163,17 @@ describe('weftd, local mode', () => {
     expect(proxy.handler.count(W.workload)).toBe(3);
   });
 
+  it('serves the injection MutatingWebhookConfiguration with its own trust bundle, to admins only', async () => {
+    const path = '/debug/injection_webhook_config';
+    expect((await http(t.cp.addresses.admin, path)).status).toBe(401);
+    const res = await http(t.cp.addresses.admin, path, TEST_TOKENS.admin);
+    expect(res.status).toBe(200);
+    const cfg = res.json() as { kind: string; webhooks: { clientConfig: { caBundle: string } }[] };
+    expect(cfg.kind).toBe('MutatingWebhookConfiguration');
+    for (const h of cfg.webhooks)
+      expect(Buffer.from(h.clientConfig.caBundle, 'base64').toString()).toBe(t.cp.trustBundlePem);
+  });
+
   it('keeps the last valid version of an object while its new version is invalid', async () => {
     await writeManifest(t.dir, 'deny.yaml', [
       {

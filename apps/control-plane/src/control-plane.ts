@@ -23,6 +23,7 @@ import { type CompiledSnapshot, CompileLoop, type ConfigStatus } from './compile
 import { createGrpcServer, type GrpcServerOptions, listenGrpc, streamCaller } from './grpc-server.ts';
 import type { InjectOptions } from './injection/inject.ts';
 import { startInjectionWebhook } from './injection/webhook.ts';
+import { webhookConfiguration } from './injection/webhook-config.ts';
 import { WeftdMetrics } from './metrics.ts';
 import {
   type Clock,
@@ -333,6 +334,7 @@ export async function createControlPlane(
         };
       });
     const ready = () => listening && current !== undefined;
+    const injectionOn = (config.injectionAddress ?? '127.0.0.1:15017') !== false;
     const admin = await startAdmin(config.adminAddress ?? '127.0.0.1:15014', {
       ready,
       registry: metrics.registry,
@@ -351,6 +353,8 @@ export async function createControlPlane(
       configDump: () => current ?? {},
       syncz: () => ({ proxies: syncz() }),
       configStatus: () => loop.status(),
+      injectionWebhookConfig: () =>
+        injectionOn ? webhookConfiguration({ caBundlePem: ca.trustBundlePem }) : undefined,
       authenticators,
       debugAuth: config.debugAuth ?? true,
       adminNamespaces: config.adminNamespaces ?? ['weft-system'],
