@@ -649,6 +649,34 @@ static napi_value OriginalDst(napi_env env, napi_callback_info info) {
   return make_addr_ok(env, ip, ntohs(dst.sin6_port), 6);
 }
 
+// ---- localAddress(fd) -----------------------------------------------------------------------
+
+static napi_value LocalAddress(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  ln_err e = {0};
+  int fd;
+  if (!arg_fd(env, argv[0], &fd, &e)) return make_err(env, &e);
+  struct sockaddr_storage self;
+  socklen_t selflen = sizeof(self);
+  if (getsockname(fd, (struct sockaddr *)&self, &selflen) != 0) {
+    set_err(&e, errno, "getsockname fd %d", fd);
+    return make_err(env, &e);
+  }
+  char ip[INET6_ADDRSTRLEN];
+  if (self.ss_family == AF_INET) {
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&self;
+    inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof(ip));
+    return make_addr_ok(env, ip, ntohs(v4->sin_port), 4);
+  }
+  if (self.ss_family == AF_INET6) {
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&self;
+    inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof(ip));
+    return make_addr_ok(env, ip, ntohs(v6->sin6_port), 6);
+  }
+  set_err(&e, EAFNOSUPPORT, "getsockname fd %d: not an IP socket", fd);
+  return make_err(env, &e);
+}
+
 // ---- setMark(fd, mark) / getMark(fd) --------------------------------------------------------
 
 static napi_value SetMark(napi_env env, napi_callback_info info) {
@@ -689,6 +717,7 @@ NAPI_MODULE_INIT() {
       {"originalDst", NULL, OriginalDst, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMark", NULL, SetMark, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getMark", NULL, GetMark, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"localAddress", NULL, LocalAddress, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

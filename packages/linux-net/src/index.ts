@@ -121,6 +121,7 @@ interface Addon {
   originalDst(fd: number): RawResult<OriginalDst>;
   setMark(fd: number, mark: number): RawResult<undefined>;
   getMark(fd: number): RawResult<number>;
+  localAddress(fd: number): RawResult<OriginalDst>;
 }
 
 const ADDON_PATH = '../build/Release/linux_net.node';
@@ -291,6 +292,14 @@ export function getMark(fd: number): NetResult<number> {
   return addon.getMark(fd);
 }
 
+/** The address a socket is bound to (getsockname). */
+export function localAddress(fd: number): NetResult<OriginalDst> {
+  const problem = checkInt('fd', fd, 0, 2 ** 31 - 1);
+  if (problem) return invalid(`localAddress: ${problem}`);
+  if (!addon) return unavailable('localAddress');
+  return addon.localAddress(fd);
+}
+
 /**
  * The fd under a net.Socket: Node's socket._handle.fd (Bun exposes the same for the sockets its
  * net.Server accepts). undefined where the runtime hides it or the socket has no fd yet.
@@ -335,6 +344,22 @@ function adoptConnectedFd(fd: number): Socket {
   return new Socket({ fd, allowHalfOpen: true, readable: true, writable: true });
 }
 
+// Bun's node:http and node:https servers are not net.Servers there and ignore listen({ fd }): they
+// open a new listener on a random port of every address in the current namespace. Refused before
+// an fd is made. (Bun's net.Server, tls.Server and http2 servers do adopt the fd.)
+function refuseServer(server: Server): LinuxNetError | undefined {
+  // typed as net.Server, but not one at run time on Bun
+  const candidate: unknown = server;
+  if (!isBun || candidate instanceof Server) return undefined;
+  const kind = (candidate as { constructor?: { name?: string } }).constructor?.name ?? 'server';
+  return new LinuxNetError(
+    'ENOTSUP',
+    ENOTSUP,
+    `listen: on Bun, a ${kind} ignores listen({ fd }) and would listen in the ` +
+      'current namespace instead; only net.Server (and servers built on it) can listen inside a namespace',
+  );
+}
+
 /**
  * A SocketFactory (structurally @weft/proxy-core's) whose listeners and upstream connections
  * live in the namespace at `netnsPath`. Errors reject with a LinuxNetError whose `code` is the
@@ -350,6 +375,8 @@ export function createNetnsSocketFactory(
       if (opts.server?.listening) {
         return Promise.reject(new LinuxNetError('EINVAL', EINVAL, 'listen: the server already listens'));
       }
+      const refusal = opts.server ? refuseServer(opts.server) : undefined;
+      if (refusal) return Promise.reject(refusal);
       const r = listenInNetns(netnsPath, {
         host: addr.ip,
         port: addr.port,
@@ -372,7 +399,25 @@ export function createNetnsSocketFactory(
           server.off('error', onError);
           // A later accept error (EMFILE) must not crash the process.
           server.on('error', () => {});
-          resolve(server);
+          // Never hand out a server that listens somewhere else than our socket (a runtime that
+          // ignores { fd } opens a fresh listener in the current namespace instead).
+          const ours = addon?.localAddress(fd);
+          const got = server.address();
+          const theirs = typeof got === 'object' && got !== null ? got.port : undefined;
+          if (ours?.ok && ours.value.port === theirs) {
+            resolve(server);
+            return;
+          }
+          server.close();
+          closeQuietly(fd);
+          reject(
+            new LinuxNetError(
+              'ENOTSUP',
+              ENOTSUP,
+              `listen ${hostPort(addr.ip, addr.port)}: the server did not adopt the namespace socket ` +
+                `(it listens on port ${String(theirs)}); this runtime cannot listen on an fd with it`,
+            ),
+          );
         });
       });
     },
