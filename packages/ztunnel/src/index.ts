@@ -69,12 +69,16 @@ export {
   type XdsWorkload,
 } from '@weft/proxy-core';
 export { firstContainerPort, type InboundOriginalDestination } from './inbound/plaintext.ts';
+export { type EnrolledPod, podKey } from './inpod/enrollment.ts';
+export { DEFAULT_INPOD_MARK, type InPodNet, type InPodNetResult, loadLinuxNet } from './inpod/net.ts';
 export type { OriginalDestination } from './outbound/capture.ts';
 export type { AppPeer, HboneConnector } from './outbound/execute.ts';
 export type { ConnectionRecord, RejectReason, ZtunnelTelemetry } from './telemetry.ts';
 export {
   createZtunnel,
   DEFAULT_PORTS,
+  type ForwardConfig,
+  type InPodConfig,
   type Ztunnel,
   type ZtunnelAddresses,
   type ZtunnelConfig,

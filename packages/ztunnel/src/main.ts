@@ -9,6 +9,13 @@ import { createZtunnel, type ForwardConfig } from './ztunnel.ts';
 const USAGE = `usage: ztunnel --node <name> --node-ip <ip> [options]
   --node <name>            Kubernetes node name (which workloads are local)
   --node-ip <ip>           the node's address for SOCKS5/admin/metrics/readiness listeners
+                           (loopback unless --allow-non-loopback or --node-agent-socket)
+  --allow-non-loopback     let the node-level listeners bind a non-loopback --node-ip
+  --node-agent-socket <path>
+                           in-pod mode: enroll pods from the node agent on this unix socket and
+                           open their 15001/15006/15008 listeners inside each pod netns
+                           (needs root and @weft/linux-net)
+  --inpod-mark <n>         SO_MARK of ztunnel's sockets in pod netns (default 1337 = 0x539)
   --xds-address <h:p>      weftd ADS address (also the CA unless --ca-address)
   --ca-address <h:p>       CA address
   --token-file <path>      bearer token for the CA and xDS
@@ -36,6 +43,9 @@ const { values } = parseArgs({
     'log-level': { type: 'string' },
     'access-log': { type: 'string' },
     forward: { type: 'string', multiple: true },
+    'allow-non-loopback': { type: 'boolean' },
+    'node-agent-socket': { type: 'string' },
+    'inpod-mark': { type: 'string' },
     help: { type: 'boolean' },
   },
   strict: true,
@@ -59,6 +69,19 @@ for (const spec of values.forward ?? []) {
   }
   forwards.push(parsed.value);
 }
+let mark: number | undefined;
+if (values['inpod-mark'] !== undefined) {
+  const text = values['inpod-mark'];
+  mark = /^(0x[0-9a-fA-F]{1,8}|[0-9]{1,10})$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(mark) || mark <= 0 || mark > 0xffffffff) {
+    process.stderr.write(`ztunnel: --inpod-mark ${JSON.stringify(text)}: not a packet mark (1..2^32-1)\n`);
+    process.exit(2);
+  }
+}
+if (mark !== undefined && values['node-agent-socket'] === undefined) {
+  process.stderr.write('ztunnel: --inpod-mark needs --node-agent-socket\n');
+  process.exit(2);
+}
 const lb = values.lb === 'random' ? 'random' : 'round-robin';
 
 const ztunnel = await createZtunnel(
@@ -73,13 +96,27 @@ const ztunnel = await createZtunnel(
     ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
     accessLogFormat: values['access-log'] === 'json' ? 'json' : 'kv',
     forwards,
+    ...(values['allow-non-loopback'] === true ? { allowNonLoopback: true } : {}),
+    ...(values['node-agent-socket'] !== undefined
+      ? {
+          inPod: {
+            nodeAgentSocket: values['node-agent-socket'],
+            ...(mark !== undefined ? { mark } : {}),
+          },
+        }
+      : {}),
   },
   {
     logger,
     accessLog: streamSink(process.stdout),
     xdsTypes: defaultXdsTypes(),
   },
-);
+).catch((err: unknown) => {
+  // A config the process cannot start with (in-pod mode without @weft/linux-net, a bad address):
+  // one clear line, no stack.
+  process.stderr.write(`ztunnel: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
 logger.info('ztunnel started', {
   admin: `${ztunnel.addresses.admin.ip}:${ztunnel.addresses.admin.port}`,
   socks5: `${ztunnel.addresses.socks5.ip}:${ztunnel.addresses.socks5.port}`,

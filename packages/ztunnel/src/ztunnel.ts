@@ -5,9 +5,15 @@
 // loopback address (SOCKS5 15080, outbound capture 15001, admin 15000, metrics 15020, readiness
 // 15021) and, for each local ambient workload, HBONE 15008 and plaintext 15006 on the workload's
 // own IP, as the in-pod model opens them inside each pod's network namespace.
+//
+// In-pod mode (config.inPod): the node agent enrolls pods over a unix socket; for each enrolled
+// pod whose workload is local and ambient, 15008/15006/15001 open inside the pod's network
+// namespace (workload-listeners.ts) and every upstream socket for the pod starts there, marked.
+// Node-level listeners stay on nodeIp, which may then be a non-loopback node address.
 import { readFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { type CertificateSource, type CertManager, createCaClient } from '@weft/ca/client';
+import { connectNodeAgent } from '@weft/cni/protocol';
 import { createHboneClient, type HboneClient } from '@weft/hbone';
 import { DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, normalizeIp, type Workload } from '@weft/policy';
 import {
@@ -47,17 +53,23 @@ import {
   metricsHandler,
   noopLogger,
 } from '@weft/telemetry';
-import { createInboundHbone, type InboundHbone } from './inbound/hbone.ts';
-import {
-  createInboundPlaintext,
-  type InboundOriginalDestination,
-  type InboundPlaintext,
-} from './inbound/plaintext.ts';
+import type { InboundOriginalDestination } from './inbound/plaintext.ts';
+import { createPodEnrollment, type EnrolledPod, podKey } from './inpod/enrollment.ts';
+import { DEFAULT_INPOD_MARK, type InPodNet, loadLinuxNet } from './inpod/net.ts';
 import { ZTUNNEL_MODE } from './mode.ts';
 import { createCaptureServer, type OriginalDestination } from './outbound/capture.ts';
 import { createOutboundExecutor } from './outbound/execute.ts';
 import { createSocks5Server } from './outbound/socks5.ts';
 import { createZtunnelTelemetry, type ZtunnelTelemetry } from './telemetry.ts';
+import {
+  type InPodListenerOptions,
+  openLocalWorkload,
+  openPodWorkload,
+  type WorkloadItem,
+  type WorkloadListenerContext,
+  type WorkloadListeners,
+  workloadFingerprint,
+} from './workload-listeners.ts';
 
 export { DEFAULT_PORTS } from '@weft/proxy-core';
 
@@ -102,6 +114,28 @@ export interface ZtunnelConfig {
    * For clients that cannot use SOCKS5 or bind a source address (load generators, browsers).
    */
   readonly forwards?: readonly ForwardConfig[];
+  /**
+   * Let the node-level listeners (admin, metrics, readiness, SOCKS5, forwards) bind a
+   * non-loopback nodeIp, e.g. a node network namespace's own address. Implied by inPod.
+   */
+  readonly allowNonLoopback?: boolean;
+  /**
+   * In-pod mode (ambient with real interception): the node agent enrolls pods over
+   * `nodeAgentSocket` (@weft/cni/protocol) and ztunnel opens each enrolled pod's 15001/15006/15008
+   * listeners inside the pod's network namespace through @weft/linux-net.
+   */
+  readonly inPod?: InPodConfig;
+}
+
+export interface InPodConfig {
+  /** The node agent's unix socket. */
+  readonly nodeAgentSocket: string;
+  /** SO_MARK on ztunnel's sockets in pod netns (the rules skip it). Default 1337 (0x539). */
+  readonly mark?: number;
+  /** How long an add waits for the mesh config to name the pod's workload. Default 5 s. */
+  readonly workloadWaitMs?: number;
+  /** Reconnect backoff to the node agent (ms). */
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
 }
 
 export interface ForwardConfig {
@@ -131,6 +165,8 @@ export interface ZtunnelDeps {
   readonly outboundOriginalDestination?: OriginalDestination;
   /** Original destination port of plaintext inbound connections; default the first container port. */
   readonly inboundOriginalDestination?: InboundOriginalDestination;
+  /** In-pod mode's sockets in pod netns and SO_ORIGINAL_DST; default @weft/linux-net. */
+  readonly inPodNet?: InPodNet;
 }
 
 export interface ZtunnelAddresses {
@@ -157,14 +193,6 @@ export interface Ztunnel {
   close(): Promise<void>;
 }
 
-interface WorkloadListeners {
-  readonly workload: Workload;
-  readonly hbone: InboundHbone;
-  readonly plaintext: InboundPlaintext;
-  readonly servers: Server[];
-  readonly addresses: { hbone: SocketAddress; plaintext: SocketAddress };
-}
-
 function readToken(path: string): string | undefined {
   try {
     const t = readFileSync(path, 'utf8').trim();
@@ -181,7 +209,24 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   const ports: ZtunnelPorts = { ...DEFAULT_PORTS, ...config.ports };
   const proxyPorts = proxyOwnedPorts(ports);
   const logger = deps.logger ?? noopLogger;
-  const sockets = deps.sockets ?? createLocalSocketFactory();
+  let inPod: InPodListenerOptions | undefined;
+  const mark = config.inPod?.mark ?? DEFAULT_INPOD_MARK;
+  if (config.inPod !== undefined) {
+    if (config.inPod.nodeAgentSocket === '') throw new Error('inPod.nodeAgentSocket: empty');
+    if (!Number.isInteger(mark) || mark <= 0 || mark > 0xffffffff) {
+      throw new Error(`inPod.mark: ${mark} is not a packet mark (1..2^32-1)`);
+    }
+    let net = deps.inPodNet;
+    if (net === undefined) {
+      const loaded = await loadLinuxNet();
+      if (!loaded.ok) throw new Error(`in-pod mode cannot start: ${loaded.reason}`);
+      net = loaded.net;
+    }
+    inPod = { net, mark };
+  }
+  const sockets =
+    deps.sockets ??
+    createLocalSocketFactory({ allowNonLoopback: config.allowNonLoopback === true || inPod !== undefined });
   const registry = deps.registry ?? createRegistry();
   const trustDomain = config.trustDomain ?? DEFAULT_TRUST_DOMAIN;
   const store =
@@ -293,84 +338,60 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
 
   const localWorkloads = () =>
     store.state.workloadsOnNode(config.nodeName).filter((w) => w.mode === ZTUNNEL_MODE && w.ips.length > 0);
-  const fingerprint = (w: Workload) => `${w.uid}|${w.ips[0]}|${w.identity}`;
+  const listenerContext: WorkloadListenerContext = {
+    nodeName: config.nodeName,
+    state,
+    certs: identities.certs,
+    telemetry,
+    logger,
+    trustDomain,
+    ports,
+    proxyPorts,
+    pick,
+    ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
+    ...(config.maxHandshakes !== undefined ? { maxHandshakes: config.maxHandshakes } : {}),
+    ...(config.hboneHandshakeTimeoutMs !== undefined
+      ? { hboneHandshakeTimeoutMs: config.hboneHandshakeTimeoutMs }
+      : {}),
+    ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
+    ...(deps.inboundOriginalDestination !== undefined
+      ? { inboundOriginalDestination: deps.inboundOriginalDestination }
+      : {}),
+  };
 
-  async function openWorkload(w: Workload): Promise<WorkloadListeners> {
-    const ip = normalizeIp(w.ips[0] ?? '') as string;
-    const hbone = createInboundHbone({
-      workload: w,
-      nodeName: config.nodeName,
-      state,
-      certs: identities.certs,
-      sockets,
-      telemetry,
-      logger,
-      trustDomain,
-      proxyPorts,
-      limits: {
-        ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
-        ...(config.maxHandshakes !== undefined ? { maxPendingHandshakes: config.maxHandshakes } : {}),
-        ...(config.hboneHandshakeTimeoutMs !== undefined
-          ? { handshakeTimeoutMs: config.hboneHandshakeTimeoutMs }
-          : {}),
-      },
-    });
-    const plaintext = createInboundPlaintext({
-      workload: w,
-      nodeName: config.nodeName,
-      state,
-      sockets,
-      telemetry,
-      logger,
-      proxyPorts,
-      ...(deps.inboundOriginalDestination !== undefined
-        ? { originalDestination: deps.inboundOriginalDestination }
-        : {}),
-      ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
-      ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
-    });
-    const servers: Server[] = [];
-    try {
-      const h = await sockets.listen({ ip, port: ports.hbone });
-      h.on('connection', (s: Socket) => hbone.handleConnection(s));
-      servers.push(h);
-      const p = await sockets.listen({ ip, port: ports.inboundPlaintext });
-      p.on('connection', (s: Socket) => plaintext.handleConnection(s));
-      servers.push(p);
-    } catch (err) {
-      for (const s of servers) await closeServer(s);
-      await hbone.close(0);
-      throw err;
+  // In-pod mode: only pods the node agent enrolled get listeners, inside their netns.
+  const enrollment =
+    inPod === undefined
+      ? undefined
+      : createPodEnrollment({
+          apply: () => reconcile(),
+          status: (pod) => podStatus(pod),
+        });
+  const podWorkload = (pod: EnrolledPod): Workload | undefined =>
+    localWorkloads().find((w) =>
+      pod.pod.uid !== undefined && pod.pod.uid === w.uid
+        ? true
+        : w.namespace === pod.pod.namespace && w.name === pod.pod.name,
+    );
+  const wantedItems = (): WorkloadItem[] => {
+    if (enrollment === undefined) return localWorkloads().map((workload) => ({ workload }));
+    const items: WorkloadItem[] = [];
+    for (const pod of enrollment.pods().values()) {
+      const workload = podWorkload(pod);
+      if (workload !== undefined) items.push({ workload, netns: pod.netns });
     }
-    const port = (s: Server, fallback: number) => {
-      const a = s.address();
-      return typeof a === 'object' && a !== null ? a.port : fallback;
-    };
-    logger.info('workload enrolled', { workload: `${w.namespace}/${w.name}`, ip, identity: w.identity });
-    return {
-      workload: w,
-      hbone,
-      plaintext,
-      servers,
-      addresses: {
-        hbone: { ip, port: port(servers[0] as Server, ports.hbone) },
-        plaintext: { ip, port: port(servers[1] as Server, ports.inboundPlaintext) },
-      },
-    };
-  }
+    return items;
+  };
 
-  async function closeWorkload(l: WorkloadListeners, graceMs: number): Promise<void> {
-    await Promise.all(l.servers.map((s) => closeServer(s)));
-    l.plaintext.close();
-    await l.hbone.close(graceMs);
-  }
-
-  // proxy-core's reconciler decides when listeners open and close; this file decides what they are.
-  const listeners = createListenerReconciler<Workload, WorkloadListeners>({
-    key: (w) => w.uid,
-    fingerprint,
-    open: openWorkload,
-    close: closeWorkload,
+  // proxy-core's reconciler decides when listeners open and close; workload-listeners.ts what they are.
+  const listeners = createListenerReconciler<WorkloadItem, WorkloadListeners>({
+    key: (item) => item.workload.uid,
+    fingerprint: workloadFingerprint,
+    open: (item) =>
+      item.netns !== undefined && inPod !== undefined
+        ? openPodWorkload(listenerContext, inPod, { workload: item.workload, netns: item.netns })
+        : openLocalWorkload(listenerContext, sockets, item.workload),
+    close: (l, graceMs) => l.close(graceMs),
     onError: (uid, err, phase) => {
       const w = store.state.workloads.get(uid);
       logger.warn(phase === 'open' ? 'workload listeners failed' : 'workload listeners close failed', {
@@ -383,10 +404,67 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   const workloadListeners = () => new Map([...listeners.entries()].map(([uid, l]) => [uid, l.handle]));
   const reconcile = (): Promise<void> => {
     if (closed) return Promise.resolve();
-    const want = localWorkloads();
-    identities.reconcile(new Set(want.map((w) => w.identity)));
+    const want = wantedItems();
+    identities.reconcile(new Set(want.map((i) => i.workload.identity)));
     return listeners.reconcile(want);
   };
+
+  // An agent's add is answered once the pod's listeners are open. A pod whose workload the mesh
+  // config does not know yet is waited for until the config has synced (bounded), then refused.
+  async function podStatus(pod: EnrolledPod): Promise<string | undefined> {
+    const deadline = Date.now() + (config.inPod?.workloadWaitMs ?? 5000);
+    let w = podWorkload(pod);
+    while (w === undefined && !store.state.synced && Date.now() < deadline && !closed) {
+      await new Promise((r) => setTimeout(r, 50));
+      w = podWorkload(pod);
+    }
+    if (w === undefined) {
+      return `pod ${podKey(pod.pod)}: no ${ZTUNNEL_MODE} workload on node ${config.nodeName} in the mesh config`;
+    }
+    await reconcile();
+    if (listeners.get(w.uid)?.item.netns === pod.netns) {
+      // Listeners are open. Give the pod's certificate the same bounded wait, so the first
+      // connection of a freshly started app finds the HBONE side ready; a CA outage does not fail
+      // the enrollment (the certificate follows, readiness reports it).
+      const identity = w.identity;
+      const hasCert = () => identities.list().some((c) => c.identity === identity && c.state === 'ready');
+      while (!hasCert() && Date.now() < deadline && !closed) await new Promise((r) => setTimeout(r, 20));
+      return undefined;
+    }
+    return `pod ${podKey(pod.pod)}: listeners in ${pod.netns} not open: ${listeners.errors().get(w.uid) ?? 'pending'}`;
+  }
+
+  const inPodDump = () => {
+    if (enrollment === undefined) return undefined;
+    return {
+      nodeAgentSocket: config.inPod?.nodeAgentSocket,
+      mark: mark,
+      connected: enrollment.connected(),
+      snapshotDone: enrollment.synced(),
+      pods: [...enrollment.pods().values()].map((pod) => {
+        const w = podWorkload(pod);
+        const l = w === undefined ? undefined : listeners.get(w.uid);
+        const error = w === undefined ? undefined : listeners.errors().get(w.uid);
+        return {
+          pod: podKey(pod.pod),
+          ...(pod.pod.uid !== undefined ? { uid: pod.pod.uid } : {}),
+          netns: pod.netns,
+          ...(w !== undefined ? { workload: w.uid } : {}),
+          state:
+            w === undefined
+              ? 'no-workload'
+              : l !== undefined
+                ? 'open'
+                : error !== undefined
+                  ? 'error'
+                  : 'pending',
+          ...(error !== undefined ? { error } : {}),
+          ...(l?.handle.addresses.inPod !== undefined ? { listeners: l.handle.addresses.inPod } : {}),
+        };
+      }),
+    };
+  };
+
   // Open tunnels are decided again on every change: a pooled tunnel (a waypoint's) that the new
   // policy refuses is reset rather than kept.
   const unsubscribe = store.subscribe(() => {
@@ -399,11 +477,11 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   const readiness = () => {
     const reasons: string[] = [];
     if (!store.state.synced) reasons.push('config not synced');
-    const want = localWorkloads();
+    if (enrollment !== undefined && !enrollment.synced()) reasons.push('node agent snapshot pending');
     if (!identities.ready()) reasons.push('certificates pending');
-    const missing = want
-      .filter((w) => listeners.get(w.uid) === undefined)
-      .map((w) => `${w.namespace}/${w.name}`);
+    const missing = wantedItems()
+      .filter((i) => listeners.get(i.workload.uid) === undefined)
+      .map((i) => `${i.workload.namespace}/${i.workload.name}`);
     if (missing.length > 0) reasons.push(`listeners pending: ${missing.join(', ')}`);
     return reasons;
   };
@@ -434,6 +512,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
           ...(xds !== undefined ? { xds: xds.status() } : {}),
           listeners: Object.fromEntries([...workloadListeners()].map(([uid, l]) => [uid, l.addresses])),
           listenerErrors: Object.fromEntries(listeners.errors()),
+          ...(enrollment !== undefined ? { inPod: inPodDump() } : {}),
         }),
       '/certs': (_req, res) => sendJson(res, 200, { certificates: identities.list() }),
       '/connections': (_req, res) =>
@@ -481,6 +560,14 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
     });
   }
   await reconcile();
+  const agent =
+    enrollment === undefined || config.inPod === undefined
+      ? undefined
+      : connectNodeAgent(config.inPod.nodeAgentSocket, (m) => enrollment.handle(m), {
+          logger: logger.child({ component: 'node-agent' }),
+          onConnection: (up) => enrollment.connection(up),
+          ...(config.inPod.backoff !== undefined ? { backoff: config.inPod.backoff } : {}),
+        });
 
   return {
     get addresses() {
@@ -502,6 +589,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
       clearInterval(readyTimer);
       unsubscribe();
       xds?.close();
+      await agent?.close();
       await Promise.all(nodeServers.map((s) => closeServer(s)));
       socks5.close();
       capture.close();

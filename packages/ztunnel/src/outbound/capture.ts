@@ -1,15 +1,14 @@
 // Captured outbound (port 15001): connections redirected by the interception rules. The
-// original destination comes from an injected function (SO_ORIGINAL_DST through the netns
-// SocketFactory later; tests inject their own); without one, nothing can be proxied and the
-// connection is refused and counted.
+// original destination comes from an injected function (SO_ORIGINAL_DST through @weft/linux-net
+// in-pod; tests inject their own); without one, nothing can be proxied and the connection is
+// refused and counted. The decision is SOCKS5's own (route.ts).
 import type { Socket } from 'node:net';
 import { normalizeIp } from '@weft/policy';
-import type { ProxyState } from '@weft/proxy-core';
-import { type EndpointPicker, type OutboundTarget, planOutbound, type SocketAddress } from '@weft/proxy-core';
+import type { EndpointPicker, OutboundTarget, ProxyState, SocketAddress } from '@weft/proxy-core';
 import type { Logger } from '@weft/telemetry';
-import { ZTUNNEL_MODE } from '../mode.ts';
 import type { ZtunnelTelemetry } from '../telemetry.ts';
 import type { AppPeer, OutboundExecutor } from './execute.ts';
+import { createOutboundRoute, type OutboundRoute } from './route.ts';
 
 /** Where a captured connection was going before the redirect; undefined when unknown. */
 export type OriginalDestination = (socket: Socket) => SocketAddress | undefined;
@@ -23,6 +22,14 @@ export interface CaptureOptions {
   readonly pick: EndpointPicker;
   readonly originalDestination?: OriginalDestination;
   readonly hbonePort?: number;
+  /** The outbound decision (shared with SOCKS5); default one built from the options above. */
+  readonly route?: OutboundRoute;
+  /**
+   * In-pod mode: every connection comes from the workload with these addresses (the pod whose
+   * network namespace the listener lives in): the app's own address when it is one of them (the
+   * family it dialled with), else the first.
+   */
+  readonly sourceIps?: readonly string[];
   /** Default 4096. */
   readonly maxConnections?: number;
   /**
@@ -41,6 +48,7 @@ export interface CaptureServer {
 
 export function createCaptureServer(options: CaptureOptions): CaptureServer {
   const max = options.maxConnections ?? 4096;
+  const route = options.route ?? createOutboundRoute(options);
   const open = new Set<Socket>();
 
   async function handleConnection(socket: Socket): Promise<void> {
@@ -53,8 +61,11 @@ export function createCaptureServer(options: CaptureOptions): CaptureServer {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     socket.pause();
+    const remoteIp = normalizeIp(socket.remoteAddress ?? '') ?? '';
+    const pod = options.sourceIps;
+    const podIp = pod === undefined ? undefined : pod.includes(remoteIp) ? remoteIp : pod[0];
     const peer: AppPeer = {
-      ip: options.forward?.sourceIp ?? normalizeIp(socket.remoteAddress ?? '') ?? '',
+      ip: options.forward?.sourceIp ?? podIp ?? remoteIp,
       port: socket.remotePort ?? 0,
     };
     let target: OutboundTarget | undefined = options.forward?.target;
@@ -72,28 +83,13 @@ export function createCaptureServer(options: CaptureOptions): CaptureServer {
       socket.destroy();
       return;
     }
-    const plan = planOutbound(
-      options.state(),
-      { sourceIp: peer.ip, target },
-      {
-        nodeName: options.nodeName,
-        mode: ZTUNNEL_MODE,
-        pick: options.pick,
-        ...(options.hbonePort ? { hbonePort: options.hbonePort } : {}),
-      },
-    );
-    if (plan.kind === 'deny') {
-      options.executor.refuse(plan, peer);
-      socket.destroy();
-      return;
-    }
-    const result = await options.executor.openUpstream(plan, peer);
+    const result = await route(peer, target);
     if (!result.ok || socket.destroyed) {
       if (result.ok) result.upstream.destroy();
       socket.destroy();
       return;
     }
-    options.executor.run(socket, result.upstream, plan, peer);
+    options.executor.run(socket, result.upstream, result.plan, peer);
     socket.resume();
   }
 

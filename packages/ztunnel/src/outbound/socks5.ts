@@ -12,14 +12,13 @@ import {
   type OutboundTarget,
   parseGreeting,
   parseRequest,
-  planOutbound,
   REPLY,
   socks5Reply as reply,
 } from '@weft/proxy-core';
 import type { Logger } from '@weft/telemetry';
-import { ZTUNNEL_MODE } from '../mode.ts';
 import type { ZtunnelTelemetry } from '../telemetry.ts';
 import type { AppPeer, OutboundExecutor } from './execute.ts';
+import { createOutboundRoute, type OutboundRoute } from './route.ts';
 
 export interface Socks5Options {
   readonly nodeName: string;
@@ -29,6 +28,8 @@ export interface Socks5Options {
   readonly logger: Logger;
   readonly pick: EndpointPicker;
   readonly hbonePort?: number;
+  /** The outbound decision; default one built from the options above. */
+  readonly route?: OutboundRoute;
   /** Greeting + request must arrive within this. Default 10 s. */
   readonly handshakeTimeoutMs?: number;
   /** Connections (handshaking or proxying) before new ones are refused. Default 4096. */
@@ -48,6 +49,7 @@ export function createSocks5Server(options: Socks5Options): Socks5Server {
   const timeoutMs = options.handshakeTimeoutMs ?? 10_000;
   const maxConnections = options.maxConnections ?? 4096;
   const maxHandshakes = options.maxHandshakes ?? 256;
+  const route = options.route ?? createOutboundRoute(options);
   const open = new Set<Socket>();
   let handshaking = 0;
 
@@ -132,22 +134,7 @@ export function createSocks5Server(options: Socks5Options): Socks5Server {
   }
 
   async function connect(socket: Socket, peer: AppPeer, target: OutboundTarget): Promise<void> {
-    const plan = planOutbound(
-      options.state(),
-      { sourceIp: peer.ip, target },
-      {
-        nodeName: options.nodeName,
-        mode: ZTUNNEL_MODE,
-        pick: options.pick,
-        ...(options.hbonePort ? { hbonePort: options.hbonePort } : {}),
-      },
-    );
-    if (plan.kind === 'deny') {
-      const code = options.executor.refuse(plan, peer);
-      if (!socket.destroyed) socket.end(reply(code));
-      return;
-    }
-    const result = await options.executor.openUpstream(plan, peer);
+    const result = await route(peer, target);
     if (!result.ok) {
       if (!socket.destroyed) socket.end(reply(result.reply));
       return;
@@ -158,7 +145,7 @@ export function createSocks5Server(options: Socks5Options): Socks5Server {
     }
     const local = { ip: socket.localAddress ?? '0.0.0.0', port: socket.localPort ?? 0 };
     socket.write(reply(REPLY.succeeded, local));
-    options.executor.run(socket, result.upstream, plan, peer);
+    options.executor.run(socket, result.upstream, result.plan, peer);
     socket.resume();
   }
 

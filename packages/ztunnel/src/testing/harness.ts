@@ -50,6 +50,11 @@ export interface LocalMeshHarnessOptions {
   readonly extra?: readonly unknown[];
   readonly config?: Partial<ZtunnelConfig>;
   readonly deps?: Partial<ZtunnelDeps>;
+  /** Per node config and deps on top of `config` and `deps` (e.g. in-pod mode on one node). */
+  readonly nodes?: {
+    readonly a?: { readonly config?: Partial<ZtunnelConfig>; readonly deps?: Partial<ZtunnelDeps> };
+    readonly b?: { readonly config?: Partial<ZtunnelConfig>; readonly deps?: Partial<ZtunnelDeps> };
+  };
 }
 
 export async function startLocalMesh(options: LocalMeshHarnessOptions = {}): Promise<LocalMeshHarness> {
@@ -78,8 +83,15 @@ export async function startLocalMesh(options: LocalMeshHarnessOptions = {}): Pro
         tokenFile: ca.tokenFiles[node.name] as string,
         connectTimeoutMs: 3000,
         ...options.config,
+        ...options.nodes?.[key]?.config,
       },
-      { store: stores[key], accessLog: logs[key], registry: registries[key], ...options.deps },
+      {
+        store: stores[key],
+        accessLog: logs[key],
+        registry: registries[key],
+        ...options.deps,
+        ...options.nodes?.[key]?.deps,
+      },
     );
     return {
       name: node.name,

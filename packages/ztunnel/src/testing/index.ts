@@ -18,6 +18,12 @@ export {
   startLocalMesh,
 } from './harness.ts';
 export {
+  createFakeInPodNet,
+  type FakeInPodNet,
+  type FakeInPodNetCall,
+  type FakeInPodNetOptions,
+} from './inpod-net.ts';
+export {
   type EchoServer,
   httpGet,
   readUntilClose,
@@ -28,3 +34,4 @@ export {
   startTcpEcho,
   tcpConnect,
 } from './net.ts';
+export { type FakeNodeAgent, startFakeNodeAgent } from './node-agent.ts';
