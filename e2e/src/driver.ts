@@ -56,6 +56,8 @@ export interface MeshDriver {
   killComponent(name: string): Promise<void>;
   /** Starts a stopped or killed component; resolves once its readiness endpoint answers 200. */
   startComponent(name: string): Promise<void>;
+  /** A pod's address (its first pod IP), for scenarios that call a pod no Service selects. */
+  podIp(pod: string): string;
   /** Where the driver keeps its endpoints file, logs and config. */
   readonly workDir: string;
 }

@@ -10,6 +10,11 @@ export interface MeshTarget {
   readonly socks?: { readonly host: string; readonly port: number };
   /** The calling workload's own address (bound as the source address). */
   readonly source?: string;
+  /**
+   * Opens the TCP connection itself, e.g. from inside the workload's network namespace where
+   * interception carries it into the mesh; `socks` and `source` are then unused.
+   */
+  readonly connect?: (host: string, port: number, timeoutMs: number) => Promise<Socket>;
 }
 
 export interface MeshResponse {
@@ -33,6 +38,7 @@ export async function dial(
   port: number,
   timeoutMs = 5000,
 ): Promise<Socket> {
+  if (target.connect !== undefined) return await target.connect(host, port, timeoutMs);
   if (target.socks === undefined) {
     return await new Promise<Socket>((resolve, reject) => {
       const socket = connect({ host, port, ...(target.source ? { localAddress: target.source } : {}) });

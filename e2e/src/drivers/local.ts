@@ -497,6 +497,10 @@ export class LocalDriver implements MeshDriver {
     return this.pods.filter((p) => (p.labels[GATEWAY_NAME_LABEL] ?? '') !== '');
   }
 
+  podIp(name: string): string {
+    return this.pod(name).ip;
+  }
+
   private pod(name: string): LocalPod {
     const pod = this.pods.find((p) => p.name === name);
     if (pod === undefined) throw new Error(`no pod named ${name} in the local manifests`);

@@ -14,7 +14,11 @@ export const SIDECAR_ECHO_ID = 'spiffe://cluster.local/ns/hybrid/sa/sidecar-echo
 export const SIDECAR_ECHO_URL = 'http://sidecar-echo.hybrid.svc.cluster.local:8080/';
 const PLAIN_ECHO_URL = 'http://plain-echo.hybrid.svc.cluster.local:8080/';
 /** echo-direct: an ambient pod no Service selects, so no waypoint stands in front of it. */
-const ECHO_DIRECT_URL = 'http://127.0.10.6:8080/';
+const ECHO_DIRECT = 'echo-direct';
+/** What a mesh client calls to reach a server kind (the ambient one by its pod address). */
+const urlOf = (driver: MeshDriver, server: ServerKind): string =>
+  server === 'ambient' ? `http://${hostOf(driver.podIp(ECHO_DIRECT))}:8080/` : SERVER[server].url;
+const hostOf = (ip: string): string => (ip.includes(':') ? `[${ip}]` : ip);
 const WAYPOINT_POD = 'waypoint-0';
 
 const ok200 = (r: CallResult): boolean => r.ok && r.response.status === 200;
@@ -38,7 +42,7 @@ const CLIENT_PRINCIPAL: Record<Exclude<ClientKind, 'none'>, string> = {
  * waypoint guards for `waypoint`: echo-v1, behind the echo Services).
  */
 const SERVER: Record<ServerKind, { readonly url: string; readonly pod: string; readonly what: string }> = {
-  ambient: { url: ECHO_DIRECT_URL, pod: 'echo-direct', what: 'echo-direct (ambient)' },
+  ambient: { url: '', pod: ECHO_DIRECT, what: 'echo-direct (ambient)' },
   waypoint: { url: ECHO_URL, pod: 'echo-v1', what: 'echo (ambient + waypoint)' },
   sidecar: { url: SIDECAR_ECHO_URL, pod: SIDECAR_ECHO, what: 'sidecar-echo (sidecar)' },
   none: { url: PLAIN_ECHO_URL, pod: 'plain-echo', what: 'plain-echo (no proxy)' },
@@ -76,7 +80,7 @@ function call(driver: MeshDriver, client: ClientKind, server: ServerKind): Promi
   const s = SERVER[server];
   return client === 'none'
     ? driver.plaintextRequest(s.pod, 8080, '/')
-    : driver.request(CLIENT_POD[client], s.url, { timeoutMs: 3000 });
+    : driver.request(CLIENT_POD[client], urlOf(driver, server), { timeoutMs: 3000 });
 }
 
 /** PERMISSIVE for both namespaces, over the mesh-wide STRICT of 30-peer-authentication.yaml. */
@@ -291,7 +295,7 @@ export const hybridDenyLive: Scenario = {
   async run(driver, log) {
     for (const { client, server } of DENY_CELLS) {
       const pod = CLIENT_POD[client];
-      const url = SERVER[server].url;
+      const url = urlOf(driver, server);
       await eventually(
         `${pod} -> ${SERVER[server].what} before the policy`,
         () => driver.request(pod, url),

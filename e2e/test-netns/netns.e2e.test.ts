@@ -1,0 +1,26 @@
+// The shared scenarios on the netns driver: real network namespaces, Debian's CNI plugins with
+// weft-cni chained after them, iptables interception, apps with no mesh awareness. Root only.
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { NetnsDriver, netnsSupport } from '../src/drivers/netns.ts';
+import { ALL_SCENARIOS, TABLE_SCENARIOS } from '../src/scenarios/index.ts';
+import { INTERCEPTION_SCENARIOS } from '../src/scenarios/interception.ts';
+
+const support = await netnsSupport();
+if (!support.ok) console.log(`netns tier skipped: ${support.reason}`);
+
+const driver = new NetnsDriver({ runtime: process.env.WEFT_E2E_RUNTIME === 'bun' ? 'bun' : 'node' });
+
+describe.skipIf(!support.ok)('netns driver', () => {
+  beforeAll(async () => {
+    await driver.start();
+  });
+  afterAll(async () => {
+    await driver.stop();
+  });
+
+  for (const scenario of [...ALL_SCENARIOS, ...TABLE_SCENARIOS, ...INTERCEPTION_SCENARIOS]) {
+    it(`${scenario.name}: ${scenario.title}`, async () => {
+      await scenario.run(driver, (line) => console.log(`[${scenario.name}] ${line}`));
+    });
+  }
+});
