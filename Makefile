@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
-.PHONY: setup setup-system build demo test test-node test-bun e2e e2e-local e2e-netns bench clean
+.PHONY: setup setup-system setup-system-if-root build demo test test-node test-bun e2e e2e-local e2e-netns bench clean
 
 setup:
 	@scripts/setup.sh
@@ -18,13 +18,19 @@ demo: build
 	node e2e/dist/demo.js $(if $(CHECK),--check,)
 
 # The full test job, as CI runs it: build, typecheck, lint, unit tests on Node, then on Bun,
-# then the end-to-end scenarios on the local (loopback) driver.
-test: build
+# then the end-to-end scenarios on the local (loopback) driver, then on the netns driver (real
+# network namespaces and interception; as root it first installs iptables, iproute2 and the CNI
+# plugins when missing; without root it prints why it is skipped).
+test: setup-system-if-root build
 	pnpm typecheck
 	pnpm lint
 	pnpm test
 	pnpm test:bun
 	pnpm e2e:local
+	pnpm e2e:netns
+
+setup-system-if-root:
+	@if [ "$$(id -u)" = 0 ]; then scripts/setup.sh --system; fi
 
 e2e-local: build
 	pnpm e2e:local
@@ -33,9 +39,10 @@ e2e:
 	@echo "make e2e: the kind driver is not built yet." >&2
 	@exit 1
 
-e2e-netns:
-	@echo "make e2e-netns: the netns driver is not built yet." >&2
-	@exit 1
+# Real interception on network namespaces (root): nodes and pods as netns, Debian's CNI plugins
+# with weft-cni chained after them, iptables REDIRECT, the same scenarios as the local driver.
+e2e-netns: setup-system build
+	pnpm e2e:netns
 
 # Benchmarks print tables (they assert nothing). ambient and waypoint install Debian's haproxy,
 # nginx and wrk when missing (root) and use loopback only.
