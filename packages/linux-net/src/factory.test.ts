@@ -19,10 +19,12 @@ import {
   type Netns,
   openFdCount,
   rootSkipReason,
+  skipLine,
 } from './test-support/netns.ts';
 
 const rootWhy = rootSkipReason();
-if (rootWhy) console.log(`@weft/linux-net: socket factory tests skipped: ${rootWhy}`);
+const skipped = skipLine(rootWhy);
+if (skipped) console.log(skipped);
 
 async function rejection(p: Promise<unknown>): Promise<LinuxNetError> {
   try {

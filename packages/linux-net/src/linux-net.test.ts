@@ -26,12 +26,14 @@ import {
   openFdCount,
   rootSkipReason,
   serveFd,
+  skipLine,
   socketOnFd,
 } from './test-support/netns.ts';
 
 const noAddon = !available();
 const rootWhy = rootSkipReason();
-if (rootWhy) console.log(`@weft/linux-net: namespace tests skipped: ${rootWhy}`);
+const skipped = skipLine(rootWhy);
+if (skipped) console.log(skipped);
 
 const servers: Server[] = [];
 afterAll(() => {
@@ -165,6 +167,32 @@ describe.skipIf(rootWhy !== undefined)('inside network namespaces (root)', () =>
     });
     const ok = value(await connectInNetns(undefined, { host: '127.0.0.1', port: hostPort }));
     closeSync(ok);
+  });
+
+  it('concurrent connects into two namespaces each reach their own namespace (setns is per thread)', async () => {
+    // the same address and port in A and B, each answering with its own tag
+    const fdA = value(listenInNetns(a.path, { host: '127.0.0.1', port: 0 }));
+    const port = await serve(fdA, echoTagged('A'));
+    await serve(value(listenInNetns(b.path, { host: '127.0.0.1', port })), echoTagged('B'));
+    const hostPortBefore = await connectInNetns(undefined, { host: '127.0.0.1', port });
+    const targets = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? a : i % 3 === 1 ? b : undefined));
+    const replies = await Promise.all(
+      targets.map(async (ns, i) => {
+        const r = await connectInNetns(ns?.path, { host: '127.0.0.1', port });
+        if (!r.ok) return `${ns ? 'error' : 'host'}:${r.errno}`;
+        return exchange(socketOnFd(r.value), String(i));
+      }),
+    );
+    replies.forEach((reply, i) => {
+      const ns = targets[i];
+      if (ns === a) expect(reply).toBe(`A:${i}`);
+      else if (ns === b) expect(reply).toBe(`B:${i}`);
+      // the host namespace has no listener on that port (or an unrelated one): never A's or B's
+      else expect(reply).not.toMatch(/^[AB]:/);
+    });
+    if (!hostPortBefore.ok)
+      expect(replies.filter((_, i) => targets[i] === undefined)).toContain('host:ECONNREFUSED');
+    else closeSync(hostPortBefore.value);
   });
 
   it('listens with SO_REUSEPORT when asked (two listeners on one port)', async () => {

@@ -18,11 +18,13 @@ import {
   exchange,
   rootSkipReason,
   serveFd,
+  skipLine,
   socketOnFd,
 } from './test-support/netns.ts';
 
 const rootWhy = rootSkipReason();
-if (rootWhy) console.log(`@weft/linux-net: README example skipped: ${rootWhy}`);
+const skipped = skipLine(rootWhy);
+if (skipped) console.log(skipped);
 
 const servers: Server[] = [];
 afterAll(() => {

@@ -25,6 +25,19 @@ export function rootSkipReason(): string | undefined {
   return undefined;
 }
 
+const ANNOUNCED = Symbol.for('weft.linux-net.test.skip-announced');
+
+/**
+ * The line saying why the namespace tests are skipped, once per process (Bun runs every file in
+ * one process; vitest runs each file in its own); undefined when they run or it was said already.
+ */
+export function skipLine(why: string | undefined): string | undefined {
+  const g = globalThis as { [ANNOUNCED]?: boolean };
+  if (why === undefined || g[ANNOUNCED]) return undefined;
+  g[ANNOUNCED] = true;
+  return `@weft/linux-net: namespace tests skipped: ${why}`;
+}
+
 export function run(cmd: string, args: readonly string[]): string {
   return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 }
