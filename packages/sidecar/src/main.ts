@@ -20,6 +20,9 @@ const USAGE = `usage: sidecar --pod <namespace/name> --pod-ip <ip> --service-acc
   --inbound <h:p>           plaintext inbound (PERMISSIVE only), default <pod ip>:15006
   --outbound <h:p>          outbound listener, default <pod ip>:15001
   --outbound-target <h:p>   where the outbound listener sends (local mode: no original destination)
+  --capture                 capture mode: run inside the pod netns as uid 1337 behind REDIRECT rules;
+                            outbound 15001 and inbound 15006 listen on 0.0.0.0 and :: and read
+                            SO_ORIGINAL_DST (needs @weft/linux-net)
   --socks5 <h:p>            SOCKS5 outbound, default <pod ip>:15080
   --admin <h:p>             admin, default <pod ip>:15000
   --metrics <h:p>           Prometheus metrics, default <pod ip>:15020
@@ -65,6 +68,7 @@ const { values } = parseArgs({
     'upstream-hbone-port': { type: 'string' },
     'log-level': { type: 'string' },
     'access-log': { type: 'string' },
+    capture: { type: 'boolean' },
     help: { type: 'boolean' },
   },
   strict: true,
@@ -131,6 +135,7 @@ const sidecar = await createSidecar(
       ? { xds: { address: values['xds-address'], ...(token !== undefined ? { token } : {}) } }
       : {}),
     ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
+    ...(values.capture === true ? { capture: true } : {}),
   },
   {
     logger,
@@ -138,7 +143,12 @@ const sidecar = await createSidecar(
       ? { accessLog: createAccessLogger({ sink: streamSink(process.stdout), format: accessFormat }) }
       : {}),
   },
-);
+).catch((err: unknown) => {
+  // A start the process cannot make (capture mode without @weft/linux-net, a taken port): one
+  // clear line, no stack.
+  process.stderr.write(`sidecar: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
 const stop = () => {
   sidecar.close().then(
     () => process.exit(0),

@@ -48,6 +48,11 @@ export interface SidecarOutboundOptions {
   readonly connectTimeoutMs?: number;
   /** Greeting + request must arrive within this. Default 10 s. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Capture mode: every connection on the outbound listener is the pod's own (only the pod's
+   * processes can reach it inside the pod netns), whatever its source address.
+   */
+  readonly capturedFromPod?: boolean;
 }
 
 /** What opening a planned connection gave: a runner for the app's socket, or a refusal. */
@@ -211,7 +216,7 @@ export function createSidecarOutbound(options: SidecarOutboundOptions): SidecarO
     open: openPlan,
     handleCaptured(socket, destination) {
       track(socket);
-      if (!fromPod(socket)) {
+      if (options.capturedFromPod !== true && !fromPod(socket)) {
         socket.destroy();
         return;
       }

@@ -7,6 +7,10 @@
 // readiness (15021, once config is synced and the certificate installed).
 //
 // Local mode (no interception): every listener binds the pod's own loopback address.
+// Capture mode (config.capture): the process runs inside the pod's network namespace as uid 1337;
+// outbound 15001 and inbound 15006 listen on the wildcard addresses (0.0.0.0 and ::) for the
+// connections the pod's REDIRECT rules send there, and read their original destination with
+// SO_ORIGINAL_DST (capture.ts); HBONE, admin, metrics and readiness stay on the pod IP.
 import type { Server, Socket } from 'node:net';
 import { createCaClient, createCertManager } from '@weft/ca/client';
 import {
@@ -58,6 +62,7 @@ import {
   noopLogger,
   rejectCounter,
 } from '@weft/telemetry';
+import { CAPTURE_WILDCARDS, type CaptureNet, captureSocketFactory, loadCaptureNet } from './capture.ts';
 import { createSidecarInbound, firstContainerPort, type InboundOriginalPort } from './inbound.ts';
 import { createSidecarOutbound, type OutboundOriginalDestination } from './outbound.ts';
 
@@ -96,6 +101,13 @@ export interface SidecarConfig {
   readonly ca?: { readonly address: string; readonly token?: () => string | undefined };
   readonly xds?: { readonly address: string; readonly token?: () => string | undefined };
   readonly configFile?: string;
+  /**
+   * Capture mode: real interception (iptables REDIRECT in the pod netns, this process's uid
+   * excluded). Outbound and inbound default to the wildcard addresses, original destinations
+   * come from SO_ORIGINAL_DST (@weft/linux-net); outboundTarget, when set, serves connections
+   * that have none.
+   */
+  readonly capture?: boolean;
 }
 
 export interface SidecarDeps {
@@ -106,6 +118,8 @@ export interface SidecarDeps {
   readonly appConnector?: UpstreamConnector;
   readonly originalDestination?: OutboundOriginalDestination;
   readonly inboundOriginalPort?: InboundOriginalPort;
+  /** Capture mode's SO_ORIGINAL_DST; default @weft/linux-net. */
+  readonly captureNet?: CaptureNet;
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly delay?: Delay;
@@ -125,6 +139,8 @@ export interface SidecarAddresses {
   readonly admin?: Addr;
   readonly metrics?: Addr;
   readonly readiness?: Addr;
+  /** Capture mode: every outbound and inbound listener (both address families). */
+  readonly capture?: { readonly outbound: readonly Addr[]; readonly inbound: readonly Addr[] };
 }
 
 export interface Sidecar {
@@ -146,7 +162,20 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
   const registry = deps.registry ?? createRegistry();
   const rejects = rejectCounter('sidecar', registry);
   const store = deps.store ?? createStateStore();
-  const sockets = deps.sockets ?? createLocalSocketFactory();
+  let captureNet: CaptureNet | undefined;
+  if (config.capture === true) {
+    captureNet = deps.captureNet;
+    if (captureNet === undefined) {
+      const loaded = await loadCaptureNet();
+      if (!loaded.ok) throw new Error(`createSidecar: capture mode cannot start: ${loaded.reason}`);
+      captureNet = loaded.net;
+    }
+  }
+  const sockets =
+    deps.sockets ??
+    (captureNet !== undefined
+      ? captureSocketFactory(createLocalSocketFactory({ allowNonLoopback: true }))
+      : createLocalSocketFactory());
 
   let identityCerts: IdentityCerts | undefined;
   let caClose: (() => void) | undefined;
@@ -204,7 +233,11 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
     l7: inboundL7,
     target: (ip, port) => inboundEngine.state().target(ip, port),
     rejects,
-    originalPort: deps.inboundOriginalPort ?? firstContainerPort,
+    originalPort:
+      deps.inboundOriginalPort ??
+      (captureNet !== undefined
+        ? (socket) => captureNet.originalDestination(socket)?.port
+        : firstContainerPort),
   });
   const outbound = createSidecarOutbound({
     podIp,
@@ -214,6 +247,9 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
     sockets,
     rejects,
     pick: roundRobinPicker(),
+    // Inside the pod netns only the pod's own processes reach 15001 (the rules send inbound
+    // traffic for it to 15006), whatever source address (v4 or v6) they use.
+    ...(captureNet !== undefined ? { capturedFromPod: true } : {}),
     ...(config.upstreamHbonePort !== undefined ? { hbonePort: config.upstreamHbonePort } : {}),
     ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
   });
@@ -251,6 +287,22 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
     if (bound === null || typeof bound === 'string') throw new Error('listener has no TCP address');
     return { ip: bound.address, port: bound.port };
   };
+  // Capture mode: an explicit address binds just that; by default both wildcards, where `::` may
+  // be missing (IPv6 disabled in the pod netns) without failing the start.
+  const bindCapture = async (a: ListenAddress | undefined, port: number, handle: (s: Socket) => void) => {
+    if (a !== undefined) return [await bind(a, port, handle)];
+    const bound: Addr[] = [];
+    for (const host of CAPTURE_WILDCARDS) {
+      try {
+        bound.push(await bind({ host, port }, port, handle));
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
+        log.info('no IPv6 in the pod network namespace; capturing IPv4 only', { port });
+      }
+    }
+    return bound;
+  };
   const onBadRequest = () => rejects.reject('admin_bad_request');
   try {
     const hboneAddr = await hbone.listen({
@@ -258,11 +310,27 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
       port: config.hbone?.port ?? 15008,
     });
     const addresses: { -readonly [K in keyof SidecarAddresses]: SidecarAddresses[K] } = { hbone: hboneAddr };
-    if (config.inbound !== false)
-      addresses.inbound = await bind(config.inbound, 15006, (s) => inbound.handlePlaintext(s));
-    if (config.outbound !== false) {
-      const dest = deps.originalDestination ?? (() => config.outboundTarget);
-      addresses.outbound = await bind(config.outbound, 15001, (s) => outbound.handleCaptured(s, dest(s)));
+    const dest: OutboundOriginalDestination =
+      deps.originalDestination ??
+      (captureNet !== undefined
+        ? (socket) => {
+            const d = captureNet.originalDestination(socket);
+            return d !== undefined ? { kind: 'address', ip: d.ip, port: d.port } : config.outboundTarget;
+          }
+        : () => config.outboundTarget);
+    const onInbound = (s: Socket) => inbound.handlePlaintext(s);
+    const onOutbound = (s: Socket) => outbound.handleCaptured(s, dest(s));
+    if (captureNet !== undefined) {
+      const capture = {
+        inbound: config.inbound === false ? [] : await bindCapture(config.inbound, 15006, onInbound),
+        outbound: config.outbound === false ? [] : await bindCapture(config.outbound, 15001, onOutbound),
+      };
+      addresses.capture = capture;
+      if (capture.inbound[0] !== undefined) addresses.inbound = capture.inbound[0];
+      if (capture.outbound[0] !== undefined) addresses.outbound = capture.outbound[0];
+    } else {
+      if (config.inbound !== false) addresses.inbound = await bind(config.inbound, 15006, onInbound);
+      if (config.outbound !== false) addresses.outbound = await bind(config.outbound, 15001, onOutbound);
     }
     if (config.socks5 !== false)
       addresses.socks5 = await bind(config.socks5, 15080, (s) => outbound.handleSocks5(s));
@@ -277,6 +345,7 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
               sendJson(res, 200, {
                 pod: config.pod,
                 podIp,
+                capture: captureNet !== undefined,
                 config: dumpState(store),
                 ...(xds !== undefined ? { xds: xds.status() } : {}),
                 filters: inboundEngine.filters(),
