@@ -14,9 +14,8 @@ import {
   type ValidationError,
   validateObject,
 } from '@weft/policy';
-import type { Logger } from '@weft/telemetry';
+import type { Clock, Logger, Scheduler, TimerHandle } from '@weft/telemetry';
 import {
-  type Clock,
   type ConfigSource,
   type KubeObject,
   ObjectStore,
@@ -24,9 +23,8 @@ import {
   type SourceError,
   type SourceEvent,
   type SourceStatus,
-  systemClock,
-  type TimerHandle,
 } from './sources/index.ts';
+import { systemTime } from './sources/system-time.ts';
 
 export interface RejectedObject {
   /** Source key `group/kind/namespace/name`. */
@@ -85,7 +83,8 @@ export interface CompileLoopOptions {
   readonly debounceMs?: number;
   /** A steady stream of changes compiles at least this often (default 500 ms). */
   readonly maxDelayMs?: number;
-  readonly clock?: Clock;
+  /** Reads the time and runs the debounce timer. Default the system's. */
+  readonly clock?: Clock & Scheduler;
   readonly logger: Logger;
   readonly events: CompileLoopEvents;
 }
@@ -102,7 +101,7 @@ interface ObjectState {
 export class CompileLoop {
   readonly store = new ObjectStore();
   private readonly options: CompileLoopOptions;
-  private readonly clock: Clock;
+  private readonly clock: Clock & Scheduler;
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
   private readonly objects = new Map<string, ObjectState>();
@@ -120,7 +119,7 @@ export class CompileLoop {
 
   constructor(options: CompileLoopOptions) {
     this.options = options;
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? systemTime;
     this.debounceMs = options.debounceMs ?? 50;
     this.maxDelayMs = Math.max(this.debounceMs, options.maxDelayMs ?? 500);
   }
@@ -147,7 +146,7 @@ export class CompileLoop {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     await Promise.all(this.options.sources.map((s) => s.stop()));
   }
@@ -181,7 +180,7 @@ export class CompileLoop {
 
   /** Compiles now if anything is pending (tests and shutdown paths). */
   flush(): void {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.run();
   }
@@ -280,12 +279,12 @@ export class CompileLoop {
     if (!this.options.sources.every((s) => this.synced.has(s.name))) return;
     const now = this.clock.now();
     if (this.timer === undefined) this.firstPendingAt = now;
-    else this.clock.clearTimeout(this.timer);
+    else this.timer.cancel();
     const wait = Math.max(0, Math.min(this.debounceMs, this.firstPendingAt + this.maxDelayMs - now));
-    this.timer = this.clock.setTimeout(() => {
+    this.timer = this.clock.schedule(wait, () => {
       this.timer = undefined;
       this.run();
-    }, wait);
+    });
   }
 
   private run(): void {

@@ -15,7 +15,14 @@ import {
   type StaticTokenAuthenticator,
 } from '@weft/ca/server';
 import { type CompileOptions, DEFAULT_TRUST_DOMAIN, type MeshSnapshot } from '@weft/policy';
-import { createLogger, type Logger, type MetricsRegistry, streamSink } from '@weft/telemetry';
+import {
+  type Clock,
+  createLogger,
+  type Logger,
+  type MetricsRegistry,
+  type Scheduler,
+  streamSink,
+} from '@weft/telemetry';
 import { createAdsServer, parseProxyId, ResourceCache, typeNameOf } from '@weft/xds-protocol';
 import { startAdmin } from './admin.ts';
 import { createAuthority, loadOrCreateRoot, ServingCertificate } from './ca.ts';
@@ -26,7 +33,6 @@ import { startInjectionWebhook } from './injection/webhook.ts';
 import { webhookConfiguration } from './injection/webhook-config.ts';
 import { WeftdMetrics } from './metrics.ts';
 import {
-  type Clock,
   type ConfigSource,
   FileSource,
   type FileSourceOptions,
@@ -84,7 +90,8 @@ export interface ControlPlaneConfig {
 export interface ControlPlaneDeps {
   readonly logger?: Logger;
   readonly registry?: MetricsRegistry;
-  readonly clock?: Clock;
+  /** Reads the time and runs weftd's timers (tests: `createManualClock()`). Default the system's. */
+  readonly clock?: Clock & Scheduler;
   /** Replaces the sources built from the config. */
   readonly sources?: readonly ConfigSource[];
   /** Tried before the ones built from the config. */

@@ -2,7 +2,7 @@
 // the compile loop's batching and once-only rejection reports (driven by a ManualClock).
 import { compile } from '@weft/policy';
 import { authorizationPolicy, meshFixture } from '@weft/policy/testing';
-import { captureLogger } from '@weft/telemetry/testing';
+import { captureLogger, createManualClock } from '@weft/telemetry/testing';
 import { ResourceCache, WEFT_TYPE_URL } from '@weft/xds-protocol';
 import { describe, expect, it } from 'vitest';
 import { CompileLoop, type RejectedObject } from './compile-loop.ts';
@@ -15,7 +15,6 @@ import type {
   SourceStatus,
 } from './sources/index.ts';
 import { objectKey } from './sources/index.ts';
-import { ManualClock } from './testing/index.ts';
 import { SnapshotPublisher } from './xds/publisher.ts';
 import { nodePolicyKeys } from './xds/views.ts';
 
@@ -205,7 +204,7 @@ class HandSource implements ConfigSource {
 
 describe('CompileLoop', () => {
   function setup() {
-    const clock = new ManualClock();
+    const clock = createManualClock();
     const source = new HandSource();
     const logger = captureLogger();
     const snapshots: string[] = [];

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createManualClock } from '@weft/telemetry/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type CertificateAuthority,
@@ -10,7 +11,6 @@ import {
 import { createCsr } from './csr.ts';
 import { CaConfigError } from './errors.ts';
 import { generateRsaKeyPair, type KeyPairPem } from './keys.ts';
-import { createManualClock } from './testing/manual-clock.ts';
 
 const web = { namespace: 'default', serviceAccount: 'web' };
 

@@ -1,9 +1,8 @@
 // The certificate authority core: holds the signing key and chain, signs workload certificates
 // from checked CSRs. It does not authenticate: callers pass an identity they have established.
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { type Clock, systemClock } from '@weft/telemetry';
 import forge from 'node-forge';
-import type { Clock } from './clock.ts';
-import { systemClock } from './clock.ts';
 import { DEFAULT_MAX_CSR_BYTES, parseCsr } from './csr.ts';
 import { splitPemCertificates } from './der.ts';
 import { CaConfigError, fail, ok, type Result } from './errors.ts';

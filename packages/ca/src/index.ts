@@ -9,7 +9,6 @@ export {
   type RootCaOptions,
   type SignerPem,
 } from './authority.ts';
-export { type Clock, type Scheduler, systemClock, systemScheduler, type TimerHandle } from './clock.ts';
 export { type CreateCsrOptions, createCsr, DEFAULT_MAX_CSR_BYTES, type ParsedCsr, parseCsr } from './csr.ts';
 export { splitPemCertificates } from './der.ts';
 export {

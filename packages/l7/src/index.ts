@@ -5,6 +5,8 @@
 // The engine reads @weft/proxy-core's one store; its writer is re-exported for callers that
 // depend on this package only (bench/waypoint.ts).
 export { applyUpdate, batchFromSnapshot, createStateStore } from '@weft/proxy-core';
+// The clock types are @weft/telemetry's; re-exported for the proxies that compose the engine.
+export { type Clock, monotonicClock } from '@weft/telemetry';
 export {
   createEngine,
   DEFAULT_ENGINE_LIMITS,
@@ -72,7 +74,7 @@ export {
   type RoleDecision,
   reporterFor,
 } from './role.ts';
-export { type Clock, type Delay, monotonicClock, realDelay } from './runtime.ts';
+export { type Delay, realDelay } from './runtime.ts';
 export { type EngineTelemetry, REJECT_REASONS, type RejectReason } from './telemetry.ts';
 export {
   type ConnectContext,

@@ -1,14 +1,6 @@
-// Capabilities the engine takes instead of reaching for globals (STYLE.md point 7).
-
-/** Monotonic milliseconds (durations, deadlines, outlier ejection). */
-export interface Clock {
-  now(): number;
-}
-
-export const monotonicClock: Clock = { now: () => performance.now() };
-
-/** Wall-clock epoch milliseconds (access-log start times). */
-export type WallClock = () => number;
+// Capabilities the engine takes instead of reaching for globals (STYLE.md point 7). Clocks are
+// @weft/telemetry's (`monotonicClock` for durations, `systemClock` for wall time); the delay and
+// the cancellation token here are the per-request hot path's own.
 
 /** Waits `ms`; rejects with the signal's reason when it aborts first. */
 export type Delay = (ms: number, signal?: AbortSignal) => Promise<void>;

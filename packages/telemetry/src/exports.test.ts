@@ -1,5 +1,6 @@
-// The subpath layers stay what the README promises: ./trace, ./log and ./access-log carry no
-// dependency (no prom-client, no node:*), so proxyless clients and leaf packages can use them.
+// The subpath layers stay what the README promises: ./trace, ./log, ./access-log and the time
+// module carry no dependency (no prom-client, no node:*), so proxyless clients and leaf packages
+// can use them.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ function imports(file: string): string[] {
 }
 
 describe('package layers', () => {
-  it.each(['trace', 'log', 'access-log', 'format'])(
+  it.each(['trace', 'log', 'access-log', 'format', 'time'])(
     './%s imports only relative, dependency-free modules',
     (dir) => {
       for (const file of sources(dir)) {
@@ -52,5 +53,7 @@ describe('package layers', () => {
     expect(log.createLogger).toBe(root.createLogger);
     expect(accessLog.createAccessLogger).toBe(root.createAccessLogger);
     expect(typeof testing.parsePrometheusText).toBe('function');
+    expect(typeof testing.createManualClock).toBe('function');
+    expect(typeof root.systemScheduler.schedule).toBe('function');
   });
 });

@@ -2,7 +2,6 @@
 export { bytesToIp, ipToBytes } from '@weft/policy';
 export { ADS_SERVICE_NAME, DELTA_METHOD_PATH, SOTW_METHOD_PATH } from './ads-service.ts';
 export { type CacheListener, ResourceCache, type ResourceCacheOptions, type ResourceKey } from './cache.ts';
-export { type BackoffOptions, backoffDelay } from './client/backoff.ts';
 export {
   type ClientTypeStatus,
   type ConnectionState,
@@ -16,7 +15,7 @@ export {
   type ResourceUpdate,
   type UpdateBatch,
 } from './client/delta-client.ts';
-export { type Clock, type Logger, silentLogger, systemClock } from './clock.ts';
+export { type Logger, silentLogger } from './logger.ts';
 export {
   formatProxyId,
   PROXY_KINDS,

@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createManualClock, type ManualClock } from '@weft/telemetry/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../testing/manual-clock.ts';
 import { SourceRecorder, waitFor } from '../testing/recorder.ts';
 import { FileSource, type FileSourceOptions } from './file-source.ts';
 import { ObjectStore } from './object-store.ts';
@@ -232,7 +232,7 @@ describe('FileSource', () => {
   });
 
   it('rescans periodically on the injected clock when events are lost', async () => {
-    const clock = new ManualClock();
+    const clock = createManualClock();
     await write('a.yaml', pod('a'));
     const { source, rec } = await startSource({ clock, rescanIntervalMs: 5_000 });
     rec.take();
@@ -269,7 +269,7 @@ describe('FileSource', () => {
     }
 
     it('debounces fs events into one batch and follows new folders', async () => {
-      const clock = new ManualClock();
+      const clock = createManualClock();
       await write('a.yaml', pod('a'));
       const { source, rec } = await startSource({ clock, watch: mode, debounceMs: 50 });
       rec.take();

@@ -11,11 +11,12 @@ import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
-import { type Clock, systemClock, type TimerHandle } from './clock.ts';
+import type { Clock, Scheduler, TimerHandle } from '@weft/telemetry';
 import { Counters } from './counters.ts';
 import { DirWatcher, resolveWatchMode, type WatchMode } from './dir-watcher.ts';
 import { errorMessage, type ManifestError, parseManifests } from './manifest.ts';
 import { objectKey } from './object-key.ts';
+import { systemTime } from './system-time.ts';
 import type {
   ConfigSource,
   KubeObject,
@@ -40,7 +41,8 @@ export interface FileSourceOptions {
   readonly rescanIntervalMs?: number;
   /** default 'auto' (see DirWatcher); 'off' relies on rescans alone */
   readonly watch?: WatchMode;
-  readonly clock?: Clock;
+  /** reads the time and runs the debounce and rescan timers (default the system's) */
+  readonly clock?: Clock & Scheduler;
   /** namespace for namespaced objects without one (default 'default', as kubectl) */
   readonly defaultNamespace?: string;
   /** files larger than this are rejected with a 'read' error (default 4 MiB) */
@@ -74,7 +76,7 @@ const DEFAULT_EXTENSIONS = ['.yaml', '.yml', '.json'];
 export class FileSource implements ConfigSource {
   readonly name: string;
   private readonly root: string;
-  private readonly clock: Clock;
+  private readonly clock: Clock & Scheduler;
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
   private readonly rescanIntervalMs: number;
@@ -112,7 +114,7 @@ export class FileSource implements ConfigSource {
   constructor(options: FileSourceOptions) {
     this.root = resolve(options.dir);
     this.name = options.name ?? `file:${options.dir}`;
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? systemTime;
     this.debounceMs = Math.max(0, options.debounceMs ?? 100);
     this.maxDelayMs = Math.max(this.debounceMs, options.maxDelayMs ?? this.debounceMs * 10);
     this.rescanIntervalMs = Math.max(0, options.rescanIntervalMs ?? 30_000);
@@ -151,8 +153,8 @@ export class FileSource implements ConfigSource {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.debounceTimer !== undefined) this.clock.clearTimeout(this.debounceTimer);
-    if (this.rescanTimer !== undefined) this.clock.clearTimeout(this.rescanTimer);
+    this.debounceTimer?.cancel();
+    this.rescanTimer?.cancel();
     this.watcher?.close();
     await this.worker;
     this.emitStatus();
@@ -213,23 +215,23 @@ export class FileSource implements ConfigSource {
     const now = this.clock.now();
     if (this.dirty.size === 0) this.firstDirtyAt = now;
     this.dirty.add(path);
-    if (this.debounceTimer !== undefined) this.clock.clearTimeout(this.debounceTimer);
+    this.debounceTimer?.cancel();
     const wait = Math.max(0, Math.min(this.debounceMs, this.firstDirtyAt + this.maxDelayMs - now));
-    this.debounceTimer = this.clock.setTimeout(() => {
+    this.debounceTimer = this.clock.schedule(wait, () => {
       this.debounceTimer = undefined;
       for (const p of this.dirty) this.pendingPaths.add(p);
       this.dirty.clear();
       void this.kick();
-    }, wait);
+    });
   }
 
   private scheduleRescan(): void {
     if (this.rescanIntervalMs === 0 || this.stopped) return;
-    this.rescanTimer = this.clock.setTimeout(() => {
+    this.rescanTimer = this.clock.schedule(this.rescanIntervalMs, () => {
       this.rescanTimer = undefined;
       this.pendingFull = true;
       void this.kick().then(() => this.scheduleRescan());
-    }, this.rescanIntervalMs);
+    });
   }
 
   /** Runs queued work, one scan at a time; returns the running worker. */

@@ -1,8 +1,6 @@
 // weftd config sources: folders of manifests and Kubernetes API servers behind one interface.
 // KubeConfig is re-exported so that main.ts needs no second import path for it.
 export { KubeConfig } from '@kubernetes/client-node';
-export { Backoff, type BackoffOptions } from './backoff.ts';
-export { type Clock, systemClock, type TimerHandle } from './clock.ts';
 export { totalErrors } from './counters.ts';
 export type { WatchMode } from './dir-watcher.ts';
 export { FileSource, type FileSourceOptions } from './file-source.ts';

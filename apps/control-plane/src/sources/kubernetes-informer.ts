@@ -30,8 +30,14 @@ import {
   ListWatch,
   Watch,
 } from '@kubernetes/client-node';
-import { Backoff, type BackoffOptions } from './backoff.ts';
-import { type Clock, sleep, type TimerHandle } from './clock.ts';
+import {
+  Backoff,
+  type BackoffOptions,
+  type Clock,
+  type Scheduler,
+  sleep,
+  type TimerHandle,
+} from '@weft/telemetry';
 import type { Counters } from './counters.ts';
 import { getJson, KubeRequestError } from './kube-http.ts';
 import { apiVersionOf, collectionPath, type ResourceType, resourceName } from './kubernetes-resources.ts';
@@ -41,7 +47,7 @@ import type { KubeObject, ObjectChange, SourceError, SourceResourceStatus } from
 
 export interface InformerSettings {
   readonly kubeConfig: KubeConfig;
-  readonly clock: Clock;
+  readonly clock: Clock & Scheduler;
   readonly backoff: BackoffOptions;
   /** base watch timeout; each watch asks for a random value in [base, 2 × base) */
   readonly watchTimeoutSeconds: number;
@@ -123,7 +129,8 @@ export class ResourceInformer {
     this.settings = settings;
     this.events = events;
     this.counters = counters;
-    this.backoff = new Backoff({ ...settings.backoff, random: settings.random });
+    // client-go's pacing: 500 ms doubling to 30 s, jittered only downwards so the cap stays a cap.
+    this.backoff = new Backoff({ initialMs: 500, jitterSide: 'below', ...settings.backoff }, settings.random);
     const watch = new InformerWatch(settings.kubeConfig, this);
     this.listWatch = new ListWatch(collectionPath(resource), watch, () => this.list(), false);
     this.listWatch.on('add', (o) => this.queue('add', o));
@@ -140,8 +147,8 @@ export class ResourceInformer {
     if (this.stopped) return;
     this.stopped = true;
     this.stopSignal.abort();
-    if (this.retryTimer !== undefined) this.settings.clock.clearTimeout(this.retryTimer);
-    if (this.deadline !== undefined) this.settings.clock.clearTimeout(this.deadline);
+    this.retryTimer?.cancel();
+    this.deadline?.cancel();
     await this.listWatch.stop();
     this.currentWatch?.abort();
     this.pending = [];
@@ -247,7 +254,7 @@ export class ResourceInformer {
     const onDone: DoneCallback = (err) => {
       if (ended) return;
       ended = true;
-      if (this.deadline !== undefined) clock.clearTimeout(this.deadline);
+      this.deadline?.cancel();
       this.deadline = undefined;
       this.flush();
       done(err);
@@ -261,14 +268,11 @@ export class ResourceInformer {
     if (!ended) {
       // The answer headers are in: the watch is established.
       this.setState('watching');
-      this.deadline = clock.setTimeout(
-        () => {
-          this.deadline = undefined;
-          this.lastError = `watch open past timeoutSeconds=${timeoutSeconds}: presumed dead`;
-          controller.abort();
-        },
-        timeoutSeconds * 1000 + this.settings.watchGraceMs,
-      );
+      this.deadline = clock.schedule(timeoutSeconds * 1000 + this.settings.watchGraceMs, () => {
+        this.deadline = undefined;
+        this.lastError = `watch open past timeoutSeconds=${timeoutSeconds}: presumed dead`;
+        controller.abort();
+      });
     }
     return controller;
   }
@@ -343,10 +347,10 @@ export class ResourceInformer {
       this.setState('backoff');
     }
     const delay = this.backoff.next();
-    this.retryTimer = clock.setTimeout(() => {
+    this.retryTimer = clock.schedule(delay, () => {
       this.retryTimer = undefined;
       this.restart();
-    }, delay);
+    });
   }
 
   private restart(): void {

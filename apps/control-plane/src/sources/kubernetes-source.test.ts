@@ -1,7 +1,7 @@
+import { createManualClock } from '@weft/telemetry/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeApiServer, type FakeApiServerOptions, type FakeResource } from '../testing/fake-apiserver.ts';
 import { kubeConfigFor } from '../testing/kubeconfig.ts';
-import { ManualClock } from '../testing/manual-clock.ts';
 import { SourceRecorder, waitFor } from '../testing/recorder.ts';
 import { type ResourceType, WEFT_RESOURCES } from './kubernetes-resources.ts';
 import { KubernetesSource, type KubernetesSourceOptions } from './kubernetes-source.ts';
@@ -324,7 +324,7 @@ describe('KubernetesSource', () => {
   });
 
   it('cuts a watch that outlives its timeoutSeconds (a silently dead connection) and re-watches', async () => {
-    const clock = new ManualClock();
+    const clock = createManualClock();
     const { source, rec, store } = await setup(
       {},
       {

@@ -1,11 +1,11 @@
 // Kubernetes as a config source: one informer per resource type (see kubernetes-informer.ts for
 // what is taken from @kubernetes/client-node and what is added around it).
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { BackoffOptions } from './backoff.ts';
-import { type Clock, systemClock } from './clock.ts';
+import type { BackoffOptions, Clock, Scheduler } from '@weft/telemetry';
 import { Counters } from './counters.ts';
 import { ResourceInformer } from './kubernetes-informer.ts';
 import { type ResourceType, WEFT_RESOURCES } from './kubernetes-resources.ts';
+import { systemTime } from './system-time.ts';
 import type {
   ConfigSource,
   SourceCounters,
@@ -23,8 +23,9 @@ export interface KubernetesSourceOptions {
   readonly resources?: readonly ResourceType[];
   /** default 'kubernetes' */
   readonly name?: string;
-  readonly clock?: Clock;
-  /** retry pacing after failures (default 500 ms doubling to 30 s, 20 % jitter) */
+  /** reads the time and runs the watch deadlines and retry timers (default the system's) */
+  readonly clock?: Clock & Scheduler;
+  /** retry pacing after failures (default 500 ms doubling to 30 s, up to 20 % less for jitter) */
   readonly backoff?: BackoffOptions;
   /** each watch asks for timeoutSeconds in [this, 2 × this) (default 300, as client-go) */
   readonly watchTimeoutSeconds?: number;
@@ -61,7 +62,7 @@ export class KubernetesSource implements ConfigSource {
     const o = this.options;
     const settings = {
       kubeConfig: o.kubeConfig,
-      clock: o.clock ?? systemClock,
+      clock: o.clock ?? systemTime,
       backoff: o.backoff ?? {},
       watchTimeoutSeconds: o.watchTimeoutSeconds ?? 300,
       watchGraceMs: o.watchGraceMs ?? 30_000,

@@ -20,5 +20,4 @@ export {
   type RecordedRequest,
 } from './fake-apiserver.ts';
 export { kubeConfigFor } from './kubeconfig.ts';
-export { ManualClock } from './manual-clock.ts';
 export { SourceRecorder, waitFor } from './recorder.ts';

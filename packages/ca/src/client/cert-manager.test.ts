@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
+import { createManualClock, type ManualClock } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CertificateAuthority, createCertificateAuthority } from '../authority.ts';
 import { generateRsaKeyPair, type KeyPairPem } from '../keys.ts';
 import { createCaServer } from '../server/server.ts';
 import { createStaticTokenAuthenticator } from '../server/static-tokens.ts';
-import { createManualClock, type ManualClock } from '../testing/manual-clock.ts';
 import { type CertManager, type CertManagerEvents, createCertManager } from './cert-manager.ts';
 import { type CaCallResult, type CertificateSource, createCaClient } from './client.ts';
 

@@ -2,7 +2,14 @@
 // (with jitter), retry with capped exponential backoff while the CA is away. The current
 // certificate keeps being served until it expires.
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { type Clock, type Scheduler, systemClock, systemScheduler, type TimerHandle } from '../clock.ts';
+import {
+  Backoff,
+  type Clock,
+  type Scheduler,
+  systemClock,
+  systemScheduler,
+  type TimerHandle,
+} from '@weft/telemetry';
 import { createCsr } from '../csr.ts';
 import { generateRsaKeyPair, type KeyPairPem } from '../keys.ts';
 import type { CertificateSource } from './client.ts';
@@ -82,8 +89,11 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
   const random = opts.random ?? Math.random;
   const rotateAt = opts.rotateAt ?? 0.5;
   const jitter = opts.jitter ?? 0.05;
-  const initialMs = opts.backoff?.initialMs ?? 1000;
-  const maxMs = opts.backoff?.maxMs ?? 60_000;
+  // ±20 % spread so a fleet does not retry in lockstep; never above the cap.
+  const backoff = new Backoff(
+    { initialMs: opts.backoff?.initialMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 60_000, jitter: 0.2 },
+    random,
+  );
   const generateKey = opts.generateKey ?? (() => generateRsaKeyPair(2048));
 
   const listeners: { [E in keyof CertManagerEvents]: Set<(v: CertManagerEvents[E]) => void> } = {
@@ -97,7 +107,6 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
   let started = false;
   let closed = false;
   let inFlight = false;
-  let failures = 0;
   let fetchTimer: TimerHandle | undefined;
   let fetchAt: number | undefined;
   let expiryTimer: TimerHandle | undefined;
@@ -123,17 +132,14 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
   }
 
   function fail(error: Omit<CertManagerError, 'attempt' | 'retryInMs'>): void {
-    failures++;
-    const base = Math.min(maxMs, initialMs * 2 ** (failures - 1));
-    // ±20 % spread so a fleet does not retry in lockstep; never above the cap.
-    const retryInMs = Math.round(Math.min(maxMs, base * (0.8 + 0.4 * random())));
+    const retryInMs = backoff.next();
     scheduleFetch(retryInMs);
-    emit('error', { ...error, attempt: failures, retryInMs });
+    emit('error', { ...error, attempt: backoff.attempts, retryInMs });
   }
 
   function install(next: WorkloadCertificate, bundle: string): void {
     cert = next;
-    failures = 0;
+    backoff.reset();
     if (bundle !== trustBundlePem) {
       trustBundlePem = bundle;
       emit('trust-bundle', bundle);

@@ -2,12 +2,12 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createManualClock } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaClient } from '../client/client.ts';
 import { createCsr } from '../csr.ts';
 import { generateRsaKeyPair } from '../keys.ts';
 import { type CaServer, createCaServer } from '../server/server.ts';
-import { createManualClock } from '../testing/manual-clock.ts';
 import { createTokenReviewAuthenticator, identityFromTokenReview, NODE_NAME_EXTRA } from './token-review.ts';
 
 type Review = { spec?: { token?: string; audiences?: string[] } };

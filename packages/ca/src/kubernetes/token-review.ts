@@ -2,8 +2,7 @@
 // (POST /apis/authentication.k8s.io/v1/tokenreviews) with the CA's audiences.
 import { createHash } from 'node:crypto';
 import { AuthenticationV1Api, KubeConfig, type V1TokenReview } from '@kubernetes/client-node';
-import type { Clock } from '../clock.ts';
-import { systemClock } from '../clock.ts';
+import { type Clock, systemClock } from '@weft/telemetry';
 import { fail, ok, type Result } from '../errors.ts';
 import { type CallerIdentity, clip, isValidName } from '../identity.ts';
 import type { Authenticator } from '../server/authenticator.ts';

@@ -67,4 +67,3 @@ export async function createTestCa(opts: { trustDomain?: string } = {}): Promise
 }
 
 export { rawCsr, tamperedCsr } from './fixtures.ts';
-export { createManualClock, type ManualClock } from './manual-clock.ts';

@@ -7,10 +7,13 @@ import { type NormalizePathOptions, normalizeHost, normalizePath } from '@weft/p
 import { createStateStore, type L7State, l7State, type StateStore, type Target } from '@weft/proxy-core';
 import {
   type AccessLogger,
+  type Clock,
   type IdSource,
   type Logger,
   type MetricsRegistry,
+  monotonicClock,
   noopLogger,
+  systemClock,
 } from '@weft/telemetry';
 import {
   buildChain,
@@ -30,14 +33,7 @@ import type {
   RequestContext,
 } from '../http/message.ts';
 import { type Applied, applyRole, componentFor, decideRole, type EngineRole, reporterFor } from '../role.ts';
-import {
-  type Cancellation,
-  type Clock,
-  type Delay,
-  monotonicClock,
-  realDelay,
-  type WallClock,
-} from '../runtime.ts';
+import { type Cancellation, type Delay, realDelay } from '../runtime.ts';
 import {
   createEngineTelemetry,
   type EngineTelemetry,
@@ -105,8 +101,10 @@ export interface EngineDeps {
   readonly store?: StateStore;
   /** How endpoints are reached. Default plain TCP (the waypoint server passes HBONE). */
   readonly connector?: UpstreamConnector;
+  /** Monotonic: durations, deadlines, outlier ejection. Default `monotonicClock`. */
   readonly clock?: Clock;
-  readonly wallClock?: WallClock;
+  /** Epoch milliseconds: access-log start times. Default `systemClock`. */
+  readonly wallClock?: Clock;
   readonly random?: () => number;
   readonly delay?: Delay;
   readonly logger?: Logger;
@@ -191,7 +189,7 @@ export function parseGrpcTimeout(v: string): number | undefined {
 
 export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): Engine {
   const clock = deps.clock ?? monotonicClock;
-  const wallClock = deps.wallClock ?? Date.now;
+  const wallClock = deps.wallClock ?? systemClock;
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? noopLogger;
   const limits: EngineLimits = { ...DEFAULT_ENGINE_LIMITS, ...config.limits };
@@ -281,7 +279,7 @@ export function createEngine(config: EngineConfig = {}, deps: EngineDeps = {}): 
       const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
       const ctx: RequestContext = {
         id: nextId++,
-        startTime: wallClock(),
+        startTime: wallClock.now(),
         startMono: clock.now(),
         protocol: init.protocol,
         grpc,

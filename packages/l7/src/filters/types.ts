@@ -2,9 +2,9 @@
 // time by a factory that `config.ts` returned after validating the filter's config. Filters read
 // the config in force from `req.ctx.state` and the route decision from `req.ctx.route`; they
 // never reach for globals: time, randomness, delays and upstreams come from FilterContext.
-import type { IdSource, Logger } from '@weft/telemetry';
+import type { Clock, IdSource, Logger } from '@weft/telemetry';
 import type { L7Request, L7Response } from '../http/message.ts';
-import type { Clock, Delay } from '../runtime.ts';
+import type { Delay } from '../runtime.ts';
 import type { EngineTelemetry } from '../telemetry.ts';
 import type { Upstreams } from '../upstream/upstreams.ts';
 

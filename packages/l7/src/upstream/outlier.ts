@@ -3,7 +3,7 @@
 // endpoints (at least one may always go, as in Envoy). Time comes from an injected Clock;
 // ejections end lazily when the endpoint is next looked at.
 import type { OutlierDetectionPolicy } from '@weft/policy';
-import type { Clock } from '../runtime.ts';
+import type { Clock } from '@weft/telemetry';
 
 /** How one attempt ended, as outlier detection classifies it. */
 export type OutlierOutcome =

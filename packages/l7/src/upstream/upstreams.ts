@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type { Service, TrafficPolicy, Workload } from '@weft/policy';
 import type { L7State } from '@weft/proxy-core';
-import type { Clock } from '../runtime.ts';
+import type { Clock } from '@weft/telemetry';
 import type { ConnectContext, UpstreamConnector, UpstreamEndpoint } from './connector.ts';
 import { createHttp1Client } from './h1-client.ts';
 import { createHttp2Transport } from './http2.ts';

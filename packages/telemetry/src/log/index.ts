@@ -6,8 +6,8 @@ export {
   streamSink,
   type WritableLike,
 } from '../sink.ts';
+export type { Clock } from '../time/clock.ts';
 export {
-  type Clock,
   createLogger,
   fromPino,
   type LogFields,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fixedClock, memorySink, parseKvLine } from '../testing/index.ts';
+import { createManualClock, memorySink, parseKvLine } from '../testing/index.ts';
 import { createLogger, fromPino, noopLogger, type PinoLike, parseLogLevel } from './logger.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -7,7 +7,7 @@ const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 describe('createLogger (kv)', () => {
   it('writes one key=value line with time, level, msg and fields', () => {
     const sink = memorySink();
-    const log = createLogger({ sink, clock: fixedClock(T0), fields: { component: 'ztunnel' } });
+    const log = createLogger({ sink, clock: createManualClock(T0), fields: { component: 'ztunnel' } });
     log.info('listener up', { port: 15008, addr: '127.0.0.1' });
     expect(sink.lines).toEqual([
       'time=2025-01-01T12:00:00.000Z level=info msg="listener up" component=ztunnel port=15008 addr=127.0.0.1',
@@ -35,7 +35,7 @@ describe('createLogger (kv)', () => {
 
   it('children add fields and share level and sink', () => {
     const sink = memorySink();
-    const log = createLogger({ sink, clock: fixedClock(T0) })
+    const log = createLogger({ sink, clock: createManualClock(T0) })
       .child({ component: 'xds' })
       .child({ peer: 'node-1' });
     log.warn('nack', { type: 'weft.v1.Workload' });
@@ -51,7 +51,7 @@ describe('createLogger (kv)', () => {
 
   it('escapes hostile messages and field values, keeping one line', () => {
     const sink = memorySink();
-    const log = createLogger({ sink, clock: fixedClock(T0) });
+    const log = createLogger({ sink, clock: createManualClock(T0) });
     log.error('bad header\nlevel=debug', { value: '"x"\r\ny=1', 'bad key': 1 });
     expect(sink.lines).toHaveLength(1);
     const fields = parseKvLine(sink.lines[0] ?? '');
@@ -63,7 +63,7 @@ describe('createLogger (kv)', () => {
 
   it('renders errors, objects, null; skips undefined; never lets fields override time/level/msg', () => {
     const sink = memorySink();
-    const log = createLogger({ sink, clock: fixedClock(T0) });
+    const log = createLogger({ sink, clock: createManualClock(T0) });
     const err = Object.assign(new Error('connect refused'), { code: 'ECONNREFUSED' });
     log.error('upstream', {
       err,
@@ -116,7 +116,9 @@ describe('createLogger (kv)', () => {
 describe('createLogger (json)', () => {
   it('writes one JSON object per line', () => {
     const sink = memorySink();
-    const log = createLogger({ sink, format: 'json', clock: fixedClock(T0) }).child({ component: 'ca' });
+    const log = createLogger({ sink, format: 'json', clock: createManualClock(T0) }).child({
+      component: 'ca',
+    });
     log.info('signed', { ttl: 86400, err: new TypeError('x') });
     expect(sink.lines).toHaveLength(1);
     expect(JSON.parse(sink.lines[0] ?? '')).toEqual({

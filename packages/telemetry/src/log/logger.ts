@@ -9,6 +9,7 @@
 
 import { ABSENT, kvKey, kvString, truncate } from '../format/kv.ts';
 import type { LineSink } from '../sink.ts';
+import { type Clock, systemClock } from '../time/clock.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 /** A configured threshold: a level, or 'silent' for nothing. */
@@ -27,11 +28,6 @@ export interface Logger {
   enabled(level: LogLevel): boolean;
 }
 
-/** Wall clock in epoch milliseconds (inject a fixed one in tests). */
-export interface Clock {
-  now(): number;
-}
-
 export interface LoggerOptions {
   /** Where lines go, e.g. `streamSink(process.stderr)`. */
   readonly sink: LineSink;
@@ -41,6 +37,7 @@ export interface LoggerOptions {
   readonly format?: LogFormat;
   /** Fields on every line. */
   readonly fields?: LogFields;
+  /** Wall clock for the `time` field. Default `systemClock`. */
   readonly clock?: Clock;
   /** Longest string value written (UTF-16 units), longer ones are cut. Default 4096. */
   readonly maxValueLength?: number;
@@ -54,7 +51,6 @@ const RANK: Readonly<Record<LogLevelSetting, number>> = {
   silent: 99,
 };
 const RESERVED = new Set(['time', 'level', 'msg']);
-const systemClock: Clock = { now: () => Date.now() };
 
 /** Reads a level from configuration ('debug' | 'info' | 'warn' | 'error' | 'silent', any case). */
 export function parseLogLevel(value: string | undefined): LogLevelSetting | undefined {

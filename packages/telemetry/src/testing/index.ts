@@ -1,10 +1,11 @@
 // Fakes and helpers for tests of packages that use @weft/telemetry.
 
-import type { Clock, LogFields, Logger, LogLevel } from '../log/logger.ts';
+import type { LogFields, Logger, LogLevel } from '../log/logger.ts';
 import type { LineSink } from '../sink.ts';
 import type { IdSource } from '../trace/ids.ts';
 
 export { parseKvLine } from './kv-line.ts';
+export { createManualClock, type ManualClock } from './manual-clock.ts';
 export { type PromFamily, type PromSample, type PromText, parsePrometheusText } from './prometheus-text.ts';
 
 /** A sink keeping lines in memory (without the trailing '\n'). */
@@ -49,22 +50,6 @@ export function captureLogger(base: LogFields = {}, records: LogRecord[] = []): 
     error: push('error'),
     child: (fields) => captureLogger({ ...base, ...fields }, records),
     enabled: () => true,
-  };
-}
-
-/** A clock standing still at `ms` until moved. */
-export function fixedClock(
-  ms = Date.UTC(2025, 0, 1),
-): Clock & { set(ms: number): void; advance(ms: number): void } {
-  let now = ms;
-  return {
-    now: () => now,
-    set: (v) => {
-      now = v;
-    },
-    advance: (d) => {
-      now += d;
-    },
   };
 }
 

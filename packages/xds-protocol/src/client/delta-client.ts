@@ -2,12 +2,18 @@
 // one is NACKed by name while the rest of its response is applied. The last good state stays
 // with the handler while the server is away; reconnects resume with initial_resource_versions.
 import * as grpc from '@grpc/grpc-js';
+import {
+  type BackoffOptions,
+  backoffDelay,
+  type Scheduler,
+  systemScheduler,
+  type TimerHandle,
+} from '@weft/telemetry';
 import { type Decoded, deltaClientMethod } from '../ads-service.ts';
-import { type Clock, type Logger, silentLogger, systemClock } from '../clock.ts';
 import { Node } from '../gen/envoy/config/core/v3/base.ts';
 import type { DeltaDiscoveryRequest } from '../gen/envoy/service/discovery/v3/discovery.ts';
+import { type Logger, silentLogger } from '../logger.ts';
 import type { WireDeltaResponse } from '../wire.ts';
-import { type BackoffOptions, backoffDelay } from './backoff.ts';
 
 /** Result of decoding + validating one resource. */
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -54,8 +60,10 @@ export interface DeltaAdsClientOptions {
   node: Partial<Node>;
   types: readonly ResourceTypeConfig[];
   handler: DeltaAdsHandler;
+  /** Reconnect delays; defaults 250 ms doubling to 30 s, ±20 % jitter. */
   backoff?: BackoffOptions;
-  clock?: Clock;
+  /** Runs the reconnect timers. */
+  scheduler?: Scheduler;
   random?: () => number;
   logger?: Logger;
 }
@@ -117,7 +125,7 @@ interface TypeEntry {
 type DeltaCall = grpc.ClientDuplexStream<DeltaDiscoveryRequest, Decoded<WireDeltaResponse>>;
 
 export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsClient {
-  const clock = options.clock ?? systemClock;
+  const scheduler = options.scheduler ?? systemScheduler;
   const random = options.random ?? Math.random;
   const logger = options.logger ?? silentLogger;
   const node = Node.fromPartial(options.node);
@@ -162,7 +170,7 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
   let call: DeltaCall | undefined;
   let sentNode = false;
   let attempt = 0;
-  let cancelRetry: (() => void) | undefined;
+  let retryTimer: TimerHandle | undefined;
   let closed = false;
   let syncWaiters: Array<() => void> = [];
 
@@ -221,7 +229,7 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
   }
 
   function connect(): void {
-    cancelRetry = undefined;
+    retryTimer = undefined;
     if (closed) return;
     setState('connecting');
     stats.streamsStarted++;
@@ -244,7 +252,7 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
       setState('disconnected', detail);
       const delay = backoffDelay(attempt++, options.backoff, random);
       logger.info?.('xds client: stream ended; reconnecting', { detail, delayMs: delay });
-      cancelRetry = clock.setTimeout(connect, delay);
+      retryTimer = scheduler.schedule(delay, connect);
     };
     c.on('data', (d: Decoded<WireDeltaResponse>) => {
       if (call !== c) return;
@@ -429,7 +437,7 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
     close() {
       if (closed) return;
       closed = true;
-      cancelRetry?.();
+      retryTimer?.cancel();
       const c = call;
       call = undefined;
       c?.cancel();

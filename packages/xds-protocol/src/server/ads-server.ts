@@ -1,8 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
+import { type Clock, systemClock } from '@weft/telemetry';
 import { adsServerDefinition, type Decoded } from '../ads-service.ts';
 import { ResourceCache } from '../cache.ts';
-import { type Clock, type Logger, silentLogger, systemClock } from '../clock.ts';
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../gen/envoy/service/discovery/v3/discovery.ts';
+import { type Logger, silentLogger } from '../logger.ts';
 import { ENVOY_TYPE_URL, WEFT_TYPE_URL } from '../type-urls.ts';
 import { encodeDeltaResponse, encodeSotwResponse } from '../wire.ts';
 import { AdsStreamState, type StreamRequest } from './stream.ts';
@@ -25,6 +26,7 @@ export interface AdsServerOptions {
   typeUrls?: readonly string[];
   /** Delta responses stop adding resources past this size; the rest follow after the ACK. Default 1 MiB. */
   maxResponseBytes?: number;
+  /** Wall clock for `connectedAt` and NACK times. */
   clock?: Clock;
   logger?: Logger;
 }
