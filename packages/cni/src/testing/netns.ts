@@ -43,3 +43,12 @@ export class ThrowawayNetns {
     if (existsSync(this.path)) execFileSync('ip', ['netns', 'delete', this.name]);
   }
 }
+
+/** `ip netns exec <name> <cmd...>` argv, for spawning long-running processes inside a netns. */
+export function inNetns(
+  name: string,
+  cmd: string,
+  args: readonly string[],
+): { file: string; args: string[] } {
+  return { file: 'ip', args: ['netns', 'exec', name, cmd, ...args] };
+}
