@@ -1,7 +1,7 @@
 // The plugin's input: CNI_* environment and the network configuration on stdin, decoded
 // strictly into values or a CNI error. Nothing here does I/O.
 
-import { type LogLevelSetting, parseLogLevel } from '@weft/telemetry';
+import { type LogLevelSetting, parseLogLevel } from '@weft/telemetry/log';
 import {
   DEFAULT_AGENT_SOCKET,
   isContainerId,

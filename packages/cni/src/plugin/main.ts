@@ -2,7 +2,7 @@
 // weft-cni: the chained CNI plugin binary. Reads stdin (bounded) and the CNI_* environment,
 // runs runPlugin and prints its result; logs go to stderr.
 import { existsSync } from 'node:fs';
-import { createLogger, streamSink } from '@weft/telemetry';
+import { createLogger, streamSink } from '@weft/telemetry/log';
 import { httpAgentTransport } from '../api/client.ts';
 import { MAX_STDIN_BYTES } from './config.ts';
 import { runPlugin } from './run.ts';

@@ -8,7 +8,7 @@
 // Bad input (env, stdin, netns path) is refused before the agent is contacted, so no rule is
 // ever half-applied for it.
 
-import type { Logger } from '@weft/telemetry';
+import type { Logger } from '@weft/telemetry/log';
 import type { AgentTransport } from '../api/client.ts';
 import {
   type AddRequest,
