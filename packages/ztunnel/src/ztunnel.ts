@@ -29,6 +29,7 @@ import {
   type EndpointPicker,
   FILE_SOURCE,
   type IdentityCerts,
+  isLoopback,
   loadConfigFile,
   type OutboundTarget,
   type ProxyPorts,
@@ -223,6 +224,12 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
       net = loaded.net;
     }
     inPod = { net, mark };
+  }
+  if (deps.sockets === undefined && !isLoopback(nodeIp) && config.allowNonLoopback !== true && !inPod) {
+    throw new Error(
+      `nodeIp: ${nodeIp} is not a loopback address; local mode binds loopback only ` +
+        '(allow it with allowNonLoopback / --allow-non-loopback, or run in-pod mode)',
+    );
   }
   const sockets =
     deps.sockets ??
