@@ -8,9 +8,15 @@ import { createTestCa, type TestCa } from '@weft/ca/testing';
 import { createCertStore } from '@weft/hbone';
 import { compileMesh } from '@weft/l7/testing';
 import { namespace, pod } from '@weft/policy/testing';
-import { applyUpdate, batchFromSnapshot, createStateStore, type SocketAddress } from '@weft/proxy-core';
+import {
+  applyUpdate,
+  batchFromSnapshot,
+  createLocalSocketFactory,
+  createStateStore,
+  type SocketAddress,
+} from '@weft/proxy-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCaptureNet } from './capture.ts';
+import { captureSocketFactory, loadCaptureNet } from './capture.ts';
 import { createSidecar, type Sidecar } from './sidecar.ts';
 import { exchange, startTcpEchoApp, type TcpEchoApp } from './testing/index.ts';
 
@@ -149,5 +155,21 @@ describe('createSidecar capture mode', () => {
         { certs: createCertStore() },
       ),
     ).rejects.toThrow(/capture mode cannot start: @weft\/linux-net/);
+  });
+
+  it('the capture socket factory binds 0.0.0.0 and an IPv6-only :: on the same port', async () => {
+    const sockets = captureSocketFactory(createLocalSocketFactory());
+    const v4 = await sockets.listen({ ip: '0.0.0.0', port: 0 });
+    const a = v4.address();
+    if (a === null || typeof a === 'string') throw new Error('no address');
+    try {
+      const v6 = await sockets.listen({ ip: '::', port: a.port });
+      v6.close();
+    } catch (err) {
+      // A host without IPv6 cannot bind ::; what matters is that it never collides with 0.0.0.0.
+      expect((err as { code?: string }).code).not.toBe('EADDRINUSE');
+    } finally {
+      v4.close();
+    }
   });
 });

@@ -6,7 +6,7 @@
 
 import type { Socket } from 'node:net';
 import { Server } from 'node:net';
-import type { SocketAddress, SocketFactory } from '@weft/proxy-core';
+import type { ListenOptions, SocketAddress, SocketFactory } from '@weft/proxy-core';
 
 /** What capture mode needs from the OS: the pre-REDIRECT destination of an accepted socket. */
 export interface CaptureNet {
@@ -63,9 +63,11 @@ export const CAPTURE_WILDCARDS = ['0.0.0.0', '::'] as const;
  */
 export function captureSocketFactory(base: SocketFactory): SocketFactory {
   return {
-    listen(addr, opts = {}) {
-      const server = opts.server ?? new Server({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true });
-      return new Promise((resolve, reject) => {
+    listen<S extends Server = Server>(addr: SocketAddress, opts: ListenOptions<S> = {}): Promise<S> {
+      // noDelay: relayed chunks must not wait for Nagle (as in proxy-core's local factory).
+      const server =
+        opts.server ?? (new Server({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }) as S);
+      return new Promise<S>((resolve, reject) => {
         const onError = (err: Error) => reject(err);
         server.once('error', onError);
         server.listen(
@@ -79,7 +81,7 @@ export function captureSocketFactory(base: SocketFactory): SocketFactory {
             server.off('error', onError);
             // A later accept error (EMFILE) must not crash the process.
             server.on('error', () => {});
-            resolve(server as never);
+            resolve(server);
           },
         );
       });
