@@ -88,8 +88,10 @@ describe.skipIf(!root)('chained plugin + agent on real netns', () => {
     expect(b.code, b.err + b.out).toBe(0);
     const prevResult = JSON.parse(b.out) as { ips: Array<{ address: string }> };
     const ip = prevResult.ips.find((i) => !i.address.includes(':'))?.address.split('/')[0];
-    if (!ip) throw new Error(`no IPv4 address in ${b.out}`);
+    const ip6 = prevResult.ips.find((i) => i.address.includes(':'))?.address.split('/')[0];
+    if (!ip || !ip6) throw new Error(`no IPv4 and IPv6 address in ${b.out}`);
     ips[pod] = ip;
+    ips[`${pod}6`] = ip6;
     const conf = {
       cniVersion: '1.0.0',
       name: 'weftt',
@@ -136,6 +138,10 @@ describe.skipIf(!root)('chained plugin + agent on real netns', () => {
     node = new ThrowawayNetns('node');
     p1 = new ThrowawayNetns('p1');
     p2 = new ThrowawayNetns('p2');
+    // No duplicate address detection: IPv6 addresses are usable at once.
+    for (const ns of [node, p1, p2]) {
+      for (const k of ['all', 'default']) ns.exec('sysctl', ['-qw', `net.ipv6.conf.${k}.accept_dad=0`]);
+    }
     bridgeConf = {
       cniVersion: '1.0.0',
       name: 'weftt',
@@ -143,7 +149,11 @@ describe.skipIf(!root)('chained plugin + agent on real netns', () => {
       bridge: 'weftbr0',
       isGateway: true,
       ipMasq: false,
-      ipam: { type: 'host-local', ranges: [[{ subnet: '10.199.0.0/24' }]], dataDir: join(dir, 'ipam') },
+      ipam: {
+        type: 'host-local',
+        ranges: [[{ subnet: '10.199.0.0/24' }], [{ subnet: 'fd00:199::/64' }]],
+        dataDir: join(dir, 'ipam'),
+      },
     };
     agent = await createNodeAgent(
       {
@@ -187,6 +197,16 @@ describe.skipIf(!root)('chained plugin + agent on real netns', () => {
     expect(await dial(p1, '127.0.0.1', 8080)).toBe('8080'); // loopback
     expect(await dial(p1, a, 8080)).toBe('8080'); // own pod IP via lo
     expect(await dial(p1, a, 15008)).toBe('ERR ECONNREFUSED'); // HBONE port not redirected
+  });
+
+  it('ambient over IPv6: the same, with the IPv6 gateway of the node exempt', async () => {
+    const a6 = ips.a6 ?? '';
+    const b6 = ips.b6 ?? '';
+    expect(await dial(p2, a6, 8080)).toBe('15006');
+    expect(await dial(node, a6, 8080)).toBe('8080');
+    expect(await dial(p1, b6, 9000)).toBe('15001');
+    expect(await dial(p1, '::1', 8080)).toBe('8080');
+    expect(await dial(p1, a6, 8080)).toBe('8080');
   });
 
   it('sidecar without restart: uid 1337 goes out directly, everyone else to 15001', async () => {
