@@ -3,7 +3,7 @@
 // connection accepted on the client's outbound listener (whatever its source address, as a v6
 // or v4 socket inside the pod netns may have) goes over HBONE to the web pod; a plaintext
 // connection on the web pod's inbound listener reaches the port the caller dialled.
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { createTestCa, type TestCa } from '@weft/ca/testing';
 import { createCertStore } from '@weft/hbone';
 import { compileMesh } from '@weft/l7/testing';
@@ -16,7 +16,7 @@ import {
   type SocketAddress,
 } from '@weft/proxy-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureSocketFactory, loadCaptureNet } from './capture.ts';
+import { captureAppConnector, captureSocketFactory, loadCaptureNet } from './capture.ts';
 import { createSidecar, type Sidecar } from './sidecar.ts';
 import { exchange, startTcpEchoApp, type TcpEchoApp } from './testing/index.ts';
 
@@ -171,5 +171,29 @@ describe('createSidecar capture mode', () => {
     } finally {
       v4.close();
     }
+  });
+
+  it('the app is reached at the pod IP from 127.0.0.6, the source the pod rules never capture', async () => {
+    const seen: string[] = [];
+    const app = createServer((s) => {
+      seen.push(s.remoteAddress ?? '');
+      s.end();
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.74.30', r));
+    const a = app.address();
+    if (a === null || typeof a === 'string') throw new Error('no address');
+    const stream = await captureAppConnector()(
+      {
+        ip: '127.0.74.30',
+        port: a.port,
+        address: `127.0.74.30:${a.port}`,
+        workloadUid: undefined,
+        identity: undefined,
+      },
+      { signal: AbortSignal.timeout(2000), timeoutMs: 2000 },
+    );
+    stream.destroy();
+    app.close();
+    expect(seen).toEqual(['127.0.0.6']);
   });
 });

@@ -1,7 +1,8 @@
 // Capture mode for real (root, @weft/linux-net, a built dist/main.js): two throwaway network
 // namespaces are two sidecar pods joined by a veth pair (10.x and fd00::), each with the sidecar
-// REDIRECT rules (OUTPUT tcp from any uid but 1337 and not to loopback -> 15001; PREROUTING tcp
-// except 15008 -> 15006). Each pod runs the sidecar binary with --capture inside its netns as
+// REDIRECT rules the node agent writes (OUTPUT tcp from any uid but 1337 and not to loopback ->
+// 15001; PREROUTING tcp except the proxy's ports -> 15006; the proxy's own connections to its pod
+// IP over lo -> 15006 unless from 127.0.0.6 / ::6). Each pod runs the sidecar binary with --capture inside its netns as
 // uid 1337, as the netns driver does. A mesh-unaware client in the client pod dials the server
 // pod's plain IP (STRICT there): the bytes arrive through the two sidecars over HBONE.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -69,8 +70,12 @@ const APP_PORT = 8080;
 const CA_RELAY_PORT = 15099;
 const PROXY_UID = '1337';
 
-function run(cmd: string, args: readonly string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+function run(cmd: string, args: readonly string[], input?: string): string {
+  return execFileSync(cmd, args, {
+    encoding: 'utf8',
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(input !== undefined ? { input } : {}),
+  });
 }
 const inNs = (ns: string, cmd: string, args: readonly string[]) =>
   run('ip', ['netns', 'exec', ns, cmd, ...args]);
@@ -97,48 +102,44 @@ function createPods(): void {
     inNs(ns, 'ip', ['addr', 'add', `${IP4[side]}/24`, 'dev', VETH[side]]);
     inNs(ns, 'ip', ['-6', 'addr', 'add', `${IP6[side]}/64`, 'dev', VETH[side], 'nodad']);
     inNs(ns, 'ip', ['link', 'set', VETH[side], 'up']);
-    // The sidecar rules (DESIGN.md "Interception": the proxy's uid excluded), by hand.
-    for (const [tool, loopback] of [
-      ['iptables', '127.0.0.0/8'],
-      ['ip6tables', '::1/128'],
-    ] as const) {
-      inNs(ns, tool, [
-        '-t',
-        'nat',
-        '-A',
-        'OUTPUT',
-        '-p',
-        'tcp',
-        '-m',
-        'owner',
-        '!',
-        '--uid-owner',
-        PROXY_UID,
-        '!',
-        '-d',
-        loopback,
-        '-j',
-        'REDIRECT',
-        '--to-ports',
-        '15001',
-      ]);
-      inNs(ns, tool, [
-        '-t',
-        'nat',
-        '-A',
-        'PREROUTING',
-        '-p',
-        'tcp',
-        '!',
-        '--dport',
-        '15008',
-        '-j',
-        'REDIRECT',
-        '--to-ports',
-        '15006',
-      ]);
+    // The sidecar rules as the node agent writes them (Istio's shape, uid 1337 excluded; the
+    // proxy's own connections to its pod IP over lo go to 15006 unless they come from the
+    // inbound passthrough source), by hand.
+    for (const family of [4, 6] as const) {
+      run(
+        'ip',
+        ['netns', 'exec', ns, family === 4 ? 'iptables-restore' : 'ip6tables-restore'],
+        sidecarRules(family),
+      );
     }
   }
+}
+
+function sidecarRules(family: 4 | 6): string {
+  const loopback = family === 4 ? '127.0.0.1/32' : '::1/128';
+  const passthrough = family === 4 ? '127.0.0.6/32' : '::6/128';
+  const own = `-m owner --uid-owner ${PROXY_UID}`;
+  return [
+    '*nat',
+    ':WEFT_INBOUND - [0:0]',
+    ':WEFT_OUTBOUND - [0:0]',
+    ':WEFT_IN_REDIRECT - [0:0]',
+    ':WEFT_REDIRECT - [0:0]',
+    ...[15000, 15008, 15020, 15021].map((p) => `-A WEFT_INBOUND -p tcp -m tcp --dport ${p} -j RETURN`),
+    '-A WEFT_INBOUND -p tcp -j WEFT_IN_REDIRECT',
+    `-A WEFT_OUTBOUND -s ${passthrough} -o lo -j RETURN`,
+    `-A WEFT_OUTBOUND ! -d ${loopback} -o lo -p tcp -m tcp ! --dport 15008 ${own} -j WEFT_IN_REDIRECT`,
+    `-A WEFT_OUTBOUND -o lo -m owner ! --uid-owner ${PROXY_UID} -j RETURN`,
+    `-A WEFT_OUTBOUND ${own} -j RETURN`,
+    `-A WEFT_OUTBOUND -d ${loopback} -j RETURN`,
+    '-A WEFT_OUTBOUND -p tcp -j WEFT_REDIRECT',
+    '-A WEFT_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006',
+    '-A WEFT_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
+    '-A PREROUTING -p tcp -j WEFT_INBOUND',
+    '-A OUTPUT -p tcp -j WEFT_OUTBOUND',
+    'COMMIT',
+    '',
+  ].join('\n');
 }
 
 function deletePods(): void {

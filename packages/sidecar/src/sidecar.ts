@@ -10,7 +10,8 @@
 // Capture mode (config.capture): the process runs inside the pod's network namespace as uid 1337;
 // outbound 15001 and inbound 15006 listen on the wildcard addresses (0.0.0.0 and ::) for the
 // connections the pod's REDIRECT rules send there, and read their original destination with
-// SO_ORIGINAL_DST (capture.ts); HBONE, admin, metrics and readiness stay on the pod IP.
+// SO_ORIGINAL_DST (capture.ts); HBONE, admin, metrics and readiness stay on the pod IP. The app
+// is reached at podIP:port from 127.0.0.6, the source the pod's rules never capture.
 import type { Server, Socket } from 'node:net';
 import { createCaClient, createCertManager } from '@weft/ca/client';
 import {
@@ -62,7 +63,13 @@ import {
   noopLogger,
   rejectCounter,
 } from '@weft/telemetry';
-import { CAPTURE_WILDCARDS, type CaptureNet, captureSocketFactory, loadCaptureNet } from './capture.ts';
+import {
+  CAPTURE_WILDCARDS,
+  type CaptureNet,
+  captureAppConnector,
+  captureSocketFactory,
+  loadCaptureNet,
+} from './capture.ts';
 import { createSidecarInbound, firstContainerPort, type InboundOriginalPort } from './inbound.ts';
 import { createSidecarOutbound, type OutboundOriginalDestination } from './outbound.ts';
 
@@ -212,7 +219,14 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
   };
   const inboundEngine = createEngine(
     { ...config.engine, role: 'sidecar-inbound' },
-    { ...common, ...(deps.appConnector !== undefined ? { connector: deps.appConnector } : {}) },
+    {
+      ...common,
+      ...(deps.appConnector !== undefined
+        ? { connector: deps.appConnector }
+        : captureNet !== undefined
+          ? { connector: captureAppConnector() }
+          : {}),
+    },
   );
   const outboundEngine = createEngine(
     { ...config.engine, role: 'sidecar-outbound' },
