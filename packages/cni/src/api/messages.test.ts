@@ -85,7 +85,7 @@ describe('decodeAnswer', () => {
       { ok: false, error: 'node agent answered 502 with body is not valid JSON', retryable: false },
     ],
     [404, '{}', { ok: false, error: 'node agent answered 404', retryable: false }],
-  ])('%s %s', (status, body, want) => {
+  ])('status %d, body %s', (status, body, want) => {
     expect(decodeAnswer(status, body, ['enrolled', 'not-in-mesh'])).toEqual(want);
   });
 });
