@@ -57,6 +57,7 @@ import {
 import type { InboundOriginalDestination } from './inbound/plaintext.ts';
 import { createPodEnrollment, type EnrolledPod, podKey } from './inpod/enrollment.ts';
 import { DEFAULT_INPOD_MARK, type InPodNet, loadLinuxNet } from './inpod/net.ts';
+import { createBoundedWait } from './inpod/wait.ts';
 import { ZTUNNEL_MODE } from './mode.ts';
 import { createCaptureServer, type OriginalDestination } from './outbound/capture.ts';
 import { createOutboundExecutor } from './outbound/execute.ts';
@@ -418,27 +419,30 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
 
   // An agent's add is answered once the pod's listeners are open. A pod whose workload the mesh
   // config does not know yet is waited for until the config has synced (bounded), then refused.
+  // Both waits give up for later pods once one has timed out (weftd or the CA away must not make a
+  // snapshot of N pods take N timeouts).
+  const syncWait = createBoundedWait(config.inPod?.workloadWaitMs ?? 5000);
+  const certWait = createBoundedWait(config.inPod?.workloadWaitMs ?? 5000);
   async function podStatus(pod: EnrolledPod): Promise<string | undefined> {
-    const deadline = Date.now() + (config.inPod?.workloadWaitMs ?? 5000);
-    let w = podWorkload(pod);
-    while (w === undefined && !store.state.synced && Date.now() < deadline && !closed) {
-      await new Promise((r) => setTimeout(r, 50));
-      w = podWorkload(pod);
-    }
+    const stop = () => closed;
+    await syncWait.until(() => podWorkload(pod) !== undefined || store.state.synced, stop);
+    const w = podWorkload(pod);
     if (w === undefined) {
       return `pod ${podKey(pod.pod)}: no ${ZTUNNEL_MODE} workload on node ${config.nodeName} in the mesh config`;
     }
     await reconcile();
-    if (listeners.get(w.uid)?.item.netns === pod.netns) {
-      // Listeners are open. Give the pod's certificate the same bounded wait, so the first
-      // connection of a freshly started app finds the HBONE side ready; a CA outage does not fail
-      // the enrollment (the certificate follows, readiness reports it).
-      const identity = w.identity;
-      const hasCert = () => identities.list().some((c) => c.identity === identity && c.state === 'ready');
-      while (!hasCert() && Date.now() < deadline && !closed) await new Promise((r) => setTimeout(r, 20));
-      return undefined;
+    if (listeners.get(w.uid)?.item.netns !== pod.netns) {
+      return `pod ${podKey(pod.pod)}: listeners in ${pod.netns} not open: ${listeners.errors().get(w.uid) ?? 'pending'}`;
     }
-    return `pod ${podKey(pod.pod)}: listeners in ${pod.netns} not open: ${listeners.errors().get(w.uid) ?? 'pending'}`;
+    // Listeners are open. Give the pod's certificate a bounded wait too, so the first connection
+    // of a freshly started app finds the HBONE side ready; a CA outage does not fail the
+    // enrollment (the certificate follows, readiness reports it).
+    const identity = w.identity;
+    await certWait.until(
+      () => identities.list().some((c) => c.identity === identity && c.state === 'ready'),
+      stop,
+    );
+    return undefined;
   }
 
   const inPodDump = () => {
