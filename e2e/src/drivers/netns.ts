@@ -22,7 +22,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { meshRequest } from '@weft/examples';
 import { execa } from 'execa';
@@ -106,6 +106,22 @@ export async function netnsSupport(): Promise<{ ok: true } | { ok: false; reason
   return { ok: true };
 }
 
+/** A plain TCP connection from the driver's own (root) netns. */
+function connectPlain(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => socket.destroy(new Error(`connect ${host}:${port} timed out`)), timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
 export class NetnsDriver implements InterceptionDriver {
   readonly name = 'netns' as const;
   readonly workDir: string;
@@ -123,6 +139,8 @@ export class NetnsDriver implements InterceptionDriver {
   /** The result of a pod's network plugins, passed to the plugins chained after them. */
   private readonly prevResults = new Map<string, unknown>();
   private readonly xdsAddress = `${UNDERLAY_V4.host}:15010`;
+  /** The address family apps dial (cluster DNS answers and pod addresses); see useFamily. */
+  private family: 4 | 6 = 4;
   private readonly adminAddress = `${UNDERLAY_V4.host}:15014`;
 
   constructor(opts: NetnsDriverOptions = {}) {
@@ -706,8 +724,21 @@ export class NetnsDriver implements InterceptionDriver {
     rmSync(join(this.configDir, name), { force: true });
   }
 
+  /**
+   * From now on apps dial IPv6 (6) or IPv4 (4): cluster DNS answers a service's VIP of that
+   * family, podIp() gives that family's pod address, outside callers use it too.
+   */
+  useFamily(family: 4 | 6): void {
+    this.family = family;
+  }
+
   podIp(name: string): string {
-    return this.pod(name).ip4;
+    const pod = this.pod(name);
+    if (this.family === 6) {
+      if (pod.ip6 === undefined) throw new Error(`pod ${name} has no IPv6 address`);
+      return pod.ip6;
+    }
+    return pod.ip4;
   }
 
   /** A pod's IPv6 address. */
@@ -766,7 +797,7 @@ export class NetnsDriver implements InterceptionDriver {
    * The address an app would dial for a URL host: cluster DNS for `<svc>.<ns>.svc.cluster.local`
    * (the service's VIP, IPv4 unless `family` is 6), an IP as it is.
    */
-  resolve(host: string, family: 4 | 6 = 4): string {
+  resolve(host: string, family: 4 | 6 = this.family): string {
     const bare = host.replace(/^\[|\]$/g, '');
     const m = /^([a-z0-9-]+)\.([a-z0-9-]+)(\.svc(\.cluster\.local)?)?$/.exec(bare);
     if (m === null) return bare;
@@ -816,9 +847,13 @@ export class NetnsDriver implements InterceptionDriver {
   async plaintextRequest(toPod: string, port: number, path: string): Promise<CallResult> {
     // From the root netns: a caller outside the mesh, routed to the pod through its node and
     // captured by the pod's inbound rules (or reaching the app of a pod out of the mesh).
-    const pod = this.pod(toPod);
+    const ip = this.podIp(toPod);
     try {
-      const response = await meshRequest({ url: `http://${pod.ip4}:${port}${path}`, timeoutMs: 3000 });
+      const response = await meshRequest({
+        url: `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}${path}`,
+        timeoutMs: 3000,
+        connect: (host, p, timeoutMs) => connectPlain(host.replace(/^\[|\]$/g, ''), p, timeoutMs),
+      });
       return { ok: true, response };
     } catch (err) {
       return { ok: false, error: (err as Error).message };

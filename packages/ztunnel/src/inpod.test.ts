@@ -43,7 +43,7 @@ beforeAll(async () => {
       s.localPort === 15001 ? { ip: layout.echoVip, port: 80 } : { ip: layout.echo1, port: 8080 },
   });
   const inPod = (path: string) => ({
-    inPod: { nodeAgentSocket: path, backoff: { initialMs: 20, maxMs: 100 } },
+    inPod: { nodeAgentSocket: path, workloadWaitMs: 1000, backoff: { initialMs: 20, maxMs: 100 } },
   });
   mesh = await startLocalMesh({
     octets: [15, 16],

@@ -418,14 +418,15 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   };
 
   // An agent's add is answered once the pod's listeners are open. A pod whose workload the mesh
-  // config does not know yet is waited for until the config has synced (bounded), then refused.
+  // config does not know yet is waited for (bounded), then refused: the agent usually enrolls a
+  // new pod moments before weftd's update naming its address reaches this node.
   // Both waits give up for later pods once one has timed out (weftd or the CA away must not make a
   // snapshot of N pods take N timeouts).
   const syncWait = createBoundedWait(config.inPod?.workloadWaitMs ?? 5000);
   const certWait = createBoundedWait(config.inPod?.workloadWaitMs ?? 5000);
   async function podStatus(pod: EnrolledPod): Promise<string | undefined> {
     const stop = () => closed;
-    await syncWait.until(() => podWorkload(pod) !== undefined || store.state.synced, stop);
+    await syncWait.until(() => podWorkload(pod) !== undefined, stop);
     const w = podWorkload(pod);
     if (w === undefined) {
       return `pod ${podKey(pod.pod)}: no ${ZTUNNEL_MODE} workload on node ${config.nodeName} in the mesh config`;
