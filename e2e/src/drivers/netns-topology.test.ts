@@ -7,6 +7,7 @@ import {
   resultIps,
   rewriteDocument,
   serviceVips,
+  underlay,
 } from './netns-topology.ts';
 
 describe('netns topology', () => {
@@ -16,12 +17,17 @@ describe('netns topology', () => {
       netns: 'wn-node-a',
       ip4: '10.250.0.10',
       hostVeth: 'wn-ul1',
-      podCidr4: '10.244.1.0/24',
+      podCidr4: '10.200.1.0/24',
     });
-    expect(b).toMatchObject({ ip6: 'fd00:250::11', podCidr6: 'fd00:244:2::/64', gateway6: 'fd00:244:2::1' });
+    expect(b).toMatchObject({ ip6: 'fd00:250:0::11', podCidr6: 'fd00:200:2::/64', gateway6: 'fd00:200:2::1' });
     for (const n of [a, b]) expect(n?.hostVeth.length).toBeLessThanOrEqual(15);
     expect(() => planNodes('Bad-Prefix', ['x'])).toThrow(/prefix/);
     expect(podNetns('wn', 'demo', 'echo-v1')).toBe('wn-p-demo-echo-v1');
+    // Another network: other ranges, so two clusters can live side by side.
+    const [c] = planNodes('wb', ['node-a'], 1);
+    expect(c).toMatchObject({ ip4: '10.250.1.10', podCidr4: '10.201.1.0/24', podCidr6: 'fd00:201:1::/64' });
+    expect(underlay(1)).toMatchObject({ host4: '10.250.1.1', host6: 'fd00:250:1::1' });
+    expect(() => planNodes('wb', ['x'], 10)).toThrow(/0-9/);
   });
 
   it("builds the node's plugin list: bridge + host-local dual stack, weft-cni chained after", () => {

@@ -2,11 +2,14 @@
 // would be. Pure planning (addresses, names, CNI configuration, the address rewrite of the
 // manifests) lives here with no I/O, so it is tested with tables; netns.ts executes it.
 //
-//   root netns            bridge <prefix>-ul0  10.250.0.1/24  fd00:250::1/64   (weftd listens here)
+//   root netns            bridge <prefix>-ul0  10.250.0.1/24  fd00:250:0::1/64   (weftd listens here)
 //     | veth per node
-//   node netns <prefix>-node-a   eth0 10.250.0.10   bridge cni0 10.244.1.1/24 fd00:244:1::1/64
+//   node netns <prefix>-node-a   eth0 10.250.0.10   bridge cni0 10.200.1.1/24 fd00:200:1::1/64
 //     | veth per pod (made by Debian's `bridge` CNI plugin, addresses from `host-local`)
-//   pod netns <prefix>-p-<ns>-<name>   eth0 10.244.1.x / fd00:244:1::x
+//   pod netns <prefix>-p-<ns>-<name>   eth0 10.200.1.x / fd00:200:1::x
+//
+// (for network 0; network k uses 10.250.k.0/24 and 10.(200+k).n.0/24, so two clusters with
+// different prefixes and networks, such as a test run and a benchmark, can exist side by side.)
 //
 // Nodes route each other's pod ranges over the underlay; the root netns routes every pod range to
 // its node, so the driver (in the root netns) reaches proxies' metrics and calls pods as a client
@@ -29,25 +32,42 @@ export interface NetnsNode {
   readonly gateway6: string;
 }
 
-export const UNDERLAY_V4 = { host: '10.250.0.1', prefix: 24 } as const;
-export const UNDERLAY_V6 = { host: 'fd00:250::1', prefix: 64 } as const;
+export interface Underlay {
+  readonly host4: string;
+  readonly host6: string;
+  readonly prefix4: 24;
+  readonly prefix6: 64;
+}
+
+function checkNetwork(network: number): void {
+  if (!Number.isInteger(network) || network < 0 || network > 9)
+    throw new Error(`netns network ${network}: an integer 0-9`);
+}
+
+/** The host's side of the underlay of cluster network `network` (0-9). */
+export function underlay(network = 0): Underlay {
+  checkNetwork(network);
+  return { host4: `10.250.${network}.1`, host6: `fd00:250:${network}::1`, prefix4: 24, prefix6: 64 };
+}
 
 /** Interface names are at most 15 bytes: the prefix is kept short. */
-export function planNodes(prefix: string, names: readonly string[]): NetnsNode[] {
+export function planNodes(prefix: string, names: readonly string[], network = 0): NetnsNode[] {
   if (!/^[a-z][a-z0-9]{0,5}$/.test(prefix))
     throw new Error(`netns prefix ${JSON.stringify(prefix)}: 1-6 of [a-z0-9]`);
+  checkNetwork(network);
+  const pods = 200 + network;
   return names.map((name, i) => {
     const n = i + 1;
     return {
       name,
       netns: `${prefix}-${name}`,
-      ip4: `10.250.0.${10 + i}`,
-      ip6: `fd00:250::${10 + i}`,
+      ip4: `10.250.${network}.${10 + i}`,
+      ip6: `fd00:250:${network}::${10 + i}`,
       hostVeth: `${prefix}-ul${n}`,
-      podCidr4: `10.244.${n}.0/24`,
-      podCidr6: `fd00:244:${n}::/64`,
-      gateway4: `10.244.${n}.1`,
-      gateway6: `fd00:244:${n}::1`,
+      podCidr4: `10.${pods}.${n}.0/24`,
+      podCidr6: `fd00:${pods}:${n}::/64`,
+      gateway4: `10.${pods}.${n}.1`,
+      gateway6: `fd00:${pods}:${n}::1`,
     };
   });
 }

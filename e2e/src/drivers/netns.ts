@@ -42,8 +42,8 @@ import {
   resultIps,
   rewriteDocument,
   serviceVips,
-  UNDERLAY_V4,
-  UNDERLAY_V6,
+  type Underlay,
+  underlay,
   underlayBridge,
 } from './netns-topology.ts';
 
@@ -59,6 +59,11 @@ export interface NetnsDriverOptions {
   readonly nodes?: readonly string[];
   /** Names every netns, link and file of this cluster; a second cluster needs another. */
   readonly prefix?: string;
+  /**
+   * Which address ranges (0-9, default 0): two clusters alive at once need different prefixes
+   * and networks (see netns-topology.ts).
+   */
+  readonly network?: number;
   readonly runtime?: 'node' | 'bun';
 }
 
@@ -138,16 +143,20 @@ export class NetnsDriver implements InterceptionDriver {
   private readonly conflists = new Map<string, CniConflist>();
   /** The result of a pod's network plugins, passed to the plugins chained after them. */
   private readonly prevResults = new Map<string, unknown>();
-  private readonly xdsAddress = `${UNDERLAY_V4.host}:15010`;
+  private readonly underlay: Underlay;
+  private readonly xdsAddress: string;
   /** The address family apps dial (cluster DNS answers and pod addresses); see useFamily. */
   private family: 4 | 6 = 4;
-  private readonly adminAddress = `${UNDERLAY_V4.host}:15014`;
+  private readonly adminAddress: string;
 
   constructor(opts: NetnsDriverOptions = {}) {
     this.prefix = opts.prefix ?? 'wn';
     this.workDir = opts.workDir ?? join(REPO_ROOT, '.weft', 'netns');
     this.manifestsDir = opts.manifestsDir ?? join(REPO_ROOT, 'apps', 'examples', 'manifests');
-    this.nodes = planNodes(this.prefix, opts.nodes ?? ['node-a', 'node-b']);
+    this.nodes = planNodes(this.prefix, opts.nodes ?? ['node-a', 'node-b'], opts.network ?? 0);
+    this.underlay = underlay(opts.network ?? 0);
+    this.xdsAddress = `${this.underlay.host4}:15010`;
+    this.adminAddress = `${this.underlay.host4}:15014`;
     this.runtime = opts.runtime ?? 'node';
   }
 
@@ -357,8 +366,16 @@ export class NetnsDriver implements InterceptionDriver {
   private async createUnderlay(): Promise<void> {
     const br = underlayBridge(this.prefix);
     await run('ip', ['link', 'add', br, 'type', 'bridge']);
-    await run('ip', ['addr', 'add', `${UNDERLAY_V4.host}/${UNDERLAY_V4.prefix}`, 'dev', br]);
-    await run('ip', ['-6', 'addr', 'add', `${UNDERLAY_V6.host}/${UNDERLAY_V6.prefix}`, 'dev', br, 'nodad']);
+    await run('ip', ['addr', 'add', `${this.underlay.host4}/${this.underlay.prefix4}`, 'dev', br]);
+    await run('ip', [
+      '-6',
+      'addr',
+      'add',
+      `${this.underlay.host6}/${this.underlay.prefix6}`,
+      'dev',
+      br,
+      'nodad',
+    ]);
     await run('ip', ['link', 'set', br, 'up']);
   }
 
@@ -376,8 +393,8 @@ export class NetnsDriver implements InterceptionDriver {
       await inNs('sysctl', '-qw', s);
     await run('ip', ['link', 'add', node.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await run('ip', ['link', 'set', node.hostVeth, 'master', underlayBridge(this.prefix), 'up']);
-    await inNs('ip', 'addr', 'add', `${node.ip4}/${UNDERLAY_V4.prefix}`, 'dev', 'eth0');
-    await inNs('ip', '-6', 'addr', 'add', `${node.ip6}/${UNDERLAY_V6.prefix}`, 'dev', 'eth0', 'nodad');
+    await inNs('ip', 'addr', 'add', `${node.ip4}/${this.underlay.prefix4}`, 'dev', 'eth0');
+    await inNs('ip', '-6', 'addr', 'add', `${node.ip6}/${this.underlay.prefix6}`, 'dev', 'eth0', 'nodad');
     await inNs('ip', 'link', 'set', 'eth0', 'up');
     // The other nodes' pods over the underlay; the root netns reaches every pod through its node.
     for (const other of this.nodes) {
