@@ -68,6 +68,11 @@ export {
   type ListenerReconcilerOptions,
   type ReconciledListener,
 } from './listeners/reconciler.ts';
+export {
+  type InterceptionNet,
+  type InterceptionNetResult,
+  loadInterceptionNet,
+} from './net/interception.ts';
 export { type ListenAddress, type ListenAddressResult, parseListenAddress } from './net/listen-address.ts';
 export {
   type ConnectOptions,

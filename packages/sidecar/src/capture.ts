@@ -4,55 +4,24 @@
 // original destination of each comes from SO_ORIGINAL_DST through @weft/linux-net, imported only
 // in this mode so the sidecar still loads where the addon is missing.
 
-import { Server, type Socket } from 'node:net';
+import { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { createTcpUpstreamConnector, type UpstreamConnector } from '@weft/l7';
-import type { ListenOptions, SocketAddress, SocketFactory } from '@weft/proxy-core';
+import {
+  type InterceptionNet,
+  type InterceptionNetResult,
+  type ListenOptions,
+  loadInterceptionNet,
+  type SocketAddress,
+  type SocketFactory,
+} from '@weft/proxy-core';
 
 /** What capture mode needs from the OS: the pre-REDIRECT destination of an accepted socket. */
-export interface CaptureNet {
-  originalDestination(socket: Socket): SocketAddress | undefined;
-}
-
-export type CaptureNetResult =
-  | { readonly ok: true; readonly net: CaptureNet }
-  | { readonly ok: false; readonly reason: string };
-
-interface LinuxNetModule {
-  available(): boolean;
-  unavailableReason(): string | undefined;
-  originalDstOf(
-    socket: Socket,
-  ): { readonly ok: true; readonly value: SocketAddress } | { readonly ok: false; readonly message: string };
-}
+export type CaptureNet = Pick<InterceptionNet, 'originalDestination'>;
+export type CaptureNetResult = InterceptionNetResult;
 
 /** @weft/linux-net's SO_ORIGINAL_DST, or why it cannot be used here. */
-export async function loadCaptureNet(): Promise<CaptureNetResult> {
-  let mod: LinuxNetModule;
-  try {
-    mod = (await import('@weft/linux-net')) as unknown as LinuxNetModule;
-  } catch (err) {
-    return {
-      ok: false,
-      reason: `@weft/linux-net is not installed: ${err instanceof Error ? err.message : String(err)}`,
-    };
-  }
-  if (typeof mod.available !== 'function' || typeof mod.originalDstOf !== 'function') {
-    return { ok: false, reason: '@weft/linux-net does not export originalDstOf' };
-  }
-  if (!mod.available()) {
-    return { ok: false, reason: `@weft/linux-net: ${mod.unavailableReason() ?? 'addon unavailable'}` };
-  }
-  return {
-    ok: true,
-    net: {
-      originalDestination(socket) {
-        const r = mod.originalDstOf(socket);
-        return r.ok ? { ip: r.value.ip, port: r.value.port } : undefined;
-      },
-    },
-  };
-}
+export const loadCaptureNet: () => Promise<CaptureNetResult> = loadInterceptionNet;
 
 /** The wildcard addresses capture listeners bind: both families, each on its own socket. */
 export const CAPTURE_WILDCARDS = ['0.0.0.0', '::'] as const;

@@ -1,60 +1,13 @@
-// What in-pod mode needs from the operating system, as one narrow capability: sockets inside a
-// pod's network namespace (marked, so the pod's redirect rules skip them) and the original
-// destination of a redirected connection. The real one is @weft/linux-net, imported only when
-// in-pod mode starts so ztunnel still loads where the addon is missing; tests pass a fake.
-import type { Socket } from 'node:net';
-import type { SocketAddress, SocketFactory } from '@weft/proxy-core';
+// What in-pod mode needs from the operating system: proxy-core's interception capability
+// (sockets inside a pod's network namespace, marked so the pod's rules skip them, and the
+// original destination of a redirected connection). Tests pass a fake.
+import { type InterceptionNet, type InterceptionNetResult, loadInterceptionNet } from '@weft/proxy-core';
 
 /** Default SO_MARK of ztunnel's own sockets in a pod netns (0x539); the rules skip it. */
 export const DEFAULT_INPOD_MARK = 1337;
 
-export interface InPodNet {
-  /** Listeners and upstream sockets inside the namespace at `netns`, each carrying `mark`. */
-  socketFactory(netns: string, mark: number): SocketFactory;
-  /** SO_ORIGINAL_DST of an accepted redirected connection; undefined when there is none. */
-  originalDestination(socket: Socket): SocketAddress | undefined;
-}
-
-export type InPodNetResult =
-  | { readonly ok: true; readonly net: InPodNet }
-  | { readonly ok: false; readonly reason: string };
-
-// The subset of @weft/linux-net used here, restated so a missing or older addon is a value.
-interface LinuxNetModule {
-  available(): boolean;
-  unavailableReason(): string | undefined;
-  createNetnsSocketFactory(netns: string | undefined, options: { mark?: number }): SocketFactory;
-  originalDstOf(
-    socket: Socket,
-  ): { readonly ok: true; readonly value: SocketAddress } | { readonly ok: false; readonly message: string };
-}
+export type InPodNet = InterceptionNet;
+export type InPodNetResult = InterceptionNetResult;
 
 /** @weft/linux-net as an InPodNet, or why it cannot be used here. */
-export async function loadLinuxNet(): Promise<InPodNetResult> {
-  let mod: LinuxNetModule;
-  try {
-    mod = (await import('@weft/linux-net')) as unknown as LinuxNetModule;
-  } catch (err) {
-    return {
-      ok: false,
-      reason: `@weft/linux-net is not installed: ${err instanceof Error ? err.message : String(err)}`,
-    };
-  }
-  if (typeof mod.available !== 'function' || typeof mod.createNetnsSocketFactory !== 'function') {
-    return { ok: false, reason: '@weft/linux-net does not export createNetnsSocketFactory' };
-  }
-  if (!mod.available()) {
-    return { ok: false, reason: `@weft/linux-net: ${mod.unavailableReason() ?? 'addon unavailable'}` };
-  }
-  return { ok: true, net: linuxNetAsInPodNet(mod) };
-}
-
-function linuxNetAsInPodNet(mod: LinuxNetModule): InPodNet {
-  return {
-    socketFactory: (netns, mark) => mod.createNetnsSocketFactory(netns, { mark }),
-    originalDestination(socket) {
-      const r = mod.originalDstOf(socket);
-      return r.ok ? { ip: r.value.ip, port: r.value.port } : undefined;
-    },
-  };
-}
+export const loadLinuxNet = loadInterceptionNet;
