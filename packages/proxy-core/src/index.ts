@@ -86,6 +86,11 @@ export {
   SocketFactoryError,
 } from './net/socket-factory.ts';
 export {
+  readSocks5Handshake,
+  type Socks5HandshakeOptions,
+  type Socks5HandshakeRefusal,
+} from './net/socks5-handshake.ts';
+export {
   ATYP_DOMAINNAME,
   ATYP_IPV4,
   ATYP_IPV6,

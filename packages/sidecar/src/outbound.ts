@@ -15,17 +15,13 @@ import { normalizeIp } from '@weft/policy';
 import {
   type DenyReason,
   type EndpointPicker,
-  MAX_GREETING_BYTES,
-  MAX_REQUEST_BYTES,
-  methodSelection,
   type OutboundPlan,
   type OutboundTarget,
   type ProxyState,
-  parseGreeting,
-  parseRequest,
   planOutbound,
   REPLY,
   type ReplyCode,
+  readSocks5Handshake,
   type SocketFactory,
   socks5Reply,
 } from '@weft/proxy-core';
@@ -241,69 +237,27 @@ export function createSidecarOutbound(options: SidecarOutboundOptions): SidecarO
         socket.destroy();
         return;
       }
-      const timer = setTimeout(() => {
-        options.rejects.reject('socks5_handshake_timeout');
-        socket.destroy();
-      }, options.handshakeTimeoutMs ?? 10_000);
-      timer.unref?.();
-      let phase: 'greeting' | 'request' = 'greeting';
-      let buf: Buffer = Buffer.alloc(0);
-      const fail = (reason: string, answer?: Buffer) => {
-        options.rejects.reject(reason);
-        clearTimeout(timer);
-        socket.off('data', onData);
-        if (answer !== undefined && !socket.destroyed) socket.end(answer);
-        else socket.destroy();
-        setTimeout(() => socket.destroy(), 1000).unref?.();
-      };
-      const onData = (chunk: Buffer) => {
-        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-        if (phase === 'greeting') {
-          const g = parseGreeting(buf);
-          if (g.status === 'more') {
-            if (buf.length > MAX_GREETING_BYTES) fail('socks5_handshake_too_large');
-            return;
-          }
-          if (g.status === 'error') {
-            fail('socks5_bad_handshake', g.reply);
-            return;
-          }
-          socket.write(methodSelection());
-          buf = buf.subarray(g.consumed);
-          phase = 'request';
-          if (buf.length === 0) return;
-        }
-        const r = parseRequest(buf);
-        if (r.status === 'more') {
-          if (buf.length > MAX_REQUEST_BYTES) fail('socks5_handshake_too_large');
-          return;
-        }
-        if (r.status === 'error') {
-          fail('socks5_bad_handshake', r.reply);
-          return;
-        }
-        clearTimeout(timer);
-        socket.off('data', onData);
-        socket.pause();
-        const rest = buf.subarray(r.consumed);
-        if (rest.length > 0) socket.unshift(rest);
-        void openPlan(r.value.target).then((o) => {
-          if (socket.destroyed) return;
-          if (!o.ok) {
-            socket.end(socks5Reply(o.reply));
-            return;
-          }
-          socket.write(
-            socks5Reply(REPLY.succeeded, {
-              ip: socket.localAddress ?? '0.0.0.0',
-              port: socket.localPort ?? 0,
-            }),
-          );
-          o.run(socket, socket.remotePort ?? 0);
-          socket.resume();
-        });
-      };
-      socket.on('data', onData);
+      readSocks5Handshake(socket, {
+        timeoutMs: options.handshakeTimeoutMs ?? 10_000,
+        refused: (reason) => options.rejects.reject(reason),
+        request: ({ target }) => {
+          void openPlan(target).then((o) => {
+            if (socket.destroyed) return;
+            if (!o.ok) {
+              socket.end(socks5Reply(o.reply));
+              return;
+            }
+            socket.write(
+              socks5Reply(REPLY.succeeded, {
+                ip: socket.localAddress ?? '0.0.0.0',
+                port: socket.localPort ?? 0,
+              }),
+            );
+            o.run(socket, socket.remotePort ?? 0);
+            socket.resume();
+          });
+        },
+      });
     },
     close() {
       for (const s of open) s.destroy();

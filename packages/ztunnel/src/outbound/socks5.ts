@@ -6,13 +6,9 @@ import { normalizeIp } from '@weft/policy';
 import type { ProxyState } from '@weft/proxy-core';
 import {
   type EndpointPicker,
-  MAX_GREETING_BYTES,
-  MAX_REQUEST_BYTES,
-  methodSelection,
   type OutboundTarget,
-  parseGreeting,
-  parseRequest,
   REPLY,
+  readSocks5Handshake,
   socks5Reply as reply,
 } from '@weft/proxy-core';
 import type { Logger } from '@weft/telemetry';
@@ -62,75 +58,16 @@ export function createSocks5Server(options: Socks5Options): Socks5Server {
     }
     open.add(socket);
     handshaking++;
-    let inHandshake = true;
-    const endHandshake = () => {
-      if (!inHandshake) return;
-      inHandshake = false;
-      handshaking--;
-      clearTimeout(timer);
-      socket.off('data', onData);
-    };
-    socket.once('close', () => {
-      endHandshake();
-      open.delete(socket);
-    });
+    socket.once('close', () => open.delete(socket));
     const peer: AppPeer = { ip: normalizeIp(socket.remoteAddress ?? '') ?? '', port: socket.remotePort ?? 0 };
-    const timer = setTimeout(() => {
-      telemetry.rejects.reject('socks5_handshake_timeout');
-      socket.destroy();
-    }, timeoutMs);
-    timer.unref?.();
-
-    let phase: 'greeting' | 'request' = 'greeting';
-    let buf: Buffer = Buffer.alloc(0);
-    const fail = (reason: Parameters<ZtunnelTelemetry['rejects']['reject']>[0], answer?: Buffer) => {
-      telemetry.rejects.reject(reason);
-      endHandshake();
-      if (answer !== undefined && !socket.destroyed) socket.end(answer);
-      else socket.destroy();
-      // Do not wait forever for the peer to read the reply and close.
-      setTimeout(() => socket.destroy(), 1000).unref?.();
-    };
-
-    const onData = (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      if (phase === 'greeting') {
-        const g = parseGreeting(buf);
-        if (g.status === 'more') {
-          if (buf.length > MAX_GREETING_BYTES) fail('socks5_handshake_too_large');
-          return;
-        }
-        if (g.status === 'error') {
-          fail(
-            g.error === 'no-acceptable-method' ? 'socks5_no_acceptable_method' : 'socks5_bad_handshake',
-            g.reply,
-          );
-          return;
-        }
-        socket.write(methodSelection());
-        buf = buf.subarray(g.consumed);
-        phase = 'request';
-        if (buf.length === 0) return;
-      }
-      const r = parseRequest(buf);
-      if (r.status === 'more') {
-        if (buf.length > MAX_REQUEST_BYTES) fail('socks5_handshake_too_large');
-        return;
-      }
-      if (r.status === 'error') {
-        fail(
-          r.error === 'command-not-supported' ? 'socks5_command_not_supported' : 'socks5_bad_handshake',
-          r.reply,
-        );
-        return;
-      }
-      endHandshake();
-      socket.pause();
-      const rest = buf.subarray(r.consumed);
-      if (rest.length > 0) socket.unshift(rest);
-      void connect(socket, peer, r.value.target);
-    };
-    socket.on('data', onData);
+    readSocks5Handshake(socket, {
+      timeoutMs,
+      refused: (reason) => telemetry.rejects.reject(reason),
+      ended: () => {
+        handshaking--;
+      },
+      request: ({ target }) => void connect(socket, peer, target),
+    });
   }
 
   async function connect(socket: Socket, peer: AppPeer, target: OutboundTarget): Promise<void> {
