@@ -52,6 +52,7 @@ bench: build
 	pnpm bench:ambient
 	pnpm bench:waypoint
 	pnpm bench:sidecar
+	pnpm bench:netns
 	pnpm bench:restart
 
 clean:
