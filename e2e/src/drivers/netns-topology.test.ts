@@ -19,7 +19,11 @@ describe('netns topology', () => {
       hostVeth: 'wn-ul1',
       podCidr4: '10.200.1.0/24',
     });
-    expect(b).toMatchObject({ ip6: 'fd00:250:0::11', podCidr6: 'fd00:200:2::/64', gateway6: 'fd00:200:2::1' });
+    expect(b).toMatchObject({
+      ip6: 'fd00:250:0::11',
+      podCidr6: 'fd00:200:2::/64',
+      gateway6: 'fd00:200:2::1',
+    });
     for (const n of [a, b]) expect(n?.hostVeth.length).toBeLessThanOrEqual(15);
     expect(() => planNodes('Bad-Prefix', ['x'])).toThrow(/prefix/);
     expect(podNetns('wn', 'demo', 'echo-v1')).toBe('wn-p-demo-echo-v1');

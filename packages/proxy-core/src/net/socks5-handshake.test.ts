@@ -77,7 +77,11 @@ describe('readSocks5Handshake', () => {
     ['a version 4 greeting', [Buffer.from([4, 1, 0])], 'socks5_bad_handshake'],
     ['no acceptable method', [Buffer.from([5, 1, 2])], 'socks5_no_acceptable_method'],
     ['BIND', [greeting, Buffer.from([5, 2, 0, 1, 10, 0, 0, 1, 0, 80])], 'socks5_command_not_supported'],
-    ['255 methods, none acceptable', [Buffer.from([5, 255]), Buffer.alloc(300, 7)], 'socks5_no_acceptable_method'],
+    [
+      '255 methods, none acceptable',
+      [Buffer.from([5, 255]), Buffer.alloc(300, 7)],
+      'socks5_no_acceptable_method',
+    ],
   ])('refuses %s, counted once, the handshake ended once', async (_name, chunks, reason) => {
     const o = await run(chunks);
     expect(o.refused).toEqual([reason]);
