@@ -1,0 +1,114 @@
+// The pod's own view from weftd (the view a sidecar of this pod gets): weft.v1 Workload and
+// Authorization over delta ADS, with the same node id and token as grpc-js-xds's stream. The
+// policies that apply are the ones this pod's Workload lists. Until both types have arrived
+// and the pod's Workload is known, `current()` is undefined and calls fail closed.
+import * as grpc from '@grpc/grpc-js';
+import type { AuthzPolicy } from '@weft/policy';
+import {
+  type ConnectionState,
+  createDeltaAdsClient,
+  type UpdateBatch,
+  WEFT_TYPE_URL,
+} from '@weft/xds-protocol';
+import { domainResourceType, type WorkloadWithPeerAuthentication } from '@weft/xds-protocol/convert';
+import { type Logger, silentLogger } from '../logger.ts';
+import type { TokenProvider } from '../token.ts';
+import type { PolicySource } from './policy-source.ts';
+
+export interface XdsPolicySourceOptions {
+  readonly xdsAddress: string;
+  readonly credentials: grpc.ChannelCredentials;
+  readonly token: TokenProvider;
+  readonly nodeId: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly logger?: Logger;
+}
+
+export interface XdsPolicySource extends PolicySource {
+  state(): ConnectionState;
+}
+
+/** Picks this pod's policies out of the weft.v1 view (pure; tested with tables). */
+export function podPolicies(
+  workloads: ReadonlyMap<string, WorkloadWithPeerAuthentication>,
+  policies: ReadonlyMap<string, AuthzPolicy>,
+  namespace: string,
+  pod: string,
+): readonly AuthzPolicy[] | undefined {
+  for (const { workload } of workloads.values()) {
+    if (workload.namespace === namespace && workload.name === pod) {
+      return workload.authorizationPolicies
+        .map((k) => policies.get(k))
+        .filter((p): p is AuthzPolicy => p !== undefined);
+    }
+  }
+  return undefined;
+}
+
+export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
+  const logger = opts.logger ?? silentLogger;
+  const workloads = new Map<string, WorkloadWithPeerAuthentication>();
+  const policiesByName = new Map<string, AuthzPolicy>();
+  const synced = new Set<string>();
+  let token = '';
+  let cached: readonly AuthzPolicy[] | undefined;
+  let dirty = true;
+  const refreshToken = (): void => {
+    opts.token().then(
+      (t) => {
+        token = t;
+      },
+      (err: unknown) =>
+        logger.warn('proxyless: token unreadable for the policy stream', { error: String(err) }),
+    );
+  };
+  refreshToken();
+  const timer = setInterval(refreshToken, 60_000);
+  timer.unref?.();
+  let state: ConnectionState = 'connecting';
+  const client = createDeltaAdsClient({
+    target: opts.xdsAddress,
+    credentials: opts.credentials,
+    metadata: () => {
+      const md = new grpc.Metadata();
+      if (token !== '') md.set('authorization', `Bearer ${token}`);
+      return md;
+    },
+    node: { id: opts.nodeId },
+    types: [domainResourceType('workload'), domainResourceType('authorization')],
+    handler: {
+      applyUpdate(batch: UpdateBatch) {
+        synced.add(batch.typeUrl);
+        if (batch.typeUrl === WEFT_TYPE_URL.workload) {
+          for (const u of batch.upserts) workloads.set(u.name, u.value as WorkloadWithPeerAuthentication);
+          for (const n of batch.removals) workloads.delete(n);
+        } else if (batch.typeUrl === WEFT_TYPE_URL.authorization) {
+          for (const u of batch.upserts) policiesByName.set(u.name, u.value as AuthzPolicy);
+          for (const n of batch.removals) policiesByName.delete(n);
+        }
+        dirty = true;
+      },
+      onConnectionState(s: ConnectionState) {
+        state = s;
+      },
+    },
+    logger,
+  });
+  return {
+    current() {
+      if (!synced.has(WEFT_TYPE_URL.workload) || !synced.has(WEFT_TYPE_URL.authorization)) return undefined;
+      if (dirty) {
+        const byKey = new Map([...policiesByName.values()].map((p) => [p.key, p] as const));
+        cached = podPolicies(workloads, byKey, opts.namespace, opts.pod);
+        dirty = false;
+      }
+      return cached;
+    },
+    state: () => state,
+    close() {
+      clearInterval(timer);
+      client.close();
+    },
+  };
+}
