@@ -40,6 +40,8 @@ import {
   KubernetesSource,
   type KubernetesSourceOptions,
 } from './sources/index.ts';
+import { ProxylessPublisher } from './xds/proxyless-publisher.ts';
+import type { ProxylessRefusal } from './xds/proxyless-view.ts';
 import { SnapshotPublisher } from './xds/publisher.ts';
 import { ProxyViews, ViewRefused } from './xds/views.ts';
 
@@ -130,6 +132,11 @@ export interface ProxySyncStatus {
   }[];
 }
 
+/** /debug/config_status: the compile loop's status and what proxyless clients are refused. */
+export interface WeftdConfigStatus extends ConfigStatus {
+  readonly proxyless: { readonly refused: readonly ProxylessRefusal[] };
+}
+
 export interface ControlPlane {
   readonly addresses: ControlPlaneAddresses;
   /** PEM roots clients trust (for the TLS port and workload certificates). */
@@ -138,7 +145,7 @@ export interface ControlPlane {
   ready(): boolean;
   whenReady(): Promise<void>;
   snapshot(): MeshSnapshot | undefined;
-  configStatus(): ConfigStatus;
+  configStatus(): WeftdConfigStatus;
   syncz(): ProxySyncStatus[];
   readonly metrics: WeftdMetrics;
   close(): Promise<void>;
@@ -222,6 +229,7 @@ export async function createControlPlane(
           ]);
     const cache = new ResourceCache({ name: 'weft' });
     const publisher = new SnapshotPublisher(cache);
+    const proxyless = new ProxylessPublisher(cache);
     let current: MeshSnapshot | undefined;
     let identitiesByNode = new Map<string, Set<string>>();
     const nodeAgents = DEFAULT_TRUSTED_NODE_AGENTS;
@@ -264,6 +272,15 @@ export async function createControlPlane(
       identitiesByNode = byNode;
       const published = publisher.publish(compiled.snapshot);
       metrics.published(published.encoded);
+      const pxl = proxyless.publish(compiled.snapshot);
+      for (const r of pxl.newRefusals) {
+        metrics.rejected.reject('proxyless_unsupported');
+        logger.info('not sent to proxyless gRPC clients', {
+          object: r.object,
+          field: r.field,
+          reason: r.reason,
+        });
+      }
       ads.refreshViews();
     };
     const loop = new CompileLoop({
@@ -340,6 +357,10 @@ export async function createControlPlane(
           })),
         };
       });
+    const configStatus = (): WeftdConfigStatus => ({
+      ...loop.status(),
+      proxyless: { refused: proxyless.refusals() },
+    });
     const ready = () => listening && current !== undefined;
     const injectionOn = (config.injectionAddress ?? '127.0.0.1:15017') !== false;
     const admin = await startAdmin(config.adminAddress ?? '127.0.0.1:15014', {
@@ -359,7 +380,7 @@ export async function createControlPlane(
       },
       configDump: () => current ?? {},
       syncz: () => ({ proxies: syncz() }),
-      configStatus: () => loop.status(),
+      configStatus: () => configStatus(),
       injectionWebhookConfig: () =>
         injectionOn ? webhookConfiguration({ caBundlePem: ca.trustBundlePem }) : undefined,
       authenticators,
@@ -442,7 +463,7 @@ export async function createControlPlane(
       ready,
       whenReady: () => readyWaiters,
       snapshot: () => current,
-      configStatus: () => loop.status(),
+      configStatus,
       syncz,
       metrics,
       async close() {

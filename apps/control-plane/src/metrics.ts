@@ -23,6 +23,8 @@ export type WeftdRejectReason =
   | 'config_source'
   | 'xds_unauthenticated'
   | 'xds_bad_node'
+  /** A part of a mesh object proxyless gRPC clients cannot honour (counted once per part). */
+  | 'proxyless_unsupported'
   | ConnectionRejectReason
   | InjectionRejectReason
   | AdminRejectReason;

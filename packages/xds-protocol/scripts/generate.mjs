@@ -32,6 +32,9 @@ const envoyFiles = [
   'envoy/config/endpoint/v3/endpoint.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/config/route/v3/route_components.proto',
 ];
 const weftFiles = readdirSync(join(pkgDir, 'proto/weft/v1'))
   .filter((f) => f.endsWith('.proto'))

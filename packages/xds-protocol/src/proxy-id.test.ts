@@ -8,6 +8,7 @@ describe('parseProxyId', () => {
     ['ztunnel~node-a', { NODE_NAME: 'node-a' }, { kind: 'ztunnel', node: 'node-a' }],
     ['waypoint~shop/waypoint', undefined, { kind: 'waypoint', namespace: 'shop', name: 'waypoint' }],
     ['sidecar~legacy/client-7d9f', undefined, { kind: 'sidecar', namespace: 'legacy', name: 'client-7d9f' }],
+    ['proxyless~demo/echo-0', undefined, { kind: 'proxyless', namespace: 'demo', name: 'echo-0' }],
   ])('%s is accepted', (id, metadata, expected) => {
     expect(parseProxyId(id, metadata)).toEqual({ ok: true, value: expected });
   });
@@ -21,6 +22,8 @@ describe('parseProxyId', () => {
     ['ztunnel~a/b', 'node name "a/b" is not valid'],
     ['waypoint~shop', 'expected waypoint~<namespace>/<name>'],
     ['sidecar~a/b/c', 'expected sidecar~<namespace>/<name>'],
+    ['proxyless~demo', 'expected proxyless~<namespace>/<name>'],
+    ['proxyless~127.0.0.1~echo.default', 'expected proxyless~<namespace>/<name>'],
     [`ztunnel~${'x'.repeat(300)}`, 'is not valid'],
   ])('%j is refused: %s', (id, error) => {
     const r = parseProxyId(id);
@@ -38,6 +41,7 @@ describe('formatProxyId', () => {
     [{ kind: 'ztunnel', node: 'node-a' }, 'ztunnel~node-a'],
     [{ kind: 'waypoint', namespace: 'shop', name: 'waypoint' }, 'waypoint~shop/waypoint'],
     [{ kind: 'sidecar', namespace: 'legacy', name: 'client-7d9f' }, 'sidecar~legacy/client-7d9f'],
+    [{ kind: 'proxyless', namespace: 'demo', name: 'echo-0' }, 'proxyless~demo/echo-0'],
   ])('%j is %s, and parses back to itself', (id, text) => {
     expect(formatProxyId(id)).toBe(text);
     expect(parseProxyId(formatProxyId(id))).toEqual({ ok: true, value: id });

@@ -6,14 +6,19 @@
 //   ztunnel~<node name>                 e.g. ztunnel~node-a
 //   waypoint~<namespace>/<name>         the waypoint Gateway it serves
 //   sidecar~<namespace>/<pod name>
+//   proxyless~<namespace>/<pod name>   a gRPC app's own xDS client (@grpc/grpc-js-xds) or its SDK
 // `node.metadata.NODE_NAME`, when present, must agree with the node in the id.
 
-export type ProxyKind = 'ztunnel' | 'waypoint' | 'sidecar';
-export const PROXY_KINDS: readonly ProxyKind[] = ['ztunnel', 'waypoint', 'sidecar'];
+export type ProxyKind = 'ztunnel' | 'waypoint' | 'sidecar' | 'proxyless';
+export const PROXY_KINDS: readonly ProxyKind[] = ['ztunnel', 'waypoint', 'sidecar', 'proxyless'];
 
 export type ProxyId =
   | { readonly kind: 'ztunnel'; readonly node: string }
-  | { readonly kind: 'waypoint' | 'sidecar'; readonly namespace: string; readonly name: string };
+  | {
+      readonly kind: 'waypoint' | 'sidecar' | 'proxyless';
+      readonly namespace: string;
+      readonly name: string;
+    };
 
 export type ProxyIdResult = { ok: true; value: ProxyId } | { ok: false; error: string };
 
@@ -52,7 +57,7 @@ export function parseProxyId(id: string, metadata?: Readonly<Record<string, unkn
   if (extra.length > 0 || !NAME.test(namespace) || !NAME.test(name)) {
     return { ok: false, error: `node id ${clip(id)}: expected ${kind}~<namespace>/<name>` };
   }
-  return { ok: true, value: { kind: kind as 'waypoint' | 'sidecar', namespace, name } };
+  return { ok: true, value: { kind: kind as 'waypoint' | 'sidecar' | 'proxyless', namespace, name } };
 }
 
 export function formatProxyId(p: ProxyId): string {

@@ -20,6 +20,9 @@ export const ENVOY_TYPE_URL = {
   clusterLoadAssignment: `${PREFIX}envoy.config.endpoint.v3.ClusterLoadAssignment`,
   httpConnectionManager: `${PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
   router: `${PREFIX}envoy.extensions.filters.http.router.v3.Router`,
+  httpFault: `${PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`,
+  upstreamTlsContext: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
+  downstreamTlsContext: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
 } as const;
 
 /**

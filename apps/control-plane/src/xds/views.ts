@@ -9,7 +9,10 @@
 // the service account its pods run as. sidecar: every Workload, Service and Waypoint (as a
 // ztunnel, for the same reasons), its own pod's policies, and the routes and DestinationRules of
 // the services it reaches directly (sidecar-view.ts), admitted only for the service account its
-// pod runs as.
+// pod runs as. proxyless (`proxyless~<ns>/<pod>`, a gRPC app's own xDS client and its SDK):
+// the Envoy v3 resources every proxyless client reads (proxyless-view.ts), plus the weft.v1
+// resources of its pod's sidecar view for the SDK's authorization, each only when requested;
+// admitted exactly as a sidecar of that pod.
 //
 // A view's filter is memoised per node (per waypoint) by the set of names it admits, so a new
 // snapshot that leaves that set alone keeps the same filter object and `refreshViews` does
@@ -17,7 +20,7 @@
 // behind). A stream is admitted once, when it opens; later snapshots only reshape what it sees.
 import type { MeshSnapshot } from '@weft/policy';
 import type { AdsClientInfo, CachedResource, ClientView, ResourceCache } from '@weft/xds-protocol';
-import { type ProxyId, parseProxyId, WEFT_TYPE_URL } from '@weft/xds-protocol';
+import { ENVOY_TYPE_URL, type ProxyId, parseProxyId, WEFT_TYPE_URL } from '@weft/xds-protocol';
 import { admitSidecar, sidecarView, sidecarViewSignature } from './sidecar-view.ts';
 import { admitWaypoint, viewSignature, waypointView } from './waypoint-view.ts';
 
@@ -54,6 +57,14 @@ const DESTINATION_TYPES = new Set<string>([
   WEFT_TYPE_URL.waypoint,
 ]);
 
+/** What every proxyless client may read of the Envoy v3 types (client side: the same for all). */
+const ENVOY_CLIENT_TYPES = new Set<string>([
+  ENVOY_TYPE_URL.listener,
+  ENVOY_TYPE_URL.routeConfiguration,
+  ENVOY_TYPE_URL.cluster,
+  ENVOY_TYPE_URL.clusterLoadAssignment,
+]);
+
 /** A sidecar's view while its pod is unknown: every destination, nothing of its own. */
 const destinationsOnly = (r: CachedResource) => DESTINATION_TYPES.has(r.typeUrl);
 
@@ -80,6 +91,10 @@ export class ProxyViews {
   private readonly sidecarFilters = new WeakMap<
     AdsClientInfo,
     { signature: string; filter: (r: CachedResource) => boolean }
+  >();
+  private readonly proxylessFilters = new WeakMap<
+    (r: CachedResource) => boolean,
+    (r: CachedResource) => boolean
   >();
   /** Streams already admitted (the ADS server keeps one info object per stream). */
   private readonly admitted = new WeakMap<AdsClientInfo, ProxyId>();
@@ -116,7 +131,7 @@ export class ProxyViews {
       const admission = admitWaypoint(this.deps.snapshot(), `${proxy.namespace}/${proxy.name}`, caller);
       if (!admission.ok) throw new ViewRefused(admission.error);
     }
-    if (caller !== undefined && proxy.kind === 'sidecar') {
+    if (caller !== undefined && (proxy.kind === 'sidecar' || proxy.kind === 'proxyless')) {
       const admission = admitSidecar(this.deps.snapshot(), `${proxy.namespace}/${proxy.name}`, caller);
       if (!admission.ok) throw new ViewRefused(admission.error);
     }
@@ -137,6 +152,13 @@ export class ProxyViews {
           cache: this.deps.cache,
           filter: this.sidecarFilter(client, `${proxy.namespace}/${proxy.name}`),
         };
+      case 'proxyless': {
+        const weft = this.sidecarFilter(client, `${proxy.namespace}/${proxy.name}`);
+        return {
+          cache: this.deps.cache,
+          filter: this.proxylessFilter(weft),
+        };
+      }
       default: {
         const never: never = proxy;
         return never;
@@ -187,6 +209,15 @@ export class ProxyViews {
     const filter = (r: CachedResource) =>
       DESTINATION_TYPES.has(r.typeUrl) || (byType.get(r.typeUrl)?.has(r.name) ?? false);
     this.sidecarFilters.set(client, { signature, filter });
+    return filter;
+  }
+
+  /** The Envoy client types, and the weft.v1 types of the pod's sidecar view (memoised by it). */
+  private proxylessFilter(weft: (r: CachedResource) => boolean): (r: CachedResource) => boolean {
+    const memo = this.proxylessFilters.get(weft);
+    if (memo !== undefined) return memo;
+    const filter = (r: CachedResource) => ENVOY_CLIENT_TYPES.has(r.typeUrl) || weft(r);
+    this.proxylessFilters.set(weft, filter);
     return filter;
   }
 

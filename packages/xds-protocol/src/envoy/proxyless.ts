@@ -4,6 +4,7 @@
 // `locality` and `load_balancing_weight` set (grpc-js-xds drops localities without them).
 import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '../gen/envoy/config/cluster/v3/cluster.ts';
 import { ApiVersion, type ConfigSource } from '../gen/envoy/config/core/v3/config_source.ts';
+import { HealthStatus } from '../gen/envoy/config/core/v3/health_check.ts';
 import { ClusterLoadAssignment } from '../gen/envoy/config/endpoint/v3/endpoint.ts';
 import { Listener } from '../gen/envoy/config/listener/v3/listener.ts';
 import { RouteConfiguration } from '../gen/envoy/config/route/v3/route.ts';
@@ -161,4 +162,48 @@ export function envoyResource<K extends EnvoyKind>(
   version?: string,
 ): CachedResource {
   return encodeResource(ENVOY_TYPE_URL[kind], codecs[kind], names[kind](message), message, version);
+}
+
+export interface MeshLocalityEndpoints {
+  locality: LocalityRef;
+  endpoints: readonly (ProxylessEndpoint & { healthy?: boolean })[];
+}
+
+/**
+ * A load assignment by locality, priority 0: every locality carries `locality` (empty strings
+ * when unknown) and `load_balancing_weight` = its endpoint count (>= 1; grpc-js-xds drops a
+ * locality without one). Duplicate addresses (NACKed by grpc-js-xds) are kept once; an unhealthy
+ * endpoint is sent as UNHEALTHY (the client skips it); empty localities are left out.
+ */
+export function meshLoadAssignment(
+  clusterName: string,
+  localities: readonly MeshLocalityEndpoints[],
+): ClusterLoadAssignment {
+  const seen = new Set<string>();
+  const endpoints = [];
+  for (const l of localities) {
+    const lbEndpoints = [];
+    for (const e of l.endpoints) {
+      const key = `${e.address}|${e.port}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      lbEndpoints.push({
+        endpoint: { address: { socketAddress: { address: e.address, portValue: e.port } } },
+        healthStatus: e.healthy === false ? HealthStatus.UNHEALTHY : HealthStatus.HEALTHY,
+        loadBalancingWeight: e.weight ?? 1,
+      });
+    }
+    if (lbEndpoints.length === 0) continue;
+    endpoints.push({
+      locality: {
+        region: l.locality.region ?? '',
+        zone: l.locality.zone ?? '',
+        subZone: l.locality.subZone ?? '',
+      },
+      loadBalancingWeight: lbEndpoints.length,
+      priority: 0,
+      lbEndpoints,
+    });
+  }
+  return ClusterLoadAssignment.fromPartial({ clusterName, endpoints });
 }

@@ -134,3 +134,5 @@ export async function waitUntil(check: () => boolean, timeoutMs = 5000, what = '
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+export { type GrpcXds, loadGrpcXds, XDS_BOOTSTRAP_OPTION } from './grpc-xds.ts';

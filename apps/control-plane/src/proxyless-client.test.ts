@@ -1,0 +1,337 @@
+// A real proxyless gRPC client (@grpc/grpc-js-xds) against a real weftd: it streams as its pod
+// (`proxyless~demo/client`, the pod's service-account token added by a small relay, as the SDK's
+// relay does), ACKs every Envoy resource weftd generates from a GRPCRoute weighted split and
+// DestinationRules, and its calls reach two grpc-js servers over mesh mTLS (certificates from
+// weftd's CA, SANs checked) in the route's proportions. What it cannot honour is refused in
+// /debug/config_status.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { createCsr, generateRsaKeyPair } from '@weft/ca';
+import { createCaClient } from '@weft/ca/client';
+import { SOTW_METHOD_PATH } from '@weft/xds-protocol';
+import { loadGrpcXds, XDS_BOOTSTRAP_OPTION } from '@weft/xds-protocol/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startTestControlPlane,
+  TEST_TOKENS,
+  type TestControlPlane,
+  waitFor,
+  writeManifest,
+} from './testing/index.ts';
+
+const ECHO_PATH = '/weft.test.Echo/Echo';
+const passthrough = (b: Buffer) => b;
+const HOST = 'echo.demo.svc.cluster.local';
+
+interface Issued {
+  certChain: string;
+  key: string;
+}
+
+async function issue(t: TestControlPlane, token: string): Promise<Issued> {
+  const ca = createCaClient({ address: t.cp.addresses.xds as string, token: () => token });
+  try {
+    const key = await generateRsaKeyPair(2048);
+    const r = await ca.createCertificate({ csr: createCsr(key) });
+    if (!r.ok) throw new Error(`certificate: ${JSON.stringify(r.error)}`);
+    return { certChain: r.value.certChain.join('\n'), key: key.privateKeyPem };
+  } finally {
+    ca.close();
+  }
+}
+
+async function startEcho(
+  host: string,
+  reply: string,
+  certs: Issued,
+  rootPem: string,
+): Promise<{ port: number; server: grpc.Server }> {
+  const server = new grpc.Server();
+  server.addService(
+    {
+      Echo: {
+        path: ECHO_PATH,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: passthrough,
+        requestDeserialize: passthrough,
+        responseSerialize: passthrough,
+        responseDeserialize: passthrough,
+      },
+    },
+    {
+      Echo: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+        cb(null, Buffer.from(reply)),
+    },
+  );
+  const creds = grpc.ServerCredentials.createSsl(
+    Buffer.from(rootPem),
+    [{ cert_chain: Buffer.from(certs.certChain), private_key: Buffer.from(certs.key) }],
+    true,
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:0`, creds, (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return { port, server };
+}
+
+/**
+ * grpc-js-xds speaks plaintext ADS without credentials; this relay forwards its stream to weftd
+ * byte for byte with the pod's token added (what the SDK's relay does).
+ */
+async function startRelay(target: string, token: string): Promise<{ address: string; close(): void }> {
+  const upstream = new grpc.Client(target, grpc.credentials.createInsecure());
+  const server = new grpc.Server();
+  server.addService(
+    {
+      Stream: {
+        path: SOTW_METHOD_PATH,
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: passthrough,
+        requestDeserialize: passthrough,
+        responseSerialize: passthrough,
+        responseDeserialize: passthrough,
+      },
+    },
+    {
+      Stream: (down: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        const md = new grpc.Metadata();
+        md.set('authorization', `Bearer ${token}`);
+        const up = upstream.makeBidiStreamRequest(SOTW_METHOD_PATH, passthrough, passthrough, md);
+        up.on('data', (b: Buffer) => down.write(b));
+        up.on('error', (err: grpc.ServiceError) =>
+          down.emit('error', { code: err.code, details: err.details }),
+        );
+        up.on('end', () => down.end());
+        down.on('data', (b: Buffer) => up.write(b));
+        down.on('end', () => up.end());
+        down.on('error', () => up.cancel());
+        down.on('cancelled', () => up.cancel());
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  return {
+    address: `127.0.0.1:${port}`,
+    close: () => {
+      server.forceShutdown();
+      upstream.close();
+    },
+  };
+}
+
+function pod(name: string, ip: string, sa: string, labels: Record<string, string>, port?: number) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'demo', uid: `uid-${name}`, labels },
+    spec: {
+      nodeName: 'node-a',
+      serviceAccountName: sa,
+      containers: [
+        { name: 'app', ...(port === undefined ? {} : { ports: [{ name: 'grpc', containerPort: port }] }) },
+      ],
+    },
+    status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] },
+  };
+}
+
+function service(name: string, selector: Record<string, string>, ip: string) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: 'demo' },
+    spec: {
+      clusterIP: ip,
+      selector,
+      ports: [{ name: 'grpc', port: 8080, targetPort: 'grpc', appProtocol: 'grpc' }],
+    },
+  };
+}
+
+/** Namespace `demo` in proxyless mode: a client, echo v1 and v2 behind `echo`, split 80/20. */
+function mesh(v1Port: number, v2Port: number): unknown[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'weft-system' } },
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'demo', labels: { 'weft.dev/dataplane-mode': 'proxyless' } },
+    },
+    pod('client', '127.0.0.3', 'client', { app: 'client' }),
+    pod('echo-v1', '127.0.0.1', 'echo', { app: 'echo', version: 'v1' }, v1Port),
+    pod('echo-v2', '127.0.0.2', 'echo', { app: 'echo', version: 'v2' }, v2Port),
+    service('echo', { app: 'echo' }, '10.96.0.10'),
+    service('echo-v1', { app: 'echo', version: 'v1' }, '10.96.0.11'),
+    service('echo-v2', { app: 'echo', version: 'v2' }, '10.96.0.12'),
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'GRPCRoute',
+      metadata: { name: 'echo-split', namespace: 'demo' },
+      spec: {
+        parentRefs: [{ group: '', kind: 'Service', name: 'echo', port: 8080 }],
+        rules: [
+          {
+            backendRefs: [
+              { name: 'echo-v1', port: 8080, weight: 80 },
+              { name: 'echo-v2', port: 8080, weight: 20 },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'echo-v1', namespace: 'demo' },
+      spec: {
+        host: 'echo-v1.demo.svc.cluster.local',
+        trafficPolicy: {
+          loadBalancer: { simple: 'ROUND_ROBIN' },
+          connectionPool: { http: { http2MaxRequests: 100 } },
+          outlierDetection: { consecutive5xxErrors: 5, interval: '10s', baseEjectionTime: '30s' },
+        },
+      },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'echo-v2', namespace: 'demo' },
+      spec: {
+        host: 'echo-v2.demo.svc.cluster.local',
+        trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' } },
+      },
+    },
+  ];
+}
+
+describe('weftd and a real proxyless gRPC client (grpc-js-xds)', () => {
+  let t: TestControlPlane;
+  let relay: { address: string; close(): void };
+  let certDir: string;
+  let backends: { port: number; server: grpc.Server }[] = [];
+  let client: grpc.Client;
+
+  const call = (): Promise<string> =>
+    new Promise((resolve, reject) =>
+      client.makeUnaryRequest(ECHO_PATH, passthrough, passthrough, Buffer.from('hi'), (err, res) =>
+        err || res === undefined ? reject(err) : resolve(res.toString()),
+      ),
+    );
+
+  beforeAll(async () => {
+    // The CA first (the endpoints need certificates before their ports go into the manifests).
+    t = await startTestControlPlane({ objects: mesh(1, 2) });
+    const root = t.cp.trustBundlePem;
+    const echoCerts = await issue(t, TEST_TOKENS.echo);
+    backends = [
+      await startEcho('127.0.0.1', 'v1', echoCerts, root),
+      await startEcho('127.0.0.2', 'v2', echoCerts, root),
+    ];
+    await writeManifest(t.dir, 'mesh.yaml', mesh(backends[0]?.port ?? 0, backends[1]?.port ?? 0));
+    await waitFor(
+      () =>
+        t.cp.snapshot()?.services[HOST]?.endpoints.some((e) => e.targetPort === backends[0]?.port) === true,
+      'endpoints with the echo ports',
+    );
+
+    certDir = await mkdtemp(join(tmpdir(), 'weft-proxyless-'));
+    const own = await issue(t, TEST_TOKENS.client);
+    await writeFile(join(certDir, 'cert-chain.pem'), own.certChain);
+    await writeFile(join(certDir, 'key.pem'), own.key);
+    await writeFile(join(certDir, 'root-cert.pem'), root);
+    relay = await startRelay(t.cp.addresses.xds as string, TEST_TOKENS.client);
+    const bootstrap = {
+      xds_servers: [
+        { server_uri: relay.address, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] },
+      ],
+      node: { id: 'proxyless~demo/client', locality: {} },
+      certificate_providers: {
+        weft: {
+          plugin_name: 'file_watcher',
+          config: {
+            certificate_file: join(certDir, 'cert-chain.pem'),
+            private_key_file: join(certDir, 'key.pem'),
+            ca_certificate_file: join(certDir, 'root-cert.pem'),
+            refresh_interval: '1s',
+          },
+        },
+      },
+      server_listener_resource_name_template: 'xds.weft.dev/grpc/lds/inbound/%s',
+    };
+    const xds = await loadGrpcXds();
+    client = new grpc.Client(
+      `xds:///${HOST}:8080`,
+      new xds.XdsChannelCredentials(grpc.credentials.createInsecure()),
+      { [XDS_BOOTSTRAP_OPTION]: JSON.stringify(bootstrap) },
+    );
+  });
+
+  afterAll(async () => {
+    client?.close();
+    relay?.close();
+    for (const b of backends) b.server.forceShutdown();
+    await t?.close();
+    if (certDir !== undefined) await rm(certDir, { recursive: true, force: true });
+  });
+
+  it('calls reach both endpoints over mesh mTLS, in the split’s proportions', async () => {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 200; i++) {
+      const r = await call();
+      counts[r] = (counts[r] ?? 0) + 1;
+    }
+    expect(Object.keys(counts).sort()).toEqual(['v1', 'v2']);
+    // 80/20 of 200: v1 ~ 160 (sd ~ 5.7).
+    expect(counts.v1).toBeGreaterThan(130);
+    expect(counts.v2).toBeGreaterThan(15);
+  });
+
+  it('ACKs every resource, as /debug/syncz shows, with no NACK', async () => {
+    await waitFor(() => {
+      const p = t.cp.syncz().find((s) => s.id === 'proxyless~demo/client');
+      return p !== undefined && p.types.length === 4 && p.types.every((x) => x.pendingNonce === undefined);
+    }, 'proxyless stream settled');
+    const p = t.cp.syncz().find((s) => s.id === 'proxyless~demo/client');
+    expect(p).toMatchObject({ kind: 'proxyless', namespace: 'demo', name: 'client' });
+    expect(p?.types.map((x) => x.type).sort()).toEqual([
+      'envoy.config.cluster.v3.Cluster',
+      'envoy.config.endpoint.v3.ClusterLoadAssignment',
+      'envoy.config.listener.v3.Listener',
+      'envoy.config.route.v3.RouteConfiguration',
+    ]);
+    for (const x of p?.types ?? []) {
+      expect(x.nacks, x.type).toBe(0);
+      expect(x.lastNack, x.type).toBeUndefined();
+      expect(x.acks, x.type).toBeGreaterThan(0);
+      expect(x.versionAcked, x.type).toBe(x.versionSent);
+    }
+    // The route's clusters and their endpoints, and nothing of other kinds.
+    expect(p?.types.find((x) => x.type.endsWith('Cluster'))?.resources).toBe(2);
+  });
+
+  it('refuses what grpc-js-xds cannot do, in /debug/config_status', async () => {
+    const res = await fetch(`http://${t.cp.addresses.admin}/debug/config_status`, {
+      headers: { authorization: `Bearer ${TEST_TOKENS.admin}` },
+    });
+    const status = (await res.json()) as {
+      proxyless: { refused: { object: string; field: string; reason: string }[] };
+    };
+    const refused = status.proxyless.refused;
+    expect(refused).toContainEqual({
+      object: 'DestinationRule demo/echo-v2',
+      field: 'spec.trafficPolicy.loadBalancer.simple',
+      reason: expect.stringContaining('LEAST_REQUEST is not supported by proxyless gRPC clients'),
+    });
+    expect(refused.find((r) => r.object === 'DestinationRule demo/echo-v1')?.field).toBe(
+      'spec.trafficPolicy.outlierDetection.consecutive5xxErrors',
+    );
+  });
+});

@@ -1,0 +1,68 @@
+// MeshSnapshot -> the Envoy v3 client resources of proxyless gRPC clients, in the shared ADS
+// cache next to the weft.v1 resources (only proxyless streams may read these types). Nothing is
+// generated while no workload runs proxyless. Each resource's version is its content hash, so a
+// snapshot that leaves a resource's bytes alone does not push it again.
+import type { MeshSnapshot } from '@weft/policy';
+import {
+  type CachedResource,
+  ENVOY_TYPE_URL,
+  type ResourceCache,
+  type ResourceKey,
+} from '@weft/xds-protocol';
+import { envoyResource } from '@weft/xds-protocol/envoy';
+import { hasProxyless, type ProxylessRefusal, proxylessClientConfig } from './proxyless-view.ts';
+
+const CLIENT_TYPES = [
+  ENVOY_TYPE_URL.cluster,
+  ENVOY_TYPE_URL.clusterLoadAssignment,
+  ENVOY_TYPE_URL.listener,
+  ENVOY_TYPE_URL.routeConfiguration,
+] as const;
+
+export interface ProxylessPublishResult {
+  readonly resources: number;
+  readonly changed: number;
+  /** Refusals not seen in the previous snapshot (each is counted once). */
+  readonly newRefusals: readonly ProxylessRefusal[];
+}
+
+export class ProxylessPublisher {
+  private readonly cache: ResourceCache;
+  private refusalKeys = new Set<string>();
+  private current: readonly ProxylessRefusal[] = [];
+
+  constructor(cache: ResourceCache) {
+    this.cache = cache;
+  }
+
+  /** What proxyless clients are refused in the current snapshot. */
+  refusals(): readonly ProxylessRefusal[] {
+    return this.current;
+  }
+
+  publish(snapshot: MeshSnapshot): ProxylessPublishResult {
+    const upserts: CachedResource[] = [];
+    let refusals: readonly ProxylessRefusal[] = [];
+    if (hasProxyless(snapshot)) {
+      const config = proxylessClientConfig(snapshot);
+      for (const c of config.clusters) upserts.push(envoyResource('cluster', c));
+      for (const l of config.loadAssignments) upserts.push(envoyResource('clusterLoadAssignment', l));
+      for (const l of config.listeners) upserts.push(envoyResource('listener', l));
+      for (const r of config.routeConfigurations) upserts.push(envoyResource('routeConfiguration', r));
+      refusals = config.refusals;
+    }
+    const keep = new Set(upserts.map((r) => `${r.typeUrl} ${r.name}`));
+    const removals: ResourceKey[] = [];
+    for (const typeUrl of CLIENT_TYPES) {
+      for (const name of this.cache.entries(typeUrl).keys()) {
+        if (!keep.has(`${typeUrl} ${name}`)) removals.push({ typeUrl, name });
+      }
+    }
+    const changed = this.cache.apply(upserts, removals);
+    const keys = new Set(refusals.map((r) => `${r.object}\n${r.field}\n${r.reason}`));
+    const newRefusals = refusals.filter((r) => !this.refusalKeys.has(`${r.object}\n${r.field}\n${r.reason}`));
+    this.refusalKeys = keys;
+    this.current = refusals;
+    return { resources: upserts.length, changed, newRefusals };
+  }
+}
