@@ -7,6 +7,7 @@ import type { AuthzPolicy } from '@weft/policy';
 import {
   type ConnectionState,
   createDeltaAdsClient,
+  type DeltaAdsClient,
   type UpdateBatch,
   WEFT_TYPE_URL,
 } from '@weft/xds-protocol';
@@ -54,47 +55,53 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
   let token = '';
   let cached: readonly AuthzPolicy[] | undefined;
   let dirty = true;
+  let closed = false;
+  let state: ConnectionState = 'connecting';
+  let client: DeltaAdsClient | undefined;
+  const start = (): DeltaAdsClient =>
+    createDeltaAdsClient({
+      target: opts.xdsAddress,
+      credentials: opts.credentials,
+      metadata: () => {
+        const md = new grpc.Metadata();
+        md.set('authorization', `Bearer ${token}`);
+        return md;
+      },
+      node: { id: opts.nodeId },
+      types: [domainResourceType('workload'), domainResourceType('authorization')],
+      handler: {
+        applyUpdate(batch: UpdateBatch) {
+          synced.add(batch.typeUrl);
+          if (batch.typeUrl === WEFT_TYPE_URL.workload) {
+            for (const u of batch.upserts) workloads.set(u.name, u.value as WorkloadWithPeerAuthentication);
+            for (const n of batch.removals) workloads.delete(n);
+          } else if (batch.typeUrl === WEFT_TYPE_URL.authorization) {
+            for (const u of batch.upserts) policiesByName.set(u.name, u.value as AuthzPolicy);
+            for (const n of batch.removals) policiesByName.delete(n);
+          }
+          dirty = true;
+        },
+        onConnectionState(s: ConnectionState) {
+          state = s;
+        },
+      },
+      logger,
+    });
+  // The token is read before the first stream and every 10 s after (projected tokens rotate);
+  // each reconnect sends the latest one.
   const refreshToken = (): void => {
     opts.token().then(
       (t) => {
         token = t;
+        if (!closed && client === undefined) client = start();
       },
       (err: unknown) =>
         logger.warn('proxyless: token unreadable for the policy stream', { error: String(err) }),
     );
   };
   refreshToken();
-  const timer = setInterval(refreshToken, 60_000);
+  const timer = setInterval(refreshToken, 10_000);
   timer.unref?.();
-  let state: ConnectionState = 'connecting';
-  const client = createDeltaAdsClient({
-    target: opts.xdsAddress,
-    credentials: opts.credentials,
-    metadata: () => {
-      const md = new grpc.Metadata();
-      if (token !== '') md.set('authorization', `Bearer ${token}`);
-      return md;
-    },
-    node: { id: opts.nodeId },
-    types: [domainResourceType('workload'), domainResourceType('authorization')],
-    handler: {
-      applyUpdate(batch: UpdateBatch) {
-        synced.add(batch.typeUrl);
-        if (batch.typeUrl === WEFT_TYPE_URL.workload) {
-          for (const u of batch.upserts) workloads.set(u.name, u.value as WorkloadWithPeerAuthentication);
-          for (const n of batch.removals) workloads.delete(n);
-        } else if (batch.typeUrl === WEFT_TYPE_URL.authorization) {
-          for (const u of batch.upserts) policiesByName.set(u.name, u.value as AuthzPolicy);
-          for (const n of batch.removals) policiesByName.delete(n);
-        }
-        dirty = true;
-      },
-      onConnectionState(s: ConnectionState) {
-        state = s;
-      },
-    },
-    logger,
-  });
   return {
     current() {
       if (!synced.has(WEFT_TYPE_URL.workload) || !synced.has(WEFT_TYPE_URL.authorization)) return undefined;
@@ -107,8 +114,9 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
     },
     state: () => state,
     close() {
+      closed = true;
       clearInterval(timer);
-      client.close();
+      client?.close();
     },
   };
 }
