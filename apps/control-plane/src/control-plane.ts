@@ -41,6 +41,7 @@ import {
   type KubernetesSourceOptions,
 } from './sources/index.ts';
 import { ProxylessPublisher } from './xds/proxyless-publisher.ts';
+import { ProxylessServerCaches } from './xds/proxyless-server.ts';
 import type { ProxylessRefusal } from './xds/proxyless-view.ts';
 import { SnapshotPublisher } from './xds/publisher.ts';
 import { ProxyViews, ViewRefused } from './xds/views.ts';
@@ -230,12 +231,15 @@ export async function createControlPlane(
     const cache = new ResourceCache({ name: 'weft' });
     const publisher = new SnapshotPublisher(cache);
     const proxyless = new ProxylessPublisher(cache);
+    const proxylessServers = new ProxylessServerCaches(cache);
+    cleanups.push(() => proxylessServers.close());
     let current: MeshSnapshot | undefined;
     let identitiesByNode = new Map<string, Set<string>>();
     const nodeAgents = DEFAULT_TRUSTED_NODE_AGENTS;
     const views = new ProxyViews({
       cache,
       snapshot: () => current,
+      proxylessCache: (snapshot, pod) => proxylessServers.cacheFor(snapshot, pod),
       caller: (client) => (config.anonymousXds ? undefined : streamCaller(client.metadata)),
       nodeAgents,
     });
@@ -281,6 +285,7 @@ export async function createControlPlane(
           reason: r.reason,
         });
       }
+      proxylessServers.prune(compiled.snapshot);
       ads.refreshViews();
     };
     const loop = new CompileLoop({

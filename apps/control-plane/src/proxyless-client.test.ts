@@ -4,16 +4,21 @@
 // DestinationRules, and its calls reach two grpc-js servers over mesh mTLS (certificates from
 // weftd's CA, SANs checked) in the route's proportions. What it cannot honour is refused in
 // /debug/config_status.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createCsr, generateRsaKeyPair } from '@weft/ca';
 import { createCaClient } from '@weft/ca/client';
-import { SOTW_METHOD_PATH } from '@weft/xds-protocol';
+import { ENVOY_TYPE_URL, SOTW_METHOD_PATH, WEFT_TYPE_URL } from '@weft/xds-protocol';
+import { domainResourceType } from '@weft/xds-protocol/convert';
+import { DiscoveryResponse } from '@weft/xds-protocol/envoy';
 import { loadGrpcXds, XDS_BOOTSTRAP_OPTION } from '@weft/xds-protocol/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  connectProxy,
   startTestControlPlane,
   TEST_TOKENS,
   type TestControlPlane,
@@ -24,6 +29,18 @@ import {
 const ECHO_PATH = '/weft.test.Echo/Echo';
 const passthrough = (b: Buffer) => b;
 const HOST = 'echo.demo.svc.cluster.local';
+
+const echoDefinition: grpc.ServiceDefinition = {
+  Echo: {
+    path: ECHO_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: passthrough,
+    requestDeserialize: passthrough,
+    responseSerialize: passthrough,
+    responseDeserialize: passthrough,
+  },
+};
 
 interface Issued {
   certChain: string;
@@ -49,23 +66,10 @@ async function startEcho(
   rootPem: string,
 ): Promise<{ port: number; server: grpc.Server }> {
   const server = new grpc.Server();
-  server.addService(
-    {
-      Echo: {
-        path: ECHO_PATH,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: passthrough,
-        requestDeserialize: passthrough,
-        responseSerialize: passthrough,
-        responseDeserialize: passthrough,
-      },
-    },
-    {
-      Echo: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
-        cb(null, Buffer.from(reply)),
-    },
-  );
+  server.addService(echoDefinition, {
+    Echo: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+      cb(null, Buffer.from(reply)),
+  });
   const creds = grpc.ServerCredentials.createSsl(
     Buffer.from(rootPem),
     [{ cert_chain: Buffer.from(certs.certChain), private_key: Buffer.from(certs.key) }],
@@ -81,7 +85,11 @@ async function startEcho(
  * grpc-js-xds speaks plaintext ADS without credentials; this relay forwards its stream to weftd
  * byte for byte with the pod's token added (what the SDK's relay does).
  */
-async function startRelay(target: string, token: string): Promise<{ address: string; close(): void }> {
+async function startRelay(
+  target: string,
+  token: string,
+  tamper: (response: Buffer) => Buffer = (b) => b,
+): Promise<{ address: string; close(): void }> {
   const upstream = new grpc.Client(target, grpc.credentials.createInsecure());
   const server = new grpc.Server();
   server.addService(
@@ -101,7 +109,7 @@ async function startRelay(target: string, token: string): Promise<{ address: str
         const md = new grpc.Metadata();
         md.set('authorization', `Bearer ${token}`);
         const up = upstream.makeBidiStreamRequest(SOTW_METHOD_PATH, passthrough, passthrough, md);
-        up.on('data', (b: Buffer) => down.write(b));
+        up.on('data', (b: Buffer) => down.write(tamper(b)));
         up.on('error', (err: grpc.ServiceError) =>
           down.emit('error', { code: err.code, details: err.details }),
         );
@@ -125,6 +133,18 @@ async function startRelay(target: string, token: string): Promise<{ address: str
       upstream.close();
     },
   };
+}
+
+/** A TCP port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+  });
 }
 
 function pod(name: string, ip: string, sa: string, labels: Record<string, string>, port?: number) {
@@ -156,8 +176,11 @@ function service(name: string, selector: Record<string, string>, ip: string) {
   };
 }
 
-/** Namespace `demo` in proxyless mode: a client, echo v1 and v2 behind `echo`, split 80/20. */
-function mesh(v1Port: number, v2Port: number): unknown[] {
+/**
+ * Namespace `demo` in proxyless mode under STRICT mTLS: a client, echo v1 and v2 behind `echo`,
+ * split 80/20, and `echo-x`, served by an xDS-enabled server.
+ */
+function mesh(v1Port: number, v2Port: number, xPort: number): unknown[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'weft-system' } },
     {
@@ -168,7 +191,15 @@ function mesh(v1Port: number, v2Port: number): unknown[] {
     pod('client', '127.0.0.3', 'client', { app: 'client' }),
     pod('echo-v1', '127.0.0.1', 'echo', { app: 'echo', version: 'v1' }, v1Port),
     pod('echo-v2', '127.0.0.2', 'echo', { app: 'echo', version: 'v2' }, v2Port),
+    pod('echo-x', '127.0.0.4', 'echo', { app: 'echo-x' }, xPort),
     service('echo', { app: 'echo' }, '10.96.0.10'),
+    service('echo-x', { app: 'echo-x' }, '10.96.0.13'),
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'default', namespace: 'demo' },
+      spec: { mtls: { mode: 'STRICT' } },
+    },
     service('echo-v1', { app: 'echo', version: 'v1' }, '10.96.0.11'),
     service('echo-v2', { app: 'echo', version: 'v2' }, '10.96.0.12'),
     {
@@ -218,24 +249,54 @@ describe('weftd and a real proxyless gRPC client (grpc-js-xds)', () => {
   let certDir: string;
   let backends: { port: number; server: grpc.Server }[] = [];
   let client: grpc.Client;
+  let xPort = 0;
+  const closers: (() => void)[] = [];
 
-  const call = (): Promise<string> =>
+  /** A bootstrap as the SDK writes it, with the pod's certificate files in a folder of its own. */
+  async function bootstrapFor(podName: string, relayAddress: string, certs: Issued): Promise<object> {
+    const dir = join(certDir, podName);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'cert-chain.pem'), certs.certChain);
+    await writeFile(join(dir, 'key.pem'), certs.key);
+    await writeFile(join(dir, 'root-cert.pem'), t.cp.trustBundlePem);
+    return {
+      xds_servers: [
+        { server_uri: relayAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] },
+      ],
+      node: { id: `proxyless~demo/${podName}`, locality: {} },
+      certificate_providers: {
+        weft: {
+          plugin_name: 'file_watcher',
+          config: {
+            certificate_file: join(dir, 'cert-chain.pem'),
+            private_key_file: join(dir, 'key.pem'),
+            ca_certificate_file: join(dir, 'root-cert.pem'),
+            refresh_interval: '1s',
+          },
+        },
+      },
+      server_listener_resource_name_template: 'xds.weft.dev/grpc/lds/inbound/%s',
+    };
+  }
+
+  const call = (c: grpc.Client = client): Promise<string> =>
     new Promise((resolve, reject) =>
-      client.makeUnaryRequest(ECHO_PATH, passthrough, passthrough, Buffer.from('hi'), (err, res) =>
+      c.makeUnaryRequest(ECHO_PATH, passthrough, passthrough, Buffer.from('hi'), (err, res) =>
         err || res === undefined ? reject(err) : resolve(res.toString()),
       ),
     );
 
   beforeAll(async () => {
     // The CA first (the endpoints need certificates before their ports go into the manifests).
-    t = await startTestControlPlane({ objects: mesh(1, 2) });
+    t = await startTestControlPlane({ objects: mesh(1, 2, 3) });
     const root = t.cp.trustBundlePem;
     const echoCerts = await issue(t, TEST_TOKENS.echo);
     backends = [
       await startEcho('127.0.0.1', 'v1', echoCerts, root),
       await startEcho('127.0.0.2', 'v2', echoCerts, root),
     ];
-    await writeManifest(t.dir, 'mesh.yaml', mesh(backends[0]?.port ?? 0, backends[1]?.port ?? 0));
+    xPort = await freePort();
+    await writeManifest(t.dir, 'mesh.yaml', mesh(backends[0]?.port ?? 0, backends[1]?.port ?? 0, xPort));
     await waitFor(
       () =>
         t.cp.snapshot()?.services[HOST]?.endpoints.some((e) => e.targetPort === backends[0]?.port) === true,
@@ -243,29 +304,8 @@ describe('weftd and a real proxyless gRPC client (grpc-js-xds)', () => {
     );
 
     certDir = await mkdtemp(join(tmpdir(), 'weft-proxyless-'));
-    const own = await issue(t, TEST_TOKENS.client);
-    await writeFile(join(certDir, 'cert-chain.pem'), own.certChain);
-    await writeFile(join(certDir, 'key.pem'), own.key);
-    await writeFile(join(certDir, 'root-cert.pem'), root);
     relay = await startRelay(t.cp.addresses.xds as string, TEST_TOKENS.client);
-    const bootstrap = {
-      xds_servers: [
-        { server_uri: relay.address, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] },
-      ],
-      node: { id: 'proxyless~demo/client', locality: {} },
-      certificate_providers: {
-        weft: {
-          plugin_name: 'file_watcher',
-          config: {
-            certificate_file: join(certDir, 'cert-chain.pem'),
-            private_key_file: join(certDir, 'key.pem'),
-            ca_certificate_file: join(certDir, 'root-cert.pem'),
-            refresh_interval: '1s',
-          },
-        },
-      },
-      server_listener_resource_name_template: 'xds.weft.dev/grpc/lds/inbound/%s',
-    };
+    const bootstrap = await bootstrapFor('client', relay.address, await issue(t, TEST_TOKENS.client));
     const xds = await loadGrpcXds();
     client = new grpc.Client(
       `xds:///${HOST}:8080`,
@@ -275,6 +315,7 @@ describe('weftd and a real proxyless gRPC client (grpc-js-xds)', () => {
   });
 
   afterAll(async () => {
+    for (const c of closers.reverse()) c();
     client?.close();
     relay?.close();
     for (const b of backends) b.server.forceShutdown();
@@ -315,6 +356,111 @@ describe('weftd and a real proxyless gRPC client (grpc-js-xds)', () => {
     }
     // The route's clusters and their endpoints, and nothing of other kinds.
     expect(p?.types.find((x) => x.type.endsWith('Cluster'))?.resources).toBe(2);
+  });
+
+  it('serves an xDS-enabled server its Listener (STRICT mesh mTLS) and the client reaches it', async () => {
+    const xds = await loadGrpcXds();
+    const serverRelay = await startRelay(t.cp.addresses.xds as string, TEST_TOKENS.echo);
+    closers.push(() => serverRelay.close());
+    const bootstrap = await bootstrapFor('echo-x', serverRelay.address, await issue(t, TEST_TOKENS.echo));
+    const server = new xds.XdsServer({ [XDS_BOOTSTRAP_OPTION]: JSON.stringify(bootstrap) });
+    closers.push(() => server.forceShutdown());
+    server.addService(echoDefinition, {
+      Echo: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+        cb(null, Buffer.from('xds-server')),
+    });
+    // The callback fires once the server's Listener is accepted and it serves.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the xDS server never served')), 10_000);
+      server.bindAsync(
+        `0.0.0.0:${xPort}`,
+        new xds.XdsServerCredentials(grpc.ServerCredentials.createInsecure()),
+        (err) => {
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        },
+      );
+    });
+    const toServer = new grpc.Client(
+      `xds:///echo-x.demo.svc.cluster.local:8080`,
+      new xds.XdsChannelCredentials(grpc.credentials.createInsecure()),
+      {
+        [XDS_BOOTSTRAP_OPTION]: JSON.stringify(
+          await bootstrapFor('client', relay.address, await issue(t, TEST_TOKENS.client)),
+        ),
+      },
+    );
+    closers.push(() => toServer.close());
+    expect(await call(toServer)).toBe('xds-server');
+
+    const s = t.cp.syncz().find((p) => p.id === 'proxyless~demo/echo-x');
+    const lds = s?.types.find((x) => x.type === 'envoy.config.listener.v3.Listener');
+    expect(lds).toMatchObject({ nacks: 0, resources: 1 });
+    expect(lds?.versionAcked).toBe(lds?.versionSent);
+    // A plaintext caller (no mesh certificate) is refused by STRICT.
+    const plain = new grpc.Client(`127.0.0.4:${xPort}`, grpc.credentials.createInsecure());
+    closers.push(() => plain.close());
+    await expect(call(plain)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+  });
+
+  it("gives the pod's SDK its weft.v1 view on the same node id", async () => {
+    const sdk = connectProxy({
+      target: t.cp.addresses.xds as string,
+      nodeId: 'proxyless~demo/client',
+      token: TEST_TOKENS.client,
+      types: [
+        domainResourceType('workload'),
+        domainResourceType('service'),
+        domainResourceType('authorization'),
+      ],
+    });
+    closers.push(() => sdk.close());
+    await sdk.client.synced();
+    expect(sdk.handler.count(WEFT_TYPE_URL.workload)).toBe(4);
+    expect(sdk.handler.count(WEFT_TYPE_URL.service)).toBe(4);
+  });
+
+  it('shows a NACK from a proxyless client in /debug/syncz', async () => {
+    // A relay that spoils the first load assignment it forwards: grpc-js-xds must reject it.
+    let spoiled = false;
+    const bad = await startRelay(t.cp.addresses.xds as string, TEST_TOKENS.client, (b) => {
+      if (spoiled) return b;
+      const res = DiscoveryResponse.decode(b);
+      const first = res.resources[0];
+      if (res.typeUrl !== ENVOY_TYPE_URL.clusterLoadAssignment || first === undefined) return b;
+      spoiled = true;
+      first.value = new Uint8Array([0x0a, 0xff]);
+      return Buffer.from(DiscoveryResponse.encode(res).finish());
+    });
+    closers.push(() => bad.close());
+    const bootstrap = await bootstrapFor('client', bad.address, await issue(t, TEST_TOKENS.client));
+    const xds = await loadGrpcXds();
+    const c = new grpc.Client(
+      `xds:///${HOST}:8080`,
+      new xds.XdsChannelCredentials(grpc.credentials.createInsecure()),
+      { [XDS_BOOTSTRAP_OPTION]: JSON.stringify(bootstrap) },
+    );
+    closers.push(() => c.close());
+    c.waitForReady(Date.now() + 3000, () => {});
+    const nacked = async () => {
+      const res = await fetch(`http://${t.cp.addresses.admin}/debug/syncz`, {
+        headers: { authorization: `Bearer ${TEST_TOKENS.admin}` },
+      });
+      const body = (await res.json()) as {
+        proxies: { id: string; types: { type: string; nacks: number; lastNack?: { message: string } }[] }[];
+      };
+      return body.proxies
+        .filter((p) => p.id === 'proxyless~demo/client')
+        .flatMap((p) => p.types)
+        .find((x) => x.type === 'envoy.config.endpoint.v3.ClusterLoadAssignment' && x.nacks > 0);
+    };
+    let row = await nacked();
+    for (let i = 0; row === undefined && i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      row = await nacked();
+    }
+    expect(row?.lastNack?.message).toContain('xDS response validation errors');
   });
 
   it('refuses what grpc-js-xds cannot do, in /debug/config_status', async () => {

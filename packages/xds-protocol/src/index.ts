@@ -16,6 +16,7 @@ export {
   type UpdateBatch,
 } from './client/delta-client.ts';
 export { type Logger, silentLogger } from './logger.ts';
+export { OverlayCache } from './overlay-cache.ts';
 export {
   formatProxyId,
   PROXY_KINDS,

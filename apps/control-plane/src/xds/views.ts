@@ -18,10 +18,10 @@
 // snapshot that leaves that set alone keeps the same filter object and `refreshViews` does
 // nothing for those streams (a sidecar's memo is per stream, so churning pods leave nothing
 // behind). A stream is admitted once, when it opens; later snapshots only reshape what it sees.
-import type { MeshSnapshot } from '@weft/policy';
+import type { MeshSnapshot, Workload } from '@weft/policy';
 import type { AdsClientInfo, CachedResource, ClientView, ResourceCache } from '@weft/xds-protocol';
 import { ENVOY_TYPE_URL, type ProxyId, parseProxyId, WEFT_TYPE_URL } from '@weft/xds-protocol';
-import { admitSidecar, sidecarView, sidecarViewSignature } from './sidecar-view.ts';
+import { admitSidecar, sidecarPod, sidecarView, sidecarViewSignature } from './sidecar-view.ts';
 import { admitWaypoint, viewSignature, waypointView } from './waypoint-view.ts';
 
 /** Who the stream authenticated as (set by the gRPC interceptor), when authentication is on. */
@@ -37,6 +37,11 @@ export interface ViewDeps {
   snapshot(): MeshSnapshot | undefined;
   /** The authenticated caller of a stream; undefined when anonymous xDS is allowed. */
   caller(client: AdsClientInfo): StreamCaller | undefined;
+  /**
+   * The cache a proxyless pod's streams read (its server Listeners over `cache`); default
+   * `cache` itself.
+   */
+  proxylessCache?(snapshot: MeshSnapshot, pod: Workload): ResourceCache;
   /** Identities allowed to connect as ztunnel (default weft-system/ztunnel). */
   readonly nodeAgents: readonly { readonly namespace: string; readonly serviceAccount: string }[];
 }
@@ -153,11 +158,15 @@ export class ProxyViews {
           filter: this.sidecarFilter(client, `${proxy.namespace}/${proxy.name}`),
         };
       case 'proxyless': {
-        const weft = this.sidecarFilter(client, `${proxy.namespace}/${proxy.name}`);
-        return {
-          cache: this.deps.cache,
-          filter: this.proxylessFilter(weft),
-        };
+        const key = `${proxy.namespace}/${proxy.name}`;
+        const weft = this.sidecarFilter(client, key);
+        const snapshot = this.deps.snapshot();
+        const pod = sidecarPod(snapshot, key);
+        const cache =
+          snapshot === undefined || pod === undefined || this.deps.proxylessCache === undefined
+            ? this.deps.cache
+            : this.deps.proxylessCache(snapshot, pod);
+        return { cache, filter: this.proxylessFilter(weft) };
       }
       default: {
         const never: never = proxy;
