@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { DELTA_METHOD_PATH, SOTW_METHOD_PATH } from '@weft/xds-protocol';
 import { type Logger, silentLogger } from '../logger.ts';
 import type { TokenProvider } from '../token.ts';
+import { type GuardFinding, guardResponse, newGuardState } from './guard.ts';
 
 export interface XdsRelayOptions {
   /** weftd's xDS address, `host:port`. */
@@ -18,6 +19,8 @@ export interface XdsRelayOptions {
   /** Default `127.0.0.1:0`. */
   readonly listen?: string;
   readonly logger?: Logger;
+  /** Called for every resource the crash guard rewrote. */
+  readonly onGuard?: (finding: GuardFinding) => void;
 }
 
 export interface XdsRelayStats {
@@ -26,6 +29,8 @@ export interface XdsRelayStats {
   readonly messagesUp: number;
   readonly messagesDown: number;
   readonly upstreamErrors: number;
+  /** Resources rewritten so grpc-js-xds NACKs instead of crashing (see guard.ts). */
+  readonly guarded: number;
 }
 
 export interface XdsRelay {
@@ -65,6 +70,8 @@ export async function startXdsRelay(opts: XdsRelayOptions): Promise<XdsRelay> {
   let messagesUp = 0;
   let messagesDown = 0;
   let upstreamErrors = 0;
+  let guarded = 0;
+  const guardState = newGuardState();
   let closing = false;
 
   const forward =
@@ -102,8 +109,20 @@ export async function startXdsRelay(opts: XdsRelayOptions): Promise<XdsRelay> {
           md.set('authorization', `Bearer ${token}`);
           const call = upstream.makeBidiStreamRequest(path, identity, identity, md, {});
           up = call;
-          call.on('data', (b: Buffer) => {
+          call.on('data', (raw: Buffer) => {
             messagesDown++;
+            let b = raw;
+            if (path === SOTW_METHOD_PATH) {
+              const g = guardResponse(raw, guardState);
+              if (g.findings.length > 0) {
+                b = Buffer.from(g.bytes);
+                for (const f of g.findings) {
+                  guarded++;
+                  logger.warn('xds relay: resource rewritten so grpc-js-xds rejects it', { ...f });
+                  opts.onGuard?.(f);
+                }
+              }
+            }
             if (!down.write(b)) {
               call.pause();
               down.once('drain', () => call.resume());
@@ -155,7 +174,7 @@ export async function startXdsRelay(opts: XdsRelayOptions): Promise<XdsRelay> {
   const host = listen.slice(0, listen.lastIndexOf(':'));
   return {
     address: `${host}:${port}`,
-    stats: () => ({ streams, activeStreams: open.size, messagesUp, messagesDown, upstreamErrors }),
+    stats: () => ({ streams, activeStreams: open.size, messagesUp, messagesDown, upstreamErrors, guarded }),
     async close() {
       closing = true;
       for (const end of [...open.values()]) end({ code: grpc.status.UNAVAILABLE, details: 'relay closing' });
