@@ -39,13 +39,43 @@ export function peerIdentity(
   return id.ok ? { principal: id.value.id } : { error: id.error.message };
 }
 
+/**
+ * Whether the peer presented a certificate that TLS did not verify. grpc-js's auth context shows
+ * only verified certificates, so under PERMISSIVE (client certificate optional) a caller with a
+ * foreign or expired certificate would look like one without any; Envoy refuses such a caller
+ * at the handshake, and so must we. grpc-js exposes no socket to interceptors: this walks its
+ * call chain (`nextCall` ... `stream.session.socket`, grpc-js 1.14) and answers undefined when
+ * the shape is not there (the test suite pins it).
+ */
+export function presentedUnverifiedCertificate(call: unknown): boolean | undefined {
+  let c: unknown = call;
+  for (let depth = 0; depth < 16 && typeof c === 'object' && c !== null; depth++) {
+    const stream = (c as { stream?: { session?: { socket?: unknown } } }).stream;
+    if (stream !== undefined) {
+      const socket = stream.session?.socket as
+        | { authorized?: boolean; getPeerCertificate?: () => { raw?: Buffer } }
+        | undefined;
+      if (socket === undefined || typeof socket.getPeerCertificate !== 'function') return undefined;
+      if (socket.authorized === true) return false;
+      const cert = socket.getPeerCertificate();
+      return cert?.raw !== undefined;
+    }
+    c = (c as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
 export function callFacts(
   call: grpc.ServerInterceptingCallInterface,
   path: string,
   metadata: grpc.Metadata,
   trustDomains?: ReadonlySet<string>,
 ): InboundCallFacts {
-  const peer = peerIdentity(call.getAuthContext(), trustDomains);
+  const auth = call.getAuthContext();
+  const peer: { principal?: string; error?: string } =
+    auth.transportSecurityType !== 'ssl' && presentedUnverifiedCertificate(call) === true
+      ? { error: 'the client certificate does not chain to the mesh trust bundle or is expired' }
+      : peerIdentity(auth, trustDomains);
   const conn = call.getConnectionInfo();
   const sourceIp = conn.remoteAddress === undefined ? undefined : normalizeIp(conn.remoteAddress);
   const destinationIp = conn.localAddress === undefined ? undefined : normalizeIp(conn.localAddress);
