@@ -1,7 +1,8 @@
 // MeshSnapshot -> the Envoy v3 client resources of proxyless gRPC clients, in the shared ADS
 // cache next to the weft.v1 resources (only proxyless streams may read these types). Nothing is
 // generated while no workload runs proxyless. Each resource's version is its content hash, so a
-// snapshot that leaves a resource's bytes alone does not push it again.
+// snapshot that leaves a resource's bytes alone does not push it again; the resources of a service
+// port whose inputs kept their hashes are neither rebuilt nor re-encoded.
 import type { MeshSnapshot } from '@weft/policy';
 import {
   type CachedResource,
@@ -10,7 +11,12 @@ import {
   type ResourceKey,
 } from '@weft/xds-protocol';
 import { envoyResource } from '@weft/xds-protocol/envoy';
-import { hasProxyless, type ProxylessRefusal, proxylessClientConfig } from './proxyless-view.ts';
+import {
+  hasProxyless,
+  ProxylessMemo,
+  type ProxylessRefusal,
+  proxylessClientConfig,
+} from './proxyless-view.ts';
 
 const CLIENT_TYPES = [
   ENVOY_TYPE_URL.cluster,
@@ -29,6 +35,9 @@ export interface ProxylessPublishResult {
 export class ProxylessPublisher {
   private readonly cache: ResourceCache;
   private refusalKeys = new Set<string>();
+  private readonly memo = new ProxylessMemo();
+  /** Encodings of the messages of reused units (the same objects from one snapshot to the next). */
+  private encoded = new WeakMap<object, CachedResource>();
   private current: readonly ProxylessRefusal[] = [];
 
   constructor(cache: ResourceCache) {
@@ -44,11 +53,19 @@ export class ProxylessPublisher {
     const upserts: CachedResource[] = [];
     let refusals: readonly ProxylessRefusal[] = [];
     if (hasProxyless(snapshot)) {
-      const config = proxylessClientConfig(snapshot);
-      for (const c of config.clusters) upserts.push(envoyResource('cluster', c));
-      for (const l of config.loadAssignments) upserts.push(envoyResource('clusterLoadAssignment', l));
-      for (const l of config.listeners) upserts.push(envoyResource('listener', l));
-      for (const r of config.routeConfigurations) upserts.push(envoyResource('routeConfiguration', r));
+      const config = proxylessClientConfig(snapshot, this.memo);
+      const once = <T extends object>(message: T, encode: (m: T) => CachedResource) => {
+        let r = this.encoded.get(message);
+        if (r === undefined) {
+          r = encode(message);
+          this.encoded.set(message, r);
+        }
+        upserts.push(r);
+      };
+      for (const c of config.clusters) once(c, (m) => envoyResource('cluster', m));
+      for (const l of config.loadAssignments) once(l, (m) => envoyResource('clusterLoadAssignment', m));
+      for (const l of config.listeners) once(l, (m) => envoyResource('listener', m));
+      for (const r of config.routeConfigurations) once(r, (m) => envoyResource('routeConfiguration', m));
       refusals = config.refusals;
     }
     const keep = new Set(upserts.map((r) => `${r.typeUrl} ${r.name}`));

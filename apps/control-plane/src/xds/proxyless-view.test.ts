@@ -23,6 +23,7 @@ import { ProxylessServerCaches } from './proxyless-server.ts';
 import {
   clusterName,
   hasProxyless,
+  ProxylessMemo,
   type ProxylessRefusal,
   proxylessClientConfig,
   proxylessServerListeners,
@@ -438,6 +439,34 @@ describe('proxylessClientConfig: DestinationRules', () => {
     expect(refusedFields(config.refusals, 'DestinationRule demo/echo-v1')).toEqual(refused);
   });
 
+  it('leaves out backends whose cluster does not exist, refused', () => {
+    const vs = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'vs', namespace: 'demo' },
+      spec: {
+        hosts: ['echo'],
+        http: [
+          {
+            route: [
+              { destination: { host: 'echo-v1', subset: 'nope' }, weight: 50 },
+              { destination: { host: 'echo-v2' }, weight: 50 },
+            ],
+          },
+        ],
+      },
+    };
+    const config = proxylessClientConfig(snapshotOf(mesh([vs])));
+    expect(routesOf(find(config.routeConfigurations, `${ECHO}:8080`)).map(shape)[0]?.to).toBe(
+      `outbound|8080||${V2}`,
+    );
+    expect(config.refusals).toContainEqual({
+      object: 'VirtualService demo/vs',
+      field: 'spec.http[0].backendRefs',
+      reason: expect.stringContaining('has no subset nope'),
+    });
+  });
+
   it('makes a cluster per subset, holding the subset’s endpoints, that routes can name', () => {
     const config = proxylessClientConfig(
       snapshotOf(
@@ -457,6 +486,28 @@ describe('proxylessClientConfig: DestinationRules', () => {
     find(config.clusters, name);
     expect(cla(config.loadAssignments, name).endpoints[0]?.lbEndpoints).toHaveLength(1);
     expect(routesOf(find(config.routeConfigurations, `${ECHO}:8080`)).map(shape)[0]?.to).toBe(name);
+  });
+});
+
+describe('ProxylessMemo', () => {
+  it('reuses the units of service ports whose inputs kept their hashes, rebuilds the rest', () => {
+    const memo = new ProxylessMemo();
+    const first = proxylessClientConfig(snapshotOf(mesh()), memo);
+    const again = proxylessClientConfig(snapshotOf(mesh()), memo);
+    expect(again.clusters.every((c, i) => c === first.clusters[i])).toBe(true);
+    expect(again.routeConfigurations.every((r, i) => r === first.routeConfigurations[i])).toBe(true);
+    // A DestinationRule on echo-v1 rebuilds echo-v1's cluster and routes, and nothing else.
+    const changed = proxylessClientConfig(
+      snapshotOf(mesh([dr('echo-v1', { trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' } } })])),
+      memo,
+    );
+    const rebuilt = changed.clusters.filter((c) => !first.clusters.includes(c)).map((c) => c.name);
+    expect(rebuilt).toEqual([`outbound|8080||${V1}`]);
+    const rerouted = changed.routeConfigurations
+      .filter((r) => !first.routeConfigurations.includes(r))
+      .map((r) => r.name);
+    expect(rerouted).toEqual([`${V1}:8080`]);
+    expect(changed.refusals.map((r) => r.object)).toEqual(['DestinationRule demo/echo-v1']);
   });
 });
 

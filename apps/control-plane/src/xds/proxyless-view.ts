@@ -307,8 +307,21 @@ function convertRule(
     }
     if (b.weight <= 0) continue;
     const port = b.port ?? table.port;
-    if (snapshot.services[b.host] === undefined) {
+    const target = snapshot.services[b.host];
+    if (target === undefined) {
       refuse('backendRefs', `backend ${b.host} is not a known service; left out of the split`);
+      continue;
+    }
+    if (!target.ports.some((p) => p.port === port && p.protocol === 'TCP')) {
+      refuse('backendRefs', `backend ${b.host} has no TCP port ${port}; left out of the split`);
+      continue;
+    }
+    const subset = b.subset;
+    if (subset !== undefined && !snapshot.backendPolicies[b.host]?.subsets.some((s) => s.name === subset)) {
+      refuse(
+        'backendRefs',
+        `backend ${b.host} has no subset ${subset} in a DestinationRule; left out of the split`,
+      );
       continue;
     }
     clusters.push({ name: clusterName(b.host, port, b.subset ?? ''), weight: b.weight });
@@ -524,96 +537,183 @@ export function hasProxyless(snapshot: MeshSnapshot): boolean {
   return Object.values(snapshot.workloads).some((w) => w.mode === 'proxyless');
 }
 
+interface ClusterUnit {
+  readonly clusters: readonly EnvoyCluster[];
+  readonly loadAssignments: readonly ClusterLoadAssignment[];
+  readonly lbs: readonly (readonly [string, ClusterLbChoice])[];
+  readonly refusals: readonly ProxylessRefusal[];
+}
+
+interface RouteUnit {
+  readonly listener: Listener;
+  readonly routeConfiguration: RouteConfiguration;
+  readonly refusals: readonly ProxylessRefusal[];
+}
+
+/**
+ * Units of a previous run, by service port, with the key of what they were built from: a unit
+ * whose inputs kept their hashes is reused as is (the same message objects, so a publisher can
+ * keep their encoding too). Each run keeps only the units it used.
+ */
+export class ProxylessMemo {
+  clusters = new Map<string, { readonly key: string; readonly unit: ClusterUnit }>();
+  routes = new Map<string, { readonly key: string; readonly unit: RouteUnit }>();
+}
+
+function clusterUnit(snapshot: MeshSnapshot, service: Service, port: number): ClusterUnit {
+  const refusals = new Refusals();
+  const clusters: EnvoyCluster[] = [];
+  const loadAssignments: ClusterLoadAssignment[] = [];
+  const lbs: [string, ClusterLbChoice][] = [];
+  const bp = snapshot.backendPolicies[service.hostname];
+  const drObject = bp === undefined ? '' : `DestinationRule ${bp.source.namespace}/${bp.source.name}`;
+  const endpoints = service.endpoints.filter((e) => e.port === port);
+  const subsets: { name: string; uids: ReadonlySet<string> | undefined; field: string }[] = [
+    { name: '', uids: undefined, field: 'spec.trafficPolicy' },
+    ...(bp?.subsets ?? []).map((s, i) => ({
+      name: s.name,
+      uids: new Set(s.workloads),
+      field: `spec.subsets[${i}].trafficPolicy`,
+    })),
+  ];
+  for (const subset of subsets) {
+    const name = clusterName(service.hostname, port, subset.name);
+    const tp = policyFor(bp, port, subset.name);
+    const refuse = (field: string, reason: string) =>
+      refusals.add(drObject, `${subset.field}.${field}`, reason);
+    const mine = endpoints.filter((e) => subset.uids === undefined || subset.uids.has(e.workloadUid));
+    const choice = lbChoice(tp, refuse);
+    lbs.push([name, choice]);
+    const od = outlier(tp, refuse);
+    const max = maxRequests(tp, refuse);
+    const tls = tlsFor(
+      snapshot,
+      tp,
+      mine.map((e) => e.workloadUid),
+      refuse,
+    );
+    clusters.push(
+      meshCluster({
+        name,
+        lb: choice.lb,
+        ...(od === undefined ? {} : { outlierDetection: od }),
+        ...(max === undefined ? {} : { maxRequests: max }),
+        ...(tls === undefined ? {} : { tls }),
+      }),
+    );
+    loadAssignments.push(
+      meshLoadAssignment(name, [
+        {
+          locality: {},
+          endpoints: mine.map((e) => ({ address: e.ip, port: e.targetPort, healthy: e.healthy })),
+        },
+      ]),
+    );
+  }
+  return { clusters, loadAssignments, lbs, refusals: refusals.list() };
+}
+
+/** What a service port's clusters are built from. */
+function clusterKey(snapshot: MeshSnapshot, service: Service, port: number): string {
+  const workloads = service.endpoints
+    .filter((e) => e.port === port)
+    .map((e) => snapshot.workloads[e.workloadUid]?.hash ?? '-');
+  return `${snapshot.trustDomain}|${service.hash}|${snapshot.backendPolicies[service.hostname]?.hash ?? ''}|${workloads.join(',')}`;
+}
+
+function routeUnit(
+  snapshot: MeshSnapshot,
+  service: Service,
+  port: number,
+  lbs: ReadonlyMap<string, ClusterLbChoice>,
+): RouteUnit {
+  const refusals = new Refusals();
+  const name = listenerName(service.hostname, port);
+  const table = snapshot.routes[`${service.hostname}:${port}`];
+  let routes: MeshRoute[];
+  if (table === undefined || table.protocol === 'tcp') {
+    const own = clusterName(service.hostname, port);
+    const ring = hashHeadersFor([own], lbs);
+    routes = [
+      { match: {}, clusters: [{ name: own, weight: 1 }], ...(ring.length > 0 ? { hashHeaders: ring } : {}) },
+    ];
+    for (const rule of table?.rules ?? []) {
+      refusals.add(
+        objectName(rule.source),
+        ruleField(rule.source),
+        `TCP routes are ${UNSUPPORTED}; gRPC calls to ${name} go to the service itself`,
+      );
+    }
+  } else {
+    routes = table.rules.flatMap((rule) => convertRule(table, rule, snapshot, lbs, refusals));
+  }
+  return {
+    routeConfiguration: meshRouteConfiguration(name, serviceDomains(service, port), routes),
+    listener: meshClientListener(name, {
+      routeConfigName: name,
+      fault: routes.some((r) => r.fault !== undefined),
+    }),
+    refusals: refusals.list(),
+  };
+}
+
+/** What a service port's routes are built from (its table, and every backend they name). */
+function routeKey(snapshot: MeshSnapshot, service: Service, port: number): string {
+  const table = snapshot.routes[`${service.hostname}:${port}`];
+  const hosts = new Set<string>([service.hostname]);
+  for (const rule of table?.rules ?? []) for (const b of rule.backends) hosts.add(b.host);
+  const parts = [...hosts]
+    .sort()
+    .map((h) => `${h}=${snapshot.services[h]?.hash ?? '-'}/${snapshot.backendPolicies[h]?.hash ?? ''}`);
+  return `${table?.hash ?? ''}|${parts.join(',')}`;
+}
+
 /** Every client-side resource for every service port, and what was refused. */
-export function proxylessClientConfig(snapshot: MeshSnapshot): ProxylessClientConfig {
+export function proxylessClientConfig(snapshot: MeshSnapshot, memo?: ProxylessMemo): ProxylessClientConfig {
   const refusals = new Refusals();
   const clusters: EnvoyCluster[] = [];
   const loadAssignments: ClusterLoadAssignment[] = [];
   const listeners: Listener[] = [];
   const routeConfigurations: RouteConfiguration[] = [];
   const lbs = new Map<string, ClusterLbChoice>();
+  const clusterMemo = new Map<string, { readonly key: string; readonly unit: ClusterUnit }>();
+  const routeMemo = new Map<string, { readonly key: string; readonly unit: RouteUnit }>();
+  const keep = (rs: readonly ProxylessRefusal[]) => {
+    for (const r of rs) refusals.add(r.object, r.field, r.reason);
+  };
 
   const services = Object.values(snapshot.services).sort((a, b) => (a.hostname < b.hostname ? -1 : 1));
+  const ports = (service: Service) => service.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port);
   for (const service of services) {
-    const bp = snapshot.backendPolicies[service.hostname];
-    const drObject = bp === undefined ? '' : `DestinationRule ${bp.source.namespace}/${bp.source.name}`;
-    for (const sp of service.ports) {
-      if (sp.protocol !== 'TCP') continue;
-      const endpoints = service.endpoints.filter((e) => e.port === sp.port);
-      const subsets: { name: string; uids: ReadonlySet<string> | undefined; field: string }[] = [
-        { name: '', uids: undefined, field: 'spec.trafficPolicy' },
-        ...(bp?.subsets ?? []).map((s, i) => ({
-          name: s.name,
-          uids: new Set(s.workloads),
-          field: `spec.subsets[${i}].trafficPolicy`,
-        })),
-      ];
-      for (const subset of subsets) {
-        const name = clusterName(service.hostname, sp.port, subset.name);
-        const tp = policyFor(bp, sp.port, subset.name);
-        const refuse = (field: string, reason: string) =>
-          refusals.add(drObject, `${subset.field}.${field}`, reason);
-        const mine = endpoints.filter((e) => subset.uids === undefined || subset.uids.has(e.workloadUid));
-        const choice = lbChoice(tp, refuse);
-        lbs.set(name, choice);
-        const od = outlier(tp, refuse);
-        const max = maxRequests(tp, refuse);
-        const tls = tlsFor(
-          snapshot,
-          tp,
-          mine.map((e) => e.workloadUid),
-          refuse,
-        );
-        clusters.push(
-          meshCluster({
-            name,
-            lb: choice.lb,
-            ...(od === undefined ? {} : { outlierDetection: od }),
-            ...(max === undefined ? {} : { maxRequests: max }),
-            ...(tls === undefined ? {} : { tls }),
-          }),
-        );
-        loadAssignments.push(
-          meshLoadAssignment(name, [
-            {
-              locality: {},
-              endpoints: mine.map((e) => ({ address: e.ip, port: e.targetPort, healthy: e.healthy })),
-            },
-          ]),
-        );
-      }
+    for (const port of ports(service)) {
+      const id = `${service.hostname}:${port}`;
+      const key = clusterKey(snapshot, service, port);
+      const prev = memo?.clusters.get(id);
+      const unit = prev !== undefined && prev.key === key ? prev.unit : clusterUnit(snapshot, service, port);
+      clusterMemo.set(id, { key, unit });
+      clusters.push(...unit.clusters);
+      loadAssignments.push(...unit.loadAssignments);
+      for (const [n, c] of unit.lbs) lbs.set(n, c);
+      keep(unit.refusals);
     }
   }
-
   for (const service of services) {
-    for (const sp of service.ports) {
-      if (sp.protocol !== 'TCP') continue;
-      const name = listenerName(service.hostname, sp.port);
-      const table = snapshot.routes[`${service.hostname}:${sp.port}`];
-      let routes: MeshRoute[];
-      if (table === undefined || table.protocol === 'tcp') {
-        routes = [{ match: {}, clusters: [{ name: clusterName(service.hostname, sp.port), weight: 1 }] }];
-        const ring = hashHeadersFor([clusterName(service.hostname, sp.port)], lbs);
-        if (ring.length > 0) routes = [{ ...(routes[0] as MeshRoute), hashHeaders: ring }];
-        if (table?.protocol === 'tcp') {
-          for (const rule of table.rules) {
-            refusals.add(
-              objectName(rule.source),
-              ruleField(rule.source),
-              `TCP routes are ${UNSUPPORTED}; gRPC calls to ${name} go to the service itself`,
-            );
-          }
-        }
-      } else {
-        routes = table.rules.flatMap((rule) => convertRule(table, rule, snapshot, lbs, refusals));
-      }
-      routeConfigurations.push(meshRouteConfiguration(name, serviceDomains(service, sp.port), routes));
-      listeners.push(
-        meshClientListener(name, { routeConfigName: name, fault: routes.some((r) => r.fault !== undefined) }),
-      );
+    for (const port of ports(service)) {
+      const id = `${service.hostname}:${port}`;
+      const key = routeKey(snapshot, service, port);
+      const prev = memo?.routes.get(id);
+      const unit =
+        prev !== undefined && prev.key === key ? prev.unit : routeUnit(snapshot, service, port, lbs);
+      routeMemo.set(id, { key, unit });
+      listeners.push(unit.listener);
+      routeConfigurations.push(unit.routeConfiguration);
+      keep(unit.refusals);
     }
   }
-
+  if (memo !== undefined) {
+    memo.clusters = clusterMemo;
+    memo.routes = routeMemo;
+  }
   return { listeners, routeConfigurations, clusters, loadAssignments, refusals: refusals.list() };
 }
 
