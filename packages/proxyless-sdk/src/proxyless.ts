@@ -113,7 +113,8 @@ export interface ProxylessClient extends ProxylessBase {
   target(serviceHost: string, port: number): string;
 }
 
-export interface ProxylessServer extends ProxylessBase {
+/** A server is a client too: it may call other services with the same bootstrap and identity. */
+export interface ProxylessServer extends ProxylessClient {
   /** XdsServerCredentials: the Listener's TLS, the fallback when it has none. */
   readonly serverCredentials: grpc.ServerCredentials;
   /** The policies the interceptor evaluates. */
@@ -330,6 +331,10 @@ export async function createProxylessClient(
   deps: ProxylessDeps = {},
 ): Promise<ProxylessClient> {
   const core = await startCore('client', opts, deps);
+  return clientParts(core, opts);
+}
+
+function clientParts(core: Core, opts: ProxylessOptions): ProxylessClient {
   const fallback = opts.fallbackChannelCredentials ?? grpc.credentials.createInsecure();
   return {
     ...core.base,
@@ -374,7 +379,7 @@ export async function createProxylessServer(
   const xds = core.xds;
   const serverCredentials = new xds.XdsServerCredentials(fallback);
   return {
-    ...core.base,
+    ...clientParts(core, opts),
     serverCredentials,
     policies,
     createServer(options = {}) {
