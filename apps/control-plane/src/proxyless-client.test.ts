@@ -2,9 +2,10 @@
 // (`proxyless~demo/client`, the pod's service-account token added by a small relay, as the SDK's
 // relay does), ACKs every Envoy resource weftd generates from a GRPCRoute weighted split and
 // DestinationRules, and its calls reach two grpc-js servers over mesh mTLS (certificates from
-// weftd's CA, SANs checked) in the route's proportions. What it cannot honour is refused in
-// /debug/config_status.
-
+// weftd's CA, SANs checked) in the route's proportions. Also: an xDS-enabled server gets its
+// Listener (STRICT), the SDK's weft.v1 stream gets the pod's view, a NACK shows in /debug/syncz,
+// a VirtualService's header match, fault and retries and a ring hash work as written, and what
+// grpc-js-xds cannot do is refused in /debug/config_status and counted.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -479,5 +480,84 @@ describe('weftd and a real proxyless gRPC client (grpc-js-xds)', () => {
     expect(refused.find((r) => r.object === 'DestinationRule demo/echo-v1')?.field).toBe(
       'spec.trafficPolicy.outlierDetection.consecutive5xxErrors',
     );
+    // and counted
+    const metrics = await (await fetch(`http://${t.cp.addresses.admin}/metrics`)).text();
+    const line = metrics.split('\n').find((l) => l.includes('reason="proxyless_unsupported"'));
+    expect(Number(line?.slice(line.lastIndexOf(' ') + 1))).toBeGreaterThanOrEqual(refused.length);
+  });
+
+  it('applies a VirtualService (header match, fault abort, timeout, retries) and ring hash, all ACKed', async () => {
+    await writeManifest(t.dir, 'routes.yaml', [
+      service('echo-r', { app: 'echo' }, '10.96.0.14'),
+      {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'echo-r', namespace: 'demo' },
+        spec: {
+          hosts: ['echo-r'],
+          http: [
+            {
+              match: [{ headers: { 'x-fail': { exact: '1' } } }],
+              fault: { abort: { grpcStatus: 'PERMISSION_DENIED', percentage: { value: 100 } } },
+              route: [{ destination: { host: 'echo-r' } }],
+            },
+            {
+              match: [{ uri: { regex: '/weft\\.test\\.Echo/.*' } }],
+              route: [{ destination: { host: 'echo-r' } }],
+              timeout: '5s',
+              retries: { attempts: 2, retryOn: 'unavailable,resource-exhausted' },
+            },
+          ],
+        },
+      },
+      {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'DestinationRule',
+        metadata: { name: 'echo-r', namespace: 'demo' },
+        spec: {
+          host: 'echo-r.demo.svc.cluster.local',
+          trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } },
+        },
+      },
+    ]);
+    await waitFor(
+      () => t.cp.snapshot()?.routes['echo-r.demo.svc.cluster.local:8080'] !== undefined,
+      'echo-r routes',
+    );
+    const xds = await loadGrpcXds();
+    const c = new grpc.Client(
+      'xds:///echo-r.demo.svc.cluster.local:8080',
+      new xds.XdsChannelCredentials(grpc.credentials.createInsecure()),
+      {
+        [XDS_BOOTSTRAP_OPTION]: JSON.stringify(
+          await bootstrapFor('client', relay.address, await issue(t, TEST_TOKENS.client)),
+        ),
+      },
+    );
+    closers.push(() => c.close());
+    const callWith = (md: Record<string, string>): Promise<string> => {
+      const metadata = new grpc.Metadata();
+      for (const [k, v] of Object.entries(md)) metadata.set(k, v);
+      return new Promise((resolve, reject) =>
+        c.makeUnaryRequest(ECHO_PATH, passthrough, passthrough, Buffer.from('hi'), metadata, (err, res) =>
+          err || res === undefined ? reject(err) : resolve(res.toString()),
+        ),
+      );
+    };
+    await expect(callWith({ 'x-fail': '1' })).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+    // One user's calls all land on one endpoint; across users, both endpoints serve.
+    const byUser: Record<string, Set<string>> = {};
+    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi']) {
+      byUser[user] = new Set();
+      for (let i = 0; i < 10; i++) byUser[user]?.add(await callWith({ 'x-user': user }));
+    }
+    for (const seen of Object.values(byUser)) expect(seen.size).toBe(1);
+    expect(new Set(Object.values(byUser).flatMap((s) => [...s])).size).toBe(2);
+
+    const streams = t.cp.syncz().filter((p) => p.id === 'proxyless~demo/client');
+    for (const x of streams.flatMap((p) => p.types)) {
+      if (x.type.endsWith('ClusterLoadAssignment') && x.nacks > 0) continue; // the spoiled stream above
+      expect(x.nacks, x.type).toBe(0);
+    }
   });
 });
