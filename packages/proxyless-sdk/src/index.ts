@@ -11,6 +11,7 @@ export {
 export {
   type AuthorizationInterceptorOptions,
   authorizationInterceptor,
+  callFacts,
   metadataHeaders,
   peerIdentity,
 } from './authz/interceptor.ts';
