@@ -1,6 +1,7 @@
 // @weft/hbone: HBONE tunnels (HTTP/2 CONNECT over mutual TLS 1.3) with SPIFFE peer verification.
 // The server terminates tunnels (ztunnel inbound, waypoint, sidecar); the client opens them over a
-// connection pool (ztunnel outbound, waypoint, sidecar).
+// connection pool (ztunnel outbound, waypoint, sidecar). `mtls.ts` is the same TLS profile without
+// the tunnel: what proxyless gRPC workloads speak on their own port.
 
 export {
   formatAuthority,
@@ -32,6 +33,20 @@ export {
   isHboneError,
   kindForStatus,
 } from './errors.ts';
+export {
+  classifyTlsHead,
+  createMtlsAcceptor,
+  type MtlsAcceptor,
+  type MtlsAcceptorOptions,
+  type MtlsAcceptResult,
+  type MtlsConnectOptions,
+  type MtlsRejectReason,
+  mtlsConnect,
+  type SniffResult,
+  sniffTls,
+  TLS_SNIFF_BYTES,
+  type TlsSniff,
+} from './mtls.ts';
 export { createDuplexPair } from './pair.ts';
 export { type Clock, type Logger, monotonicClock, silentLogger } from './runtime.ts';
 export { createHboneServer, type HboneServer, type HboneServerOptions } from './server/server.ts';

@@ -28,6 +28,7 @@ export {
 export { defaultXdsTypes } from './config/xds-types.ts';
 export {
   decideInboundHbone,
+  decideInboundMtls,
   decideInboundPlaintext,
   type InboundDecision,
   type InboundRefusal,
@@ -41,6 +42,8 @@ export {
   type EndpointPicker,
   HBONE_MODES,
   type HbonePlan,
+  MTLS_MODES,
+  type MtlsPlan,
   type OutboundConnection,
   type OutboundPlan,
   type OutboundTarget,

@@ -112,7 +112,7 @@ const UNTRUSTED_CODES = new Set([
  * A missing certificate is OpenSSL's own handshake failure. Anything else is a handshake that did
  * not complete (garbage, a peer that went away).
  */
-function handshakeRefusal(
+export function handshakeRefusal(
   err: Error & { code?: string },
   sock: TLSSocket | undefined,
 ): { reason: ConnectionRejectReason; detail: string } {

@@ -11,6 +11,7 @@ import { applyUpdate, batchFromSnapshot, createStateStore, type ProxyState } fro
 import { compileOrThrow, localMeshObjects, LOCAL_MESH as M, NODE_A } from '../testing/mesh.ts';
 import {
   decideInboundHbone,
+  decideInboundMtls,
   decideInboundPlaintext,
   type InboundDecision,
   type InboundRequest,
@@ -511,5 +512,62 @@ describe('the true source: Forwarded is honoured only from a peer that may speak
   it('plaintext ignores any Forwarded passed in', () => {
     const d = decideInboundPlaintext(stateOf([]), { ...base, sourceIp: '127.0.2.1', forwardedFor: M.client });
     expect(d.source).toEqual({ ip: '127.0.2.1', forwarded: 'absent' });
+  });
+});
+
+describe('decideInboundMtls: a proxyless peer on the captured port is decided as an HBONE peer', () => {
+  const PROXYLESS = 'spiffe://cluster.local/ns/other/sa/grpc-client';
+  const denyProxyless = authorizationPolicy('deny-proxyless', {
+    namespace: 'demo',
+    action: 'DENY',
+    selector: { app: 'echo' },
+    rules: [{ from: [{ source: { principals: ['cluster.local/ns/other/sa/grpc-client'] } }] }],
+  });
+  const strict = peerAuthentication('strict', { namespace: 'demo', mode: 'STRICT' });
+  const req: InboundRequest = { ...base, peerIdentity: PROXYLESS, sourceIp: '127.0.2.77' };
+  const cases: { name: string; extra: unknown[]; req: Partial<InboundRequest>; expected: string }[] = [
+    {
+      name: 'STRICT, no policy: allowed',
+      extra: [strict],
+      req: {},
+      expected: `allow ${M.echo1}:8080 (no-policy)`,
+    },
+    { name: 'DENY by principal applies', extra: [strict, denyProxyless], req: {}, expected: '401 denied' },
+    { name: 'DENY by namespace applies', extra: [denyOther], req: {}, expected: '401 denied' },
+    {
+      name: 'ALLOW by another principal leaves it out',
+      extra: [allowClient],
+      req: {},
+      expected: '401 denied',
+    },
+    {
+      name: 'ALLOW by its principal lets it in',
+      extra: [allowClient],
+      req: { peerIdentity: CLIENT },
+      expected: `allow ${M.echo1}:8080 (allowed)`,
+    },
+    {
+      name: 'a proxy port is never dialled',
+      extra: [],
+      req: { destination: { ip: M.echo1, port: 15008 } },
+      expected: '400 proxy-port',
+    },
+  ];
+  it.each(cases)('$name (same as HBONE)', ({ extra, req: r, expected }) => {
+    const state = stateOf(extra);
+    const asMtls = decideInboundMtls(state, { ...req, ...r });
+    expect(summary(asMtls)).toBe(expected);
+    expect(summary(asMtls)).toBe(summary(decideInboundHbone(state, { ...req, ...r })));
+  });
+
+  it('makes no Forwarded claim: the source is the TCP peer', () => {
+    const d = decideInboundMtls(stateOf([]), { ...req, forwardedFor: M.client });
+    expect(d.source).toEqual({ ip: '127.0.2.77', forwarded: 'absent' });
+  });
+
+  it('while plaintext from the same peer is refused under STRICT', () => {
+    const { peerIdentity: _id, ...plain } = req;
+    const d = decideInboundPlaintext(stateOf([strict]), plain);
+    expect(summary(d)).toBe('401 strict-mtls');
   });
 });

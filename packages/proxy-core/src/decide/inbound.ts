@@ -279,6 +279,17 @@ export function decideInboundHbone(state: ProxyState, req: InboundRequest): Inbo
   return authorizeFor(state, found, req, 'STRICT', source);
 }
 
+/**
+ * Mesh mTLS arrived on the captured inbound port (15006), from a peer that speaks it directly (a
+ * proxyless gRPC client): the TLS was terminated with the destination's certificate and the peer's
+ * SPIFFE identity verified. It is decided exactly as an HBONE tunnel from that identity, without a
+ * Forwarded claim (there is no tunnel to carry one): the source is the TCP peer.
+ */
+export function decideInboundMtls(state: ProxyState, req: InboundRequest): InboundDecision {
+  const { forwardedFor: _forwarded, ...direct } = req;
+  return decideInboundHbone(state, direct);
+}
+
 /** A plaintext connection was captured for a local workload (port 15006). */
 export function decideInboundPlaintext(state: ProxyState, req: InboundRequest): InboundDecision {
   // Plaintext carries no identity and no Forwarded: the source is the TCP peer, and a rule that

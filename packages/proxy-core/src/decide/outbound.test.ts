@@ -24,6 +24,8 @@ function summary(plan: OutboundPlan): string {
       return `deny ${plan.reason}`;
     case 'hbone':
       return `hbone ${plan.sourceIdentity.replace('spiffe://cluster.local/', '')} -> ${plan.via.ip}:${plan.via.port} authority ${plan.authority.ip}:${plan.authority.port} expect ${plan.expectedIdentity.replace('spiffe://cluster.local/', '')}${plan.service ? ` svc ${plan.service.name}` : ''}${plan.waypoint ? ` waypoint ${plan.waypoint.key}` : ''}`;
+    case 'mtls':
+      return `mtls ${plan.sourceIdentity.replace('spiffe://cluster.local/', '')} -> ${plan.target.ip}:${plan.target.port} expect ${plan.expectedIdentity.replace('spiffe://cluster.local/', '')}${plan.service ? ` svc ${plan.service.name}:${plan.servicePort?.port}` : ''}`;
     case 'passthrough':
       return `passthrough ${plan.reason} ${plan.target.ip}:${plan.target.port}`;
     default: {
@@ -59,6 +61,22 @@ const extra = [
     serviceAccount: 'wp',
     node: NODE_B.name,
     waypoint: 'waypoint',
+  }),
+  // A proxyless gRPC server (mesh mTLS on its own port 50051) and its service.
+  pod('grpc-1', {
+    namespace: 'demo',
+    labels: { app: 'grpc' },
+    ip: '127.0.1.80',
+    serviceAccount: 'grpc',
+    node: 'node-a',
+    mode: 'proxyless',
+    ports: [{ name: 'grpc', containerPort: 50051 }],
+  }),
+  service('grpc', {
+    namespace: 'demo',
+    clusterIP: '10.96.0.80',
+    selector: { app: 'grpc' },
+    ports: [{ name: 'grpc', port: 8080, targetPort: 50051 }],
   }),
   service('empty', {
     namespace: 'demo',
@@ -155,6 +173,30 @@ const cases: { name: string; conn: OutboundConnection; expected: string; mode?: 
     name: 'service whose endpoints are in mode none -> passthrough to the endpoint',
     conn: { sourceIp: M.client, target: { kind: 'address', ip: M.legacyVip, port: 90 } },
     expected: `passthrough destination-not-captured ${M.legacy}:9000`,
+  },
+  {
+    name: 'proxyless destination pod -> mesh mTLS straight to its port, expecting its identity',
+    conn: { sourceIp: M.client, target: { kind: 'address', ip: '127.0.1.80', port: 50051 } },
+    expected: 'mtls ns/demo/sa/client -> 127.0.1.80:50051 expect ns/demo/sa/grpc',
+  },
+  {
+    name: 'service whose endpoint is proxyless (VIP) -> mesh mTLS to the endpoint target port',
+    conn: { sourceIp: M.client, target: { kind: 'address', ip: '10.96.0.80', port: 8080 } },
+    expected: 'mtls ns/demo/sa/client -> 127.0.1.80:50051 expect ns/demo/sa/grpc svc grpc:8080',
+  },
+  {
+    name: 'service whose endpoint is proxyless (hostname) -> mesh mTLS',
+    conn: {
+      sourceIp: M.client,
+      target: { kind: 'hostname', hostname: 'grpc.demo.svc.cluster.local', port: 8080 },
+    },
+    expected: 'mtls ns/demo/sa/client -> 127.0.1.80:50051 expect ns/demo/sa/grpc svc grpc:8080',
+  },
+  {
+    name: 'a sidecar source plans mesh mTLS to a proxyless destination too',
+    mode: 'sidecar',
+    conn: { sourceIp: '127.0.2.30', target: { kind: 'address', ip: '10.96.0.80', port: 8080 } },
+    expected: 'mtls ns/other/sa/sc -> 127.0.1.80:50051 expect ns/demo/sa/grpc svc grpc:8080',
   },
   {
     name: 'address outside the mesh -> passthrough',

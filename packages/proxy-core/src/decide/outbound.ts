@@ -14,6 +14,11 @@
 // The data-plane mode the calling proxy serves is a parameter (`PlanOptions.mode`): a source is
 // planned for only when it is in that mode. Which destinations speak HBONE is a fact about the
 // destination's mode, not the caller's.
+//
+// Proxyless destinations: a proxyless gRPC workload has no proxy to terminate HBONE; its own gRPC
+// library serves mesh mTLS (SPIFFE certificates from the mesh CA, ALPN h2) on its workload port.
+// The caller's proxy therefore originates that TLS itself (`mtls`), with the source's certificate,
+// checking the destination's identity, straight to endpointIP:targetPort.
 import {
   type DataplaneMode,
   type Endpoint,
@@ -105,21 +110,45 @@ export interface HbonePlan {
   readonly waypoint?: WaypointBinding;
 }
 
+/**
+ * Mesh mutual TLS straight to a workload that terminates it itself (a proxyless gRPC server on its
+ * own port): TLS with the source's certificate, ALPN h2, the server's SPIFFE identity checked; the
+ * app's bytes (h2c gRPC) travel inside.
+ */
+export interface MtlsPlan {
+  readonly kind: 'mtls';
+  readonly source: Workload;
+  /** The certificate to present. */
+  readonly sourceIdentity: string;
+  /** The chosen endpoint's workload. */
+  readonly destination: Workload;
+  /** The identity the server must prove. */
+  readonly expectedIdentity: string;
+  /** Where TLS connects: endpointIP:targetPort (the workload port, never 15008). */
+  readonly target: SocketAddress;
+  /** Set when the call was addressed to a service. */
+  readonly service?: Service;
+  readonly servicePort?: ServicePort;
+}
+
 /** Plain TCP to the original destination (not in the mesh, or a workload without a proxy). */
 export interface PassthroughPlan {
   readonly kind: 'passthrough';
   readonly source: Workload;
   readonly target: SocketAddress;
   readonly reason: 'not-in-mesh' | 'destination-not-captured';
-  /** The destination workload, when it is known to the mesh (mode none/proxyless). */
+  /** The destination workload, when it is known to the mesh (mode none). */
   readonly destination?: Workload;
   readonly service?: Service;
 }
 
-export type OutboundPlan = DenyPlan | HbonePlan | PassthroughPlan;
+export type OutboundPlan = DenyPlan | HbonePlan | MtlsPlan | PassthroughPlan;
 
 /** The modes whose proxy (the node's ztunnel, or the sidecar) terminates HBONE for the workload. */
 export const HBONE_MODES: ReadonlySet<DataplaneMode> = new Set<DataplaneMode>(['ambient', 'sidecar']);
+
+/** The modes whose workload terminates mesh mTLS itself, on its own port (no HBONE). */
+export const MTLS_MODES: ReadonlySet<DataplaneMode> = new Set<DataplaneMode>(['proxyless']);
 
 function speaksHbone(w: Workload): boolean {
   return HBONE_MODES.has(w.mode);
@@ -178,6 +207,17 @@ function toWorkload(
   const guard = waypointsGuarding(state, destination, targetPort)[0];
   if (guard !== undefined) {
     return toWaypoint(state, source, guard, { ip: targetIp, port: targetPort }, options, service);
+  }
+  if (MTLS_MODES.has(destination.mode)) {
+    return {
+      kind: 'mtls',
+      source,
+      sourceIdentity: source.identity,
+      destination,
+      expectedIdentity: destination.identity,
+      target: { ip: targetIp, port: targetPort },
+      ...(service !== undefined ? { service: service.service, servicePort: service.port } : {}),
+    };
   }
   if (!speaksHbone(destination)) {
     return {
