@@ -35,6 +35,7 @@ export type RejectReason =
   | 'no_original_destination'
   | 'hbone_connect_failed'
   | 'passthrough_connect_failed'
+  | 'mtls_connect_failed'
   | 'socks5_bad_handshake'
   | 'socks5_command_not_supported'
   | 'socks5_no_acceptable_method'
@@ -55,6 +56,9 @@ export type RejectReason =
   | 'hbone_handshake'
   | 'hbone_peer_identity'
   | 'hbone_limit'
+  | 'mtls_tls'
+  | 'mtls_handshake'
+  | 'mtls_peer_identity'
   // any listener
   | 'connection_limit'
   // admin / metrics / readiness ports
@@ -63,7 +67,7 @@ export type RejectReason =
 export interface ConnectionRecord {
   readonly id: number;
   readonly direction: 'inbound' | 'outbound';
-  /** `hbone`, `plaintext`, `passthrough`, `socks5`. */
+  /** `hbone`, `mtls`, `plaintext`, `passthrough`, `socks5`. */
   readonly kind: string;
   readonly source: string;
   readonly destination: string;

@@ -21,6 +21,7 @@ import {
 } from '@weft/proxy-core';
 import type { Logger } from '@weft/telemetry';
 import { createInboundHbone, type InboundHbone } from './inbound/hbone.ts';
+import { createInboundMtls, type InboundMtls } from './inbound/mtls.ts';
 import { createInboundPlaintext, type InboundOriginalDestination } from './inbound/plaintext.ts';
 import type { InPodNet } from './inpod/net.ts';
 import { createCaptureServer } from './outbound/capture.ts';
@@ -41,6 +42,8 @@ export interface WorkloadListenerContext {
   readonly maxHandshakes?: number;
   readonly hboneHandshakeTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /** How long a silent caller on 15006 is waited for before it is taken for plaintext. */
+  readonly inboundSniffTimeoutMs?: number;
   /** Local mode's stand-in for SO_ORIGINAL_DST on 15006. */
   readonly inboundOriginalDestination?: InboundOriginalDestination;
 }
@@ -68,6 +71,8 @@ export interface WorkloadListenerAddresses {
 export interface WorkloadListeners {
   readonly workload: Workload;
   readonly hbone: InboundHbone;
+  /** Mesh mTLS from proxyless peers, terminated on the plaintext port. */
+  readonly mtls: InboundMtls;
   readonly addresses: WorkloadListenerAddresses;
   close(graceMs: number): Promise<void>;
 }
@@ -129,13 +134,35 @@ function inboundHbone(ctx: WorkloadListenerContext, w: Workload, sockets: Socket
   });
 }
 
+function inboundMtls(ctx: WorkloadListenerContext, w: Workload, sockets: SocketFactory): InboundMtls {
+  return createInboundMtls({
+    workload: w,
+    nodeName: ctx.nodeName,
+    state: ctx.state,
+    certs: ctx.certs,
+    sockets,
+    telemetry: ctx.telemetry,
+    logger: ctx.logger,
+    trustDomain: ctx.trustDomain,
+    proxyPorts: ctx.proxyPorts,
+    ...(ctx.hboneHandshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: ctx.hboneHandshakeTimeoutMs } : {}),
+    ...(ctx.connectTimeoutMs !== undefined ? { connectTimeoutMs: ctx.connectTimeoutMs } : {}),
+  });
+}
+
 function inboundPlaintext(
   ctx: WorkloadListenerContext,
   w: Workload,
   sockets: SocketFactory,
   originalDestination: InboundOriginalDestination | undefined,
+  mtls: InboundMtls,
 ) {
   return createInboundPlaintext({
+    mtls,
+    ...(ctx.inboundSniffTimeoutMs !== undefined ? { sniffTimeoutMs: ctx.inboundSniffTimeoutMs } : {}),
+    ...(ctx.hboneHandshakeTimeoutMs !== undefined
+      ? { strictSniffTimeoutMs: ctx.hboneHandshakeTimeoutMs }
+      : {}),
     workload: w,
     nodeName: ctx.nodeName,
     state: ctx.state,
@@ -157,7 +184,8 @@ export async function openLocalWorkload(
 ): Promise<WorkloadListeners> {
   const ip = normalizeIp(w.ips[0] ?? '') as string;
   const hbone = inboundHbone(ctx, w, sockets);
-  const plaintext = inboundPlaintext(ctx, w, sockets, ctx.inboundOriginalDestination);
+  const mtls = inboundMtls(ctx, w, sockets);
+  const plaintext = inboundPlaintext(ctx, w, sockets, ctx.inboundOriginalDestination, mtls);
   let opened: Awaited<ReturnType<typeof listenAll>>;
   try {
     opened = await listenAll(sockets, [
@@ -172,6 +200,7 @@ export async function openLocalWorkload(
   return {
     workload: w,
     hbone,
+    mtls,
     addresses: {
       hbone: opened.addresses[0] as SocketAddress,
       plaintext: opened.addresses[1] as SocketAddress,
@@ -212,6 +241,7 @@ export async function openPodWorkload(
   const executor = createOutboundExecutor({
     hbone: (req) => hboneClient.connect(req),
     sockets,
+    certs: ctx.certs,
     telemetry: ctx.telemetry,
     logger: ctx.logger,
     ...(ctx.connectTimeoutMs !== undefined ? { connectTimeoutMs: ctx.connectTimeoutMs } : {}),
@@ -229,7 +259,8 @@ export async function openPodWorkload(
     ...(ctx.maxConnections !== undefined ? { maxConnections: ctx.maxConnections } : {}),
   });
   const hbone = inboundHbone(ctx, w, sockets);
-  const plaintext = inboundPlaintext(ctx, w, sockets, (s) => inPod.net.originalDestination(s)?.port);
+  const mtls = inboundMtls(ctx, w, sockets);
+  const plaintext = inboundPlaintext(ctx, w, sockets, (s) => inPod.net.originalDestination(s)?.port, mtls);
   const specs = [
     ...ips.map((ip) => ({
       ip,
@@ -269,6 +300,7 @@ export async function openPodWorkload(
   return {
     workload: w,
     hbone,
+    mtls,
     addresses: {
       hbone: hboneAddrs[0] as SocketAddress,
       plaintext: plaintextAddrs[0] as SocketAddress,

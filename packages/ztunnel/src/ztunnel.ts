@@ -102,8 +102,13 @@ export interface ZtunnelConfig {
   readonly connectTimeoutMs?: number;
   /** SOCKS5 greeting + request deadline. Default 10 s. */
   readonly socks5HandshakeTimeoutMs?: number;
-  /** HBONE TLS handshake deadline. Default 10 s. */
+  /** HBONE TLS handshake deadline (and that of mesh mTLS from proxyless peers on 15006). Default 10 s. */
   readonly hboneHandshakeTimeoutMs?: number;
+  /**
+   * How long a caller on 15006 may stay silent before it is taken for plaintext, when the port is
+   * not STRICT (the first bytes tell mesh mTLS from a proxyless peer from plaintext). Default 1 s.
+   */
+  readonly inboundSniffTimeoutMs?: number;
   /** Access-log line format. Default kv. */
   readonly accessLogFormat?: 'kv' | 'json';
   /** Per-listener connection caps. */
@@ -280,6 +285,7 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   const executor = createOutboundExecutor({
     hbone: (req) => hboneClient.connect(req),
     sockets,
+    certs: identities.certs,
     telemetry,
     logger,
     ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
@@ -362,6 +368,9 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
       ? { hboneHandshakeTimeoutMs: config.hboneHandshakeTimeoutMs }
       : {}),
     ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
+    ...(config.inboundSniffTimeoutMs !== undefined
+      ? { inboundSniffTimeoutMs: config.inboundSniffTimeoutMs }
+      : {}),
     ...(deps.inboundOriginalDestination !== undefined
       ? { inboundOriginalDestination: deps.inboundOriginalDestination }
       : {}),
@@ -478,9 +487,12 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
   };
 
   // Open tunnels are decided again on every change: a pooled tunnel (a waypoint's) that the new
-  // policy refuses is reset rather than kept.
+  // policy refuses is reset rather than kept; so is a proxyless peer's mTLS connection.
   const unsubscribe = store.subscribe(() => {
-    for (const l of listeners.entries().values()) l.handle.hbone.revalidate();
+    for (const l of listeners.entries().values()) {
+      l.handle.hbone.revalidate();
+      l.handle.mtls.revalidate();
+    }
     void reconcile();
   });
 

@@ -3,14 +3,21 @@
 // takes only its waypoint, which speaks HBONE: plaintext is refused), then L4 authorization with no
 // principal, then the bytes go to the workload's original destination port (never a port of the
 // proxy's own).
+//
+// A proxyless gRPC client reaches this port too (its mesh mTLS to the pod's IP:port is redirected
+// here), so unless the port's PeerAuthentication is DISABLE the first bytes are sniffed: a TLS
+// ClientHello goes to inbound/mtls.ts, anything else is plaintext. Sniffing is bounded: a few
+// bytes, and a deadline (STRICT: the handshake timeout, as only TLS can pass; otherwise
+// `sniffTimeoutMs`, after which a silent caller, say of a server-first protocol, is plaintext).
 import type { Socket } from 'node:net';
-import { splice } from '@weft/hbone';
+import { sniffTls, splice } from '@weft/hbone';
 import { normalizeIp, type Workload } from '@weft/policy';
 import type { ProxyState, SocketFactory } from '@weft/proxy-core';
 import { decideInboundPlaintext, type InboundRefusal } from '@weft/proxy-core';
 import type { Logger, ResponseFlag } from '@weft/telemetry';
 import { ZTUNNEL_MODE } from '../mode.ts';
-import type { RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
+import type { ConnectionReport, RejectReason, ZtunnelTelemetry } from '../telemetry.ts';
+import type { InboundMtls } from './mtls.ts';
 
 /**
  * The port the caller meant. Netns mode reads SO_ORIGINAL_DST; local mode has no interception and
@@ -33,6 +40,12 @@ export interface InboundPlaintextOptions {
   readonly connectTimeoutMs?: number;
   /** The proxy's own ports, never forwarded to; default the mesh's standard ports. */
   readonly proxyPorts?: ReadonlySet<number>;
+  /** Terminates mesh mTLS from proxyless peers; without it every connection is plaintext. */
+  readonly mtls?: InboundMtls;
+  /** How long a caller may stay silent before it is taken for plaintext (not STRICT). Default 1 s. */
+  readonly sniffTimeoutMs?: number;
+  /** How long a caller may stay silent under STRICT (only TLS can pass). Default 10 s. */
+  readonly strictSniffTimeoutMs?: number;
 }
 
 export interface InboundPlaintext {
@@ -40,6 +53,8 @@ export interface InboundPlaintext {
   /** Resets every open connection. */
   close(): void;
 }
+
+export const DEFAULT_SNIFF_TIMEOUT_MS = 1000;
 
 const REASON: Readonly<Record<InboundRefusal, RejectReason>> = {
   'unknown-destination': 'unknown_destination',
@@ -83,6 +98,43 @@ export function createInboundPlaintext(options: InboundPlaintextOptions): Inboun
       socket.destroy();
       return;
     }
+    const mtls = options.mtls;
+    const current = state.workloads.get(workload.uid) ?? workload;
+    const peerAuthn = state.peerAuthenticationMode(current, port);
+    if (mtls === undefined || peerAuthn === 'DISABLE') {
+      plaintext(socket, port, sourceIp, base);
+      return;
+    }
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    void sniffTls(socket, {
+      timeoutMs:
+        peerAuthn === 'STRICT'
+          ? (options.strictSniffTimeoutMs ?? 10_000)
+          : (options.sniffTimeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS),
+    }).then((sniffed) => {
+      if (socket.destroyed) return;
+      if (sniffed.kind === 'tls') {
+        open.delete(socket);
+        mtls.handle(socket, port);
+        return;
+      }
+      if (sniffed.kind === 'closed') {
+        socket.destroy();
+        return;
+      }
+      plaintext(socket, port, sourceIp, base);
+    });
+  }
+
+  function plaintext(
+    socket: Socket,
+    port: number,
+    sourceIp: string,
+    base: ConnectionReport & { readonly source?: Workload },
+  ): void {
+    const state = options.state();
+    const source = base.source;
     const decision = decideInboundPlaintext(state, {
       nodeName: options.nodeName,
       mode: ZTUNNEL_MODE,
@@ -114,8 +166,10 @@ export function createInboundPlaintext(options: InboundPlaintextOptions): Inboun
       socket.destroy();
       return;
     }
-    open.add(socket);
-    socket.once('close', () => open.delete(socket));
+    if (!open.has(socket)) {
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
+    }
     // Hold the caller's bytes until the upstream is there.
     socket.pause();
     const report = {
@@ -163,6 +217,7 @@ export function createInboundPlaintext(options: InboundPlaintextOptions): Inboun
     close() {
       for (const s of open) s.destroy();
       open.clear();
+      options.mtls?.close();
     },
   };
 }

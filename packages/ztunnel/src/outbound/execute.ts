@@ -1,8 +1,9 @@
 // Executes an OutboundPlan: opens the upstream (an HBONE tunnel through @weft/hbone's pooled
-// client, or plain TCP through the SocketFactory), then joins it to the app's connection and
-// reports it. SOCKS5 and the capture listener share this; only their handshakes differ.
+// client, mesh mTLS straight to a proxyless workload's port, or plain TCP, the last two through
+// the SocketFactory), then joins it to the app's connection and reports it. SOCKS5 and the capture
+// listener share this; only their handshakes differ.
 import type { Duplex } from 'node:stream';
-import { type HboneConnectRequest, isHboneError, splice } from '@weft/hbone';
+import { type CertSource, type HboneConnectRequest, isHboneError, mtlsConnect, splice } from '@weft/hbone';
 import type { DenyReason, OutboundPlan, SocketFactory } from '@weft/proxy-core';
 import { REPLY, type ReplyCode } from '@weft/proxy-core';
 import type { Logger, ResponseFlag } from '@weft/telemetry';
@@ -14,6 +15,8 @@ export type HboneConnector = (req: HboneConnectRequest) => Promise<Duplex>;
 export interface OutboundExecutorOptions {
   readonly hbone: HboneConnector;
   readonly sockets: SocketFactory;
+  /** Source workloads' certificates, for mesh mTLS to proxyless workloads (the ones HBONE uses). */
+  readonly certs: CertSource;
   readonly telemetry: ZtunnelTelemetry;
   readonly logger: Logger;
   /** Deadline for the upstream (TCP connect, or HBONE connect + CONNECT response). Default 10 s. */
@@ -100,6 +103,15 @@ function hboneFailure(err: unknown): Omit<Extract<UpstreamResult, { ok: false }>
   }
 }
 
+/** How a failed connect answers: SOCKS5 reply from the socket error code. */
+function connectReply(code: string | undefined): ReplyCode {
+  return code === 'ECONNREFUSED'
+    ? REPLY.connectionRefused
+    : code === 'ENETUNREACH'
+      ? REPLY.networkUnreachable
+      : REPLY.hostUnreachable;
+}
+
 export function createOutboundExecutor(options: OutboundExecutorOptions): OutboundExecutor {
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   const { telemetry } = options;
@@ -124,6 +136,16 @@ export function createOutboundExecutor(options: OutboundExecutorOptions): Outbou
           ...(plan.service !== undefined ? { service: plan.service } : {}),
           upstreamHost: `${plan.authority.ip}:${plan.authority.port}`,
         };
+      case 'mtls':
+        return {
+          reporter: 'source',
+          security: 'mutual_tls',
+          sourceAddress,
+          source: plan.source,
+          destination: plan.destination,
+          ...(plan.service !== undefined ? { service: plan.service } : {}),
+          upstreamHost: `${plan.target.ip}:${plan.target.port}`,
+        };
       case 'passthrough':
         return {
           reporter: 'source',
@@ -140,6 +162,51 @@ export function createOutboundExecutor(options: OutboundExecutorOptions): Outbou
       }
     }
   };
+
+  /**
+   * Mesh mTLS to a proxyless workload: TCP to its port through the SocketFactory (in-pod mode: from
+   * the pod's netns, marked), then TLS with the source's certificate, ALPN h2, the server's SPIFFE
+   * identity checked. The app's plaintext (h2c gRPC) travels inside.
+   */
+  async function openMtls(
+    plan: Extract<OutboundPlan, { kind: 'mtls' }>,
+    peer: AppPeer,
+    signal: AbortSignal,
+  ): Promise<UpstreamResult> {
+    const fail = (reply: ReplyCode, message: string): UpstreamResult => {
+      telemetry.refused(reportOf(plan, peer), 'mtls_connect_failed', ['UF']);
+      options.logger.debug('outbound mtls failed', {
+        source: format(peer),
+        target: `${plan.target.ip}:${plan.target.port}`,
+        error: message,
+      });
+      return { ok: false, reason: 'mtls_connect_failed', reply, flags: ['UF'], message };
+    };
+    const material = options.certs.current(plan.sourceIdentity);
+    if (material === undefined) {
+      return fail(REPLY.generalFailure, `no_certificate: no certificate for ${plan.sourceIdentity}`);
+    }
+    let socket: Duplex;
+    try {
+      socket = await options.sockets.connect(plan.target, { signal, timeoutMs });
+    } catch (err) {
+      return fail(
+        connectReply((err as { code?: string }).code),
+        `connect: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    try {
+      const upstream = await mtlsConnect(socket, {
+        material,
+        expected: plan.expectedIdentity,
+        signal,
+        timeoutMs,
+      });
+      return { ok: true, upstream };
+    } catch (err) {
+      return fail(REPLY.generalFailure, isHboneError(err) ? `${err.kind}: ${err.message}` : String(err));
+    }
+  }
 
   return {
     reportOf,
@@ -174,17 +241,12 @@ export function createOutboundExecutor(options: OutboundExecutorOptions): Outbou
           return { ok: false, ...f };
         }
       }
+      if (plan.kind === 'mtls') return openMtls(plan, peer, signal);
       try {
         const upstream = await options.sockets.connect(plan.target, { signal, timeoutMs });
         return { ok: true, upstream };
       } catch (err) {
-        const code = (err as { code?: string }).code;
-        const reply =
-          code === 'ECONNREFUSED'
-            ? REPLY.connectionRefused
-            : code === 'ENETUNREACH'
-              ? REPLY.networkUnreachable
-              : REPLY.hostUnreachable;
+        const reply = connectReply((err as { code?: string }).code);
         telemetry.refused(reportOf(plan, peer), 'passthrough_connect_failed', ['UF']);
         return {
           ok: false,
@@ -203,7 +265,9 @@ export function createOutboundExecutor(options: OutboundExecutorOptions): Outbou
         source: report.sourceAddress,
         destination: report.upstreamHost ?? '',
         sourceIdentity: plan.source.identity,
-        ...(plan.kind === 'hbone' ? { destinationIdentity: plan.expectedIdentity } : {}),
+        ...(plan.kind === 'hbone' || plan.kind === 'mtls'
+          ? { destinationIdentity: plan.expectedIdentity }
+          : {}),
         ...(plan.service !== undefined ? { service: plan.service.hostname } : {}),
       });
       const tunnel = splice(downstream, upstream, (r) =>

@@ -12,6 +12,16 @@ export {
 } from '@weft/proxy-core/testing';
 export { startTestCaServer, type TestCaServer } from './ca.ts';
 export {
+  GRPC_ECHO_METHODS,
+  type GrpcCallResult,
+  type GrpcEchoCall,
+  type GrpcEchoMethod,
+  type GrpcEchoServer,
+  grpcCall,
+  meshChannelCredentials,
+  startGrpcEcho,
+} from './grpc.ts';
+export {
   type LocalMeshHarness,
   type LocalMeshHarnessOptions,
   type LocalNodeHandle,
