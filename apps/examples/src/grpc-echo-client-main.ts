@@ -46,7 +46,10 @@ if (problem !== undefined || typeof options === 'string') {
   console.error(`weft-grpc-echo-client: ${problem}\n${USAGE}`);
   process.exit(2);
 }
-const proxyless = await createProxylessClient(options);
+const proxyless = await createProxylessClient(options).catch((err: unknown) => {
+  console.error(`weft-grpc-echo-client: ${(err as Error).message}`);
+  process.exit(1);
+});
 const client = createGrpcEchoClient(proxyless, target.slice(0, cut), port);
 const tally = await runEchoCalls(client, method, calls, (n, r) => {
   console.log(

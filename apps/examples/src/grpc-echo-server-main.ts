@@ -38,9 +38,13 @@ if (typeof options === 'string' || !Number.isInteger(port) || port < 1 || port >
   process.exit(2);
 }
 const policyFile = values['policy-file'];
-const proxyless = await createProxylessServer({
-  ...options,
-  ...(policyFile !== undefined ? { policies: await policiesFromFile(policyFile) } : {}),
+const proxyless = await (async () =>
+  createProxylessServer({
+    ...options,
+    ...(policyFile !== undefined ? { policies: await policiesFromFile(policyFile) } : {}),
+  }))().catch((err: unknown) => {
+  console.error(`weft-grpc-echo-server: ${(err as Error).message}`);
+  process.exit(1);
 });
 const podName = options.pod.slice(options.pod.indexOf('/') + 1);
 try {

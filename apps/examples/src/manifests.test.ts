@@ -34,6 +34,27 @@ describe('demo manifests', () => {
       ['echo-flaky', 'node-a', '127.0.10.4', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       ['echo-v1', 'node-a', '127.0.10.1', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       ['echo-v2', 'node-b', '127.0.10.3', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
+      [
+        'grpc-client',
+        'node-b',
+        '127.0.12.3',
+        'proxyless',
+        'spiffe://cluster.local/ns/proxyless/sa/grpc-client',
+      ],
+      [
+        'grpc-echo-v1',
+        'node-a',
+        '127.0.12.1',
+        'proxyless',
+        'spiffe://cluster.local/ns/proxyless/sa/grpc-echo',
+      ],
+      [
+        'grpc-echo-v2',
+        'node-b',
+        '127.0.12.2',
+        'proxyless',
+        'spiffe://cluster.local/ns/proxyless/sa/grpc-echo',
+      ],
       ['plain-echo', 'node-a', '127.0.11.3', 'none', 'spiffe://cluster.local/ns/hybrid/sa/plain-echo'],
       [
         'sidecar-client',
@@ -61,6 +82,9 @@ describe('demo manifests', () => {
       ['echo-flaky', 'demo/waypoint'],
       ['echo-v1', 'demo/waypoint'],
       ['echo-v2', 'demo/waypoint'],
+      ['grpc-echo', '-'],
+      ['grpc-echo-v1', '-'],
+      ['grpc-echo-v2', '-'],
       ['plain-echo', '-'],
       ['sidecar-echo', '-'],
     ]);
@@ -75,6 +99,16 @@ describe('demo manifests', () => {
       ),
     ).toEqual(['127.0.11.2:8080']);
     expect(snapshot.services['plain-echo.hybrid.svc.cluster.local']?.vips).toEqual(['127.0.21.2']);
+  });
+
+  it('give the proxyless versions their own container ports through the named target port', () => {
+    const endpoints = (name: string) =>
+      snapshot.services[`${name}.proxyless.svc.cluster.local`]?.endpoints.map(
+        (e) => `${e.ip}:${e.targetPort}`,
+      );
+    expect(endpoints('grpc-echo')).toEqual(['127.0.12.1:9091', '127.0.12.2:9092']);
+    expect(endpoints('grpc-echo-v1')).toEqual(['127.0.12.1:9091']);
+    expect(endpoints('grpc-echo-v2')).toEqual(['127.0.12.2:9092']);
   });
 
   it('route echo by header, then 90/10 between v1 and v2', () => {
