@@ -29,7 +29,9 @@ const shutdown = async (code: number): Promise<never> => {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
-say('Weft local mesh: weftd + 2 ztunnel nodes + a waypoint + sidecars + example workloads on loopback');
+say(
+  'Weft local mesh: weftd + 2 ztunnel nodes + a waypoint + sidecars + proxyless gRPC apps + example workloads on loopback',
+);
 try {
   await driver.start();
 } catch (err) {
@@ -44,6 +46,10 @@ for (const w of driver.endpoints().waypoints)
   say(`  waypoint ${w.gateway} (${w.pod}): HBONE ${w.hbone}, metrics ${w.metrics}, admin ${w.admin}`);
 for (const s of driver.endpoints().sidecars)
   say(`  sidecar of ${s.pod}: HBONE ${s.hbone}, SOCKS5 ${s.socks5}, metrics ${s.metrics}, admin ${s.admin}`);
+for (const p of driver.proxylessPods().filter((p) => (p.ports[0] ?? 0) !== 0))
+  say(
+    `  proxyless gRPC server ${p.namespace}/${p.name}: 0.0.0.0:${p.ports[0]} (no proxy; xDS and mTLS from weftd)`,
+  );
 say(`  weftd: xDS ${driver.endpoints().weftd.xds}, admin ${driver.endpoints().weftd.admin}`);
 say(`  config folder (edit it live): ${driver.configDir}`);
 

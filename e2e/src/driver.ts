@@ -19,6 +19,22 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
 }
 
+/** What a proxyless gRPC client saw over a batch of calls (the example client's JSON tally). */
+export interface GrpcTally {
+  readonly calls: number;
+  readonly ok: number;
+  /** `<pod> <version>` -> replies. */
+  readonly served: Record<string, number>;
+  /** gRPC status name -> count. */
+  readonly errors: Record<string, number>;
+  readonly lastError?: string;
+}
+
+export interface GrpcCallOptions {
+  readonly calls?: number;
+  readonly method?: 'Echo' | 'Admin';
+}
+
 export interface MeshDriver {
   readonly name: 'local' | 'netns' | 'kind';
   /** Starts the control plane, the node proxies and the example workloads; resolves when all are ready. */
@@ -56,6 +72,11 @@ export interface MeshDriver {
   killComponent(name: string): Promise<void>;
   /** Starts a stopped or killed component; resolves once its readiness endpoint answers 200. */
   startComponent(name: string): Promise<void>;
+  /**
+   * gRPC calls from a proxyless pod (its app linked with @weft/proxyless-sdk) to `target`
+   * (`host:port` of a service), through xDS from weftd, in one client process.
+   */
+  grpcCalls(fromPod: string, target: string, opts?: GrpcCallOptions): Promise<GrpcTally>;
   /** A pod's address (its first pod IP), for scenarios that call a pod no Service selects. */
   podIp(pod: string): string;
   /** Where the driver keeps its endpoints file, logs and config. */

@@ -91,3 +91,45 @@ export async function waitReady(
     `${proc.name} not ready at ${url} after ${timeoutMs} ms (${last}):\n${proc.lines().slice(-20).join('\n')}`,
   );
 }
+
+/** Resolves once the process printed a line containing `needle`; rejects if it exits first. */
+export async function waitForLine(proc: ManagedProcess, needle: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void proc.exited.then(() => {
+    exited = true;
+  });
+  while (Date.now() < deadline) {
+    if (proc.lines().some((l) => l.includes(needle))) return;
+    if (exited)
+      throw new Error(
+        `${proc.name} exited before printing "${needle}":\n${proc.lines().slice(-15).join('\n')}`,
+      );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(
+    `${proc.name} did not print "${needle}" within ${timeoutMs} ms:\n${proc.lines().slice(-15).join('\n')}`,
+  );
+}
+
+/** The tally a proxyless gRPC client prints as its last JSON line. */
+export interface GrpcClientTally {
+  readonly calls: number;
+  readonly ok: number;
+  readonly served: Record<string, number>;
+  readonly errors: Record<string, number>;
+  readonly lastError?: string;
+}
+
+/** Runs the example gRPC client to completion and returns its tally (exit 1 = some calls failed). */
+export async function runGrpcClient(command: string, args: readonly string[]): Promise<GrpcClientTally> {
+  const r = await execa(command, args, { reject: false, timeout: 60_000, env: { FORCE_COLOR: '0' } });
+  const last = String(r.stdout).trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(last) as GrpcClientTally;
+  } catch {
+    throw new Error(
+      `grpc client exited ${r.exitCode} without a tally: ${String(r.stderr || r.stdout).slice(-600)}`,
+    );
+  }
+}

@@ -22,9 +22,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dial, meshRequest } from '@weft/examples';
 import { parseAllDocuments } from 'yaml';
-import type { CallResult, MeshConnection, MeshDriver, RequestOptions } from '../driver.ts';
+import type {
+  CallResult,
+  GrpcCallOptions,
+  GrpcTally,
+  MeshConnection,
+  MeshDriver,
+  RequestOptions,
+} from '../driver.ts';
 import { keptAlive } from '../keepalive.ts';
-import { type ManagedProcess, startProcess, waitReady } from '../processes.ts';
+import { type ManagedProcess, runGrpcClient, startProcess, waitForLine, waitReady } from '../processes.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -48,7 +55,7 @@ export interface LocalPod {
   readonly annotations: Record<string, string>;
   readonly ports: readonly number[];
   /** The pod's data-plane mode: its dataplane-mode label, else its namespace's, else none. */
-  readonly mode: 'ambient' | 'sidecar' | 'none';
+  readonly mode: 'ambient' | 'sidecar' | 'proxyless' | 'none';
 }
 
 /** The Gateway API label naming the Gateway a pod runs (a waypoint pod carries it). */
@@ -152,7 +159,10 @@ export function readPods(dir: string): LocalPod[] {
   }
   return pods.map(({ ownMode, ...pod }) => {
     const mode = ownMode ?? namespaceModes.get(pod.namespace);
-    return { ...pod, mode: mode === 'ambient' || mode === 'sidecar' ? mode : 'none' };
+    return {
+      ...pod,
+      mode: mode === 'ambient' || mode === 'sidecar' || mode === 'proxyless' ? mode : 'none',
+    };
   });
 }
 
@@ -242,7 +252,9 @@ export class LocalDriver implements MeshDriver {
     // (weftd admits sidecar~<ns>/<pod> only with the token of the account that pod runs as).
     const tokens = new Map(this.nodes.map((n) => [n.name, randomBytes(16).toString('hex')]));
     const waypointTokens = new Map(this.waypointPods().map((p) => [p.name, randomBytes(16).toString('hex')]));
-    const sidecarTokens = new Map(this.sidecarPods().map((p) => [p.name, randomBytes(16).toString('hex')]));
+    const sidecarTokens = new Map(
+      [...this.sidecarPods(), ...this.proxylessPods()].map((p) => [p.name, randomBytes(16).toString('hex')]),
+    );
     const tokenFile = join(this.workDir, 'tokens.txt');
     writeFileSync(
       tokenFile,
@@ -250,7 +262,9 @@ export class LocalDriver implements MeshDriver {
         '# token namespace service-account node',
         ...[...tokens].map(([node, t]) => `${t} weft-system ztunnel ${node}`),
         ...this.waypointPods().map((p) => `${waypointTokens.get(p.name)} ${p.namespace} ${p.serviceAccount}`),
-        ...this.sidecarPods().map((p) => `${sidecarTokens.get(p.name)} ${p.namespace} ${p.serviceAccount}`),
+        ...[...this.sidecarPods(), ...this.proxylessPods()].map(
+          (p) => `${sidecarTokens.get(p.name)} ${p.namespace} ${p.serviceAccount}`,
+        ),
         '',
       ].join('\n'),
       { mode: 0o600 },
@@ -368,11 +382,33 @@ export class LocalDriver implements MeshDriver {
     }
     await Promise.all(sidecars);
 
+    // Proxyless gRPC servers: the example gRPC echo on the SDK, with its pod's token; xDS and
+    // certificates from weftd, no proxy.
+    for (const pod of this.proxylessPods()) {
+      const tokenPath = join(this.workDir, `${pod.name}.token`);
+      writeFileSync(tokenPath, `${sidecarTokens.get(pod.name)}\n`, { mode: 0o600 });
+    }
+    await Promise.all(
+      (this.startWorkloads ? this.proxylessPods() : [])
+        .filter((p) => (p.ports[0] ?? 0) !== 0)
+        .map((pod) => {
+          const proc = this.spawn(pod.name, { pkg: 'apps/examples', main: 'grpc-echo-server-main' }, [
+            ...this.proxylessFlags(pod),
+            '--listen',
+            String(pod.ports[0]),
+            '--version',
+            pod.labels.version ?? 'v1',
+          ]);
+          return waitForLine(proc, 'serving on', 30_000);
+        }),
+    );
+
     // The example workloads: every other pod with a container port is an echo server.
     const servers: Promise<void>[] = [];
     for (const pod of this.startWorkloads ? this.pods : []) {
       const port = pod.ports[0];
       if (port === undefined || port === 0 || pod.labels[GATEWAY_NAME_LABEL] !== undefined) continue;
+      if (pod.mode === 'proxyless') continue;
       const failEvery = pod.annotations[FAIL_EVERY_ANNOTATION];
       const echo = this.spawn(pod.name, { pkg: 'apps/examples', main: 'echo-main' }, [
         '--listen',
@@ -487,9 +523,45 @@ export class LocalDriver implements MeshDriver {
         return { socks: { host: this.node(pod.node).ip, port: 15080 }, source: pod.ip };
       case 'sidecar':
         return { socks: { host: pod.ip, port: 15080 }, source: pod.ip };
+      case 'proxyless':
       case 'none':
         return { source: pod.ip };
     }
+  }
+
+  /** Pods whose app is a proxyless gRPC app (dataplane-mode proxyless). */
+  proxylessPods(): LocalPod[] {
+    return this.pods.filter((p) => p.mode === 'proxyless');
+  }
+
+  /** The SDK's flags for a proxyless pod's app. */
+  private proxylessFlags(pod: LocalPod): string[] {
+    return [
+      '--pod',
+      `${pod.namespace}/${pod.name}`,
+      '--service-account',
+      pod.serviceAccount,
+      '--xds-address',
+      this.xdsAddress,
+      '--token-file',
+      join(this.workDir, `${pod.name}.token`),
+    ];
+  }
+
+  async grpcCalls(fromPod: string, target: string, opts: GrpcCallOptions = {}): Promise<GrpcTally> {
+    const pod = this.pod(fromPod);
+    if (pod.mode !== 'proxyless') throw new Error(`${fromPod} is not a proxyless pod`);
+    const { cmd, args } = this.command({ pkg: 'apps/examples', main: 'grpc-echo-client-main' });
+    return await runGrpcClient(cmd, [
+      ...args,
+      ...this.proxylessFlags(pod),
+      '--target',
+      target,
+      '--calls',
+      String(opts.calls ?? 10),
+      '--method',
+      opts.method ?? 'Echo',
+    ]);
   }
 
   /** Pods that run a waypoint (labelled with their Gateway's name). */
@@ -527,7 +599,10 @@ export class LocalDriver implements MeshDriver {
     // node's ztunnel or its sidecar) stands for the captured port, and forwards to the workload's
     // first container port. A pod out of the mesh is reached on its own port.
     const pod = this.pod(toPod);
-    const url = pod.mode === 'none' ? `http://${pod.ip}:${port}${path}` : `http://${pod.ip}:15006${path}`;
+    const url =
+      pod.mode === 'none' || pod.mode === 'proxyless'
+        ? `http://${pod.ip}:${port}${path}`
+        : `http://${pod.ip}:15006${path}`;
     try {
       const response = await meshRequest({ url, timeoutMs: 3000 });
       return { ok: true, response };

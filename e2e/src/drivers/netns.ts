@@ -27,9 +27,9 @@ import { join } from 'node:path';
 import { meshRequest } from '@weft/examples';
 import { execa } from 'execa';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { CallResult, MeshConnection, RequestOptions } from '../driver.ts';
+import type { CallResult, GrpcCallOptions, GrpcTally, MeshConnection, RequestOptions } from '../driver.ts';
 import { keptAlive } from '../keepalive.ts';
-import { type ManagedProcess, startProcess, waitReady } from '../processes.ts';
+import { type ManagedProcess, runGrpcClient, startProcess, waitForLine, waitReady } from '../processes.ts';
 import type { InterceptionDriver } from '../scenarios/interception.ts';
 import { DATAPLANE_MODE_LABEL, GATEWAY_NAME_LABEL, type LocalPod, REPO_ROOT, readPods } from './local.ts';
 import {
@@ -282,6 +282,7 @@ export class NetnsDriver implements InterceptionDriver {
     await Promise.all(this.waypointPods().map((p) => this.startWaypoint(p)));
     await Promise.all(this.sidecarPods().map((p) => this.startSidecar(p)));
     await Promise.all(this.pods.map((p) => this.startApp(p)));
+    await Promise.all(this.proxylessPods().map((p) => this.startProxylessServer(p)));
     writeFileSync(join(this.workDir, 'endpoints.json'), `${JSON.stringify(this.endpoints(), null, 2)}\n`);
   }
 
@@ -511,7 +512,11 @@ export class NetnsDriver implements InterceptionDriver {
       writeFileSync(join(this.nodeDir(node.name), 'ztunnel.token'), `${t}\n`, { mode: 0o600 });
       lines.push(`${t} weft-system ztunnel ${node.name}`);
     }
-    for (const pod of [...this.waypointLogical(), ...this.sidecarLogical()]) {
+    for (const pod of [
+      ...this.waypointLogical(),
+      ...this.sidecarLogical(),
+      ...this.logicalPods.filter((p) => p.mode === 'proxyless'),
+    ]) {
       const t = randomBytes(16).toString('hex');
       // 0644: a sidecar reads it as uid 1337.
       writeFileSync(join(this.workDir, `${pod.namespace}-${pod.name}.token`), `${t}\n`, { mode: 0o644 });
@@ -627,9 +632,61 @@ export class NetnsDriver implements InterceptionDriver {
     await waitReady(s, ready);
   }
 
+  /** The SDK's flags for a proxyless pod's app. */
+  private proxylessFlags(pod: NetnsPod): string[] {
+    return [
+      '--pod',
+      `${pod.namespace}/${pod.name}`,
+      '--service-account',
+      pod.serviceAccount,
+      '--xds-address',
+      this.xdsAddress,
+      '--token-file',
+      join(this.workDir, `${pod.namespace}-${pod.name}.token`),
+    ];
+  }
+
+  /** A proxyless pod's gRPC server (the SDK, no proxy): uncaptured, in its own netns. */
+  private async startProxylessServer(pod: NetnsPod): Promise<void> {
+    const port = pod.ports[0];
+    if (port === undefined || port === 0) return;
+    const proc = this.spawn(pod.name, {
+      netns: pod.netns,
+      entry: { pkg: 'apps/examples', main: 'grpc-echo-server-main' },
+      args: [...this.proxylessFlags(pod), '--listen', String(port), '--version', pod.labels.version ?? 'v1'],
+      ready: undefined,
+    });
+    this.recordPids();
+    await waitForLine(proc, 'serving on', 30_000);
+  }
+
+  async grpcCalls(fromPod: string, target: string, opts: GrpcCallOptions = {}): Promise<GrpcTally> {
+    const pod = this.pod(fromPod);
+    if (pod.mode !== 'proxyless') throw new Error(`${fromPod} is not a proxyless pod`);
+    const argv = this.command({ pkg: 'apps/examples', main: 'grpc-echo-client-main' });
+    return await runGrpcClient('ip', [
+      'netns',
+      'exec',
+      pod.netns,
+      ...argv,
+      ...this.proxylessFlags(pod),
+      '--target',
+      target,
+      '--calls',
+      String(opts.calls ?? 10),
+      '--method',
+      opts.method ?? 'Echo',
+    ]);
+  }
+
+  proxylessPods(): NetnsPod[] {
+    return this.pods.filter((p) => p.mode === 'proxyless');
+  }
+
   private async startApp(pod: NetnsPod): Promise<void> {
     const port = pod.ports[0];
     if (port === undefined || port === 0 || pod.labels[GATEWAY_NAME_LABEL] !== undefined) return;
+    if (pod.mode === 'proxyless') return;
     const failEvery = pod.annotations['weft.dev/echo-fail-every'];
     // The app listens on every address of its pod (both families) and knows nothing of the mesh.
     const app = this.spawn(pod.name, {

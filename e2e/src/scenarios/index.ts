@@ -2,6 +2,7 @@ import { DIFFERENTIAL_SCENARIOS } from './differential.ts';
 import { HYBRID_SCENARIOS } from './hybrid.ts';
 import { L4_SCENARIOS, type Scenario } from './l4.ts';
 import { L7_SCENARIOS } from './l7.ts';
+import { PROXYLESS_SCENARIOS } from './proxyless.ts';
 import { RELIABILITY_SCENARIOS } from './reliability.ts';
 
 export type { Scenario } from './l4.ts';
@@ -9,6 +10,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   ...L4_SCENARIOS,
   ...L7_SCENARIOS,
   ...HYBRID_SCENARIOS,
+  ...PROXYLESS_SCENARIOS,
   ...RELIABILITY_SCENARIOS,
 ];
 

@@ -1,0 +1,102 @@
+// Proxyless gRPC scenarios: apps linked with @weft/proxyless-sdk take routes, load balancing,
+// mutual TLS and authorization from weftd over xDS, with no proxy in the pod (namespace
+// `proxyless`, apps/examples/manifests/60-proxyless.yaml): a GRPCRoute splits grpc-echo 80/20
+// between v1 and v2, and an AuthorizationPolicy denies the Admin method to grpc-client.
+import type { GrpcTally } from '../driver.ts';
+import { eventually } from '../wait.ts';
+import { check, type Scenario } from './l4.ts';
+
+export const GRPC_CLIENT = 'grpc-client';
+export const GRPC_ECHO = 'grpc-echo.proxyless.svc.cluster.local:9090';
+
+const served = (t: GrpcTally, version: string): number =>
+  Object.entries(t.served)
+    .filter(([who]) => who.endsWith(` ${version}`))
+    .reduce((n, [, c]) => n + c, 0);
+
+export function describeTally(t: GrpcTally): string {
+  const errors = Object.entries(t.errors)
+    .map(([k, v]) => `${k} x${v}`)
+    .join(', ');
+  return `${t.ok}/${t.calls} ok (v1 ${served(t, 'v1')}, v2 ${served(t, 'v2')})${errors ? `; ${errors}` : ''}`;
+}
+
+const split: Scenario = {
+  name: 'proxyless-split',
+  title:
+    'a proxyless gRPC client follows the GRPCRoute 80/20 split over mesh mTLS, config and certificates from weftd',
+  async run(driver, log) {
+    const t = await driver.grpcCalls(GRPC_CLIENT, GRPC_ECHO, { calls: 200 });
+    const v1 = served(t, 'v1');
+    log(`grpc-client -> grpc-echo, 200 unary calls: ${describeTally(t)}`);
+    check(t.ok === t.calls, `every call should succeed: ${describeTally(t)} ${t.lastError ?? ''}`);
+    // 80% of 200 is 160; a binomial spread of 3 sigma is about +-17.
+    check(v1 >= 135 && v1 <= 185, `v1 should serve about 80% (160 of 200), served ${v1}`);
+    check(served(t, 'v2') > 0, 'v2 served nothing');
+  },
+};
+
+const deniedMethod: Scenario = {
+  name: 'proxyless-denied-method',
+  title:
+    "the Admin method is denied to grpc-client by the server's own interceptor (authorize()), Echo is not",
+  async run(driver, log) {
+    const admin = await driver.grpcCalls(GRPC_CLIENT, GRPC_ECHO, { calls: 10, method: 'Admin' });
+    log(`grpc-client -> grpc-echo Admin x10: ${describeTally(admin)}`);
+    check(
+      admin.ok === 0 && (admin.errors.PERMISSION_DENIED ?? 0) === 10,
+      `Admin should be denied: ${describeTally(admin)}`,
+    );
+    const echo = await driver.grpcCalls(GRPC_CLIENT, GRPC_ECHO, { calls: 10 });
+    log(`grpc-client -> grpc-echo Echo x10: ${describeTally(echo)}`);
+    check(echo.ok === 10, `Echo should pass: ${describeTally(echo)}`);
+  },
+};
+
+const DENY_ALL_GRPC_CLIENT = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: grpc-echo-deny-client
+  namespace: proxyless
+spec:
+  selector:
+    matchLabels:
+      app: grpc-echo
+  action: DENY
+  rules:
+    - from:
+        - source:
+            principals: ["cluster.local/ns/proxyless/sa/grpc-client"]
+`;
+
+const denyLive: Scenario = {
+  name: 'proxyless-deny-live',
+  title:
+    'a DENY applied to the proxyless servers takes effect without a restart, and lifting it restores calls',
+  async run(driver, log) {
+    await driver.apply('zz-proxyless-deny.yaml', DENY_ALL_GRPC_CLIENT);
+    const t0 = Date.now();
+    try {
+      const denied = await eventually(
+        'grpc-client to be denied',
+        () => driver.grpcCalls(GRPC_CLIENT, GRPC_ECHO, { calls: 5 }),
+        (t) => (t.errors.PERMISSION_DENIED ?? 0) === t.calls,
+        { timeoutMs: 15_000, intervalMs: 200 },
+      );
+      log(
+        `DENY from grpc-client applied: ${describeTally(denied)} (${Date.now() - t0} ms after the write, client start included)`,
+      );
+    } finally {
+      await driver.remove('zz-proxyless-deny.yaml');
+    }
+    const back = await eventually(
+      'grpc-client to be allowed again',
+      () => driver.grpcCalls(GRPC_CLIENT, GRPC_ECHO, { calls: 5 }),
+      (t) => t.ok === t.calls,
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    log(`DENY removed: ${describeTally(back)}`);
+  },
+};
+
+export const PROXYLESS_SCENARIOS: readonly Scenario[] = [split, deniedMethod, denyLive];
