@@ -181,7 +181,7 @@ function service(name: string, selector: Record<string, string>, ip: string) {
  * Namespace `demo` in proxyless mode under STRICT mTLS: a client, echo v1 and v2 behind `echo`,
  * split 80/20, and `echo-x`, served by an xDS-enabled server.
  */
-function mesh(v1Port: number, v2Port: number, xPort: number): unknown[] {
+function mesh(v1Port: number, v2Port: number, xPort: number, mtls = 'STRICT'): unknown[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'weft-system' } },
     {
@@ -199,7 +199,7 @@ function mesh(v1Port: number, v2Port: number, xPort: number): unknown[] {
       apiVersion: 'security.istio.io/v1',
       kind: 'PeerAuthentication',
       metadata: { name: 'default', namespace: 'demo' },
-      spec: { mtls: { mode: 'STRICT' } },
+      spec: { mtls: { mode: mtls } },
     },
     service('echo-v1', { app: 'echo', version: 'v1' }, '10.96.0.11'),
     service('echo-v2', { app: 'echo', version: 'v2' }, '10.96.0.12'),
@@ -403,6 +403,39 @@ describe('weftd and a real proxyless gRPC client (grpc-js-xds)', () => {
     const plain = new grpc.Client(`127.0.0.4:${xPort}`, grpc.credentials.createInsecure());
     closers.push(() => plain.close());
     await expect(call(plain)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    // So is TLS without a client certificate, until PeerAuthentication turns PERMISSIVE: the
+    // server's stream moves to the PERMISSIVE group's Listener, and the server keeps serving.
+    const noCert = () => {
+      const c = new grpc.Client(
+        `127.0.0.4:${xPort}`,
+        grpc.credentials.createSsl(Buffer.from(t.cp.trustBundlePem), null, null, {
+          checkServerIdentity: () => undefined,
+        }),
+        // SNI may not be an IP literal (Bun refuses it); the certificate is checked by the CA only
+        { 'grpc.ssl_target_name_override': 'echo-x.demo.svc.cluster.local' },
+      );
+      closers.push(() => c.close());
+      return c;
+    };
+    await expect(call(noCert())).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    const before = lds?.versionAcked;
+    await writeManifest(
+      t.dir,
+      'mesh.yaml',
+      mesh(backends[0]?.port ?? 0, backends[1]?.port ?? 0, xPort, 'PERMISSIVE'),
+    );
+    await waitFor(() => {
+      const row = t.cp
+        .syncz()
+        .find((p) => p.id === 'proxyless~demo/echo-x')
+        ?.types.find((x) => x.type === 'envoy.config.listener.v3.Listener');
+      return row !== undefined && row.versionAcked !== before && row.versionAcked === row.versionSent;
+    }, 'the PERMISSIVE Listener acknowledged');
+    expect(await call(noCert())).toBe('xds-server');
+    expect(await call(toServer)).toBe('xds-server');
+    const after = t.cp.syncz().find((p) => p.id === 'proxyless~demo/echo-x');
+    expect(after?.types.every((x) => x.nacks === 0)).toBe(true);
+    await writeManifest(t.dir, 'mesh.yaml', mesh(backends[0]?.port ?? 0, backends[1]?.port ?? 0, xPort));
   });
 
   it("gives the pod's SDK its weft.v1 view on the same node id", async () => {

@@ -25,6 +25,12 @@ export interface ResourceCacheOptions {
   name?: string;
   /** The change log of a type is halved when longer than max(this, 2 x resources). */
   minLogEntries?: number;
+  /**
+   * Where revisions come from when several caches must never show the same revision (their
+   * versions), e.g. when a client may move from one to another: each batch takes the larger of
+   * this and the cache's own next revision. Default: the cache's own counter.
+   */
+  nextRevision?: () => number;
 }
 
 /**
@@ -38,11 +44,13 @@ export class ResourceCache {
   #revision = 0;
   #listeners = new Set<CacheListener>();
   #minLog: number;
+  #nextRevision: (() => number) | undefined;
   #snapshots = new Map<string, TypeSnapshot>();
 
   constructor(options: ResourceCacheOptions = {}) {
     this.name = options.name ?? 'default';
     this.#minLog = options.minLogEntries ?? 4096;
+    this.#nextRevision = options.nextRevision;
   }
 
   /** Increases with every change batch that changed something. */
@@ -79,7 +87,7 @@ export class ResourceCache {
    * version equals the cached one is not a change. Returns the number of changed keys.
    */
   apply(upserts: readonly CachedResource[], removals: readonly ResourceKey[] = []): number {
-    const revision = this.#revision + 1;
+    const revision = Math.max(this.#revision + 1, this.#nextRevision?.() ?? 0);
     const touched = new Set<string>();
     for (const r of upserts) {
       const t = this.#type(r.typeUrl);

@@ -71,3 +71,22 @@ describe('OverlayCache', () => {
     expect(content(o.cache)).toEqual({ 'A/a': 'a1' });
   });
 });
+
+describe('OverlayCache revisions', () => {
+  it('never repeat between the overlays of one base, and move ahead of the base', () => {
+    const base = new ResourceCache();
+    base.apply([res(T, 'a', 'a1')]);
+    const one = new OverlayCache(base, [res(T, 'own', '1')]);
+    base.apply([res(T, 'a', 'a2')]);
+    const two = new OverlayCache(base, [res(T, 'own', '2')]);
+    base.apply([res(T, 'a', 'a3')]);
+    const seen = [one.cache.revision, two.cache.revision];
+    expect(new Set(seen).size).toBe(2);
+    expect(Math.min(...seen)).toBeGreaterThan(1);
+    // each still increases with its own changes
+    const before = two.cache.revision;
+    two.setOwn([res(T, 'own', '3')]);
+    expect(two.cache.revision).toBeGreaterThan(before);
+    expect(two.cache.revision).not.toBe(one.cache.revision);
+  });
+});

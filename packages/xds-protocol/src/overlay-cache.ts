@@ -1,13 +1,32 @@
 import { ResourceCache, type ResourceKey } from './cache.ts';
 import type { CachedResource } from './resource.ts';
 
+/** One revision sequence per base, shared by its overlays, ahead of the base's own revisions. */
+const sequences = new WeakMap<ResourceCache, { last: number }>();
+
+function sequenceOf(base: ResourceCache): () => number {
+  let seq = sequences.get(base);
+  if (seq === undefined) {
+    seq = { last: 0 };
+    sequences.set(base, seq);
+  }
+  const s = seq;
+  return () => {
+    s.last = Math.max(s.last, base.revision) + 1;
+    return s.last;
+  };
+}
+
 /**
  * A cache that follows a base cache and adds resources of its own: what a group of clients sees
  * when most of its resources are shared but a few, under names every client uses, differ by group
  * (a proxyless gRPC server's Listener is named by its bind address, the same in every pod, while
  * its content follows the pod's peer authentication). The base's CachedResource objects are
  * shared, not copied; a change to the base reaches the overlay in one batch. An own resource hides
- * a base resource of the same type and name.
+ * a base resource of the same type and name. *
+ * Revisions of the overlays of one base come from one sequence, ahead of the base's own: they
+ * never repeat between overlays, so a client moved from one overlay to another (its group
+ * changed) sees a new version.
  */
 export class OverlayCache {
   readonly cache: ResourceCache;
@@ -19,7 +38,7 @@ export class OverlayCache {
 
   constructor(base: ResourceCache, own: readonly CachedResource[] = [], name = `${base.name}+overlay`) {
     this.#base = base;
-    this.cache = new ResourceCache({ name });
+    this.cache = new ResourceCache({ name, nextRevision: sequenceOf(base) });
     this.#own = keyed(own);
     const upserts: CachedResource[] = [...this.#own.values()];
     for (const typeUrl of base.typeUrls()) {
