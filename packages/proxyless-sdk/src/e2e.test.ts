@@ -1,6 +1,7 @@
 // End to end: a proxyless client calls a proxyless XdsServer over mesh mTLS, both set up by the
 // SDK against a fake weftd (ADS with hand-built Envoy resources + the real CA API). The server's
 // interceptor denies a method by policy.
+import { createServer as createNetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { authorizationPolicy, compiledPolicies } from '@weft/policy/testing';
 import {
@@ -109,6 +110,21 @@ describe('proxyless client -> proxyless server over mesh mTLS', () => {
     expect(nodes).toContain('proxyless~demo/client-1');
     expect(nodes).toContain('proxyless~demo/echo-v1');
     expect(weftd.adsAuthorization.every((a) => a.startsWith('Bearer '))).toBe(true);
+  });
+
+  it('refuses to serve a port already in use, as a value (grpc-js-xds would throw later)', async () => {
+    const busy = createNetServer();
+    await new Promise<void>((r) => busy.listen(0, '::', () => r()));
+    const busyPort = (busy.address() as { port: number }).port;
+    try {
+      const g = server.createServer();
+      await expect(server.listen(g, busyPort, { timeoutMs: 2000 })).rejects.toThrow(
+        /cannot serve port .*EADDRINUSE/,
+      );
+      g.forceShutdown();
+    } finally {
+      busy.close();
+    }
   });
 
   it('denies a method by policy with PERMISSION_DENIED', async () => {

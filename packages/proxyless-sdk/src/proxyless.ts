@@ -1,6 +1,7 @@
 // The composition roots: one call sets up a proxyless client or server. Order matters: relay,
 // then the first certificate on disk, then the bootstrap, and only then grpc-js-xds.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -138,6 +139,20 @@ interface Core {
   podName: string;
   upstreamCredentials: () => grpc.ChannelCredentials;
   onClose: Array<() => void | Promise<void>>;
+}
+
+/** Rejects when `port` cannot be bound on all interfaces (where XdsServer will listen). */
+function assertPortFree(port: number): Promise<void> {
+  const attempt = (host: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const probe = createNetServer();
+      probe.once('error', reject);
+      probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+    });
+  return attempt('::').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL') return attempt('0.0.0.0');
+    throw new Error(`proxyless: cannot serve port ${port}: ${err.code ?? err.message}`);
+  });
 }
 
 function parsePod(pod: string): { namespace: string; podName: string } {
@@ -391,9 +406,12 @@ export async function createProxylessServer(
       servers.add(server);
       return server;
     },
-    listen(server, port, listenOpts = {}) {
+    async listen(server, port, listenOpts = {}) {
       const address = `0.0.0.0:${port}`;
       const timeoutMs = listenOpts.timeoutMs ?? 30_000;
+      // XdsServer opens its socket later, when the Listener arrives, with no 'error' listener:
+      // a port in use would end the process there. Refuse it here instead, as a value.
+      await assertPortFree(port);
       return new Promise<number>((resolve, reject) => {
         let last = 'no Listener received';
         const timer = setTimeout(() => {
