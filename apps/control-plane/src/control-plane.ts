@@ -232,6 +232,14 @@ export async function createControlPlane(
     const publisher = new SnapshotPublisher(cache);
     const proxyless = new ProxylessPublisher(cache);
     const proxylessServers = new ProxylessServerCaches(cache);
+    const refused = (r: ProxylessRefusal) => {
+      metrics.rejected.reject('proxyless_unsupported');
+      logger.info('not sent to proxyless gRPC clients', {
+        object: r.object,
+        field: r.field,
+        reason: r.reason,
+      });
+    };
     cleanups.push(() => proxylessServers.close());
     let current: MeshSnapshot | undefined;
     let identitiesByNode = new Map<string, Set<string>>();
@@ -248,7 +256,11 @@ export async function createControlPlane(
       logger,
       view: (client) => {
         try {
-          return views.select(client);
+          const view = views.select(client);
+          if (views.identify(client).kind === 'proxyless') {
+            for (const r of proxyless.demand(current)?.newRefusals ?? []) refused(r);
+          }
+          return view;
         } catch (err) {
           if (err instanceof ViewRefused) {
             metrics.rejected.reject('xds_bad_node');
@@ -277,14 +289,7 @@ export async function createControlPlane(
       const published = publisher.publish(compiled.snapshot);
       metrics.published(published.encoded);
       const pxl = proxyless.publish(compiled.snapshot);
-      for (const r of pxl.newRefusals) {
-        metrics.rejected.reject('proxyless_unsupported');
-        logger.info('not sent to proxyless gRPC clients', {
-          object: r.object,
-          field: r.field,
-          reason: r.reason,
-        });
-      }
+      for (const r of pxl.newRefusals) refused(r);
       proxylessServers.prune(compiled.snapshot);
       ads.refreshViews();
     };

@@ -1,6 +1,6 @@
 // MeshSnapshot -> the Envoy v3 client resources of proxyless gRPC clients, in the shared ADS
 // cache next to the weft.v1 resources (only proxyless streams may read these types). Nothing is
-// generated while no workload runs proxyless. Each resource's version is its content hash, so a
+// generated while no workload runs proxyless and no proxyless client has connected. Each resource's version is its content hash, so a
 // snapshot that leaves a resource's bytes alone does not push it again; the resources of a service
 // port whose inputs kept their hashes are neither rebuilt nor re-encoded.
 import type { MeshSnapshot } from '@weft/policy';
@@ -36,12 +36,24 @@ export class ProxylessPublisher {
   private readonly cache: ResourceCache;
   private refusalKeys = new Set<string>();
   private readonly memo = new ProxylessMemo();
+  /** Set once a proxyless client connected: from then on resources are made whatever the modes. */
+  private demanded = false;
   /** Encodings of the messages of reused units (the same objects from one snapshot to the next). */
   private encoded = new WeakMap<object, CachedResource>();
   private current: readonly ProxylessRefusal[] = [];
 
   constructor(cache: ResourceCache) {
     this.cache = cache;
+  }
+
+  /**
+   * A proxyless client connected: make the resources from now on even if no workload is labelled
+   * proxyless (an app may run the SDK without the label), starting with `snapshot`.
+   */
+  demand(snapshot: MeshSnapshot | undefined): ProxylessPublishResult | undefined {
+    if (this.demanded) return undefined;
+    this.demanded = true;
+    return snapshot === undefined || hasProxyless(snapshot) ? undefined : this.publish(snapshot);
   }
 
   /** What proxyless clients are refused in the current snapshot. */
@@ -52,7 +64,7 @@ export class ProxylessPublisher {
   publish(snapshot: MeshSnapshot): ProxylessPublishResult {
     const upserts: CachedResource[] = [];
     let refusals: readonly ProxylessRefusal[] = [];
-    if (hasProxyless(snapshot)) {
+    if (this.demanded || hasProxyless(snapshot)) {
       const config = proxylessClientConfig(snapshot, this.memo);
       const once = <T extends object>(message: T, encode: (m: T) => CachedResource) => {
         let r = this.encoded.get(message);

@@ -12,6 +12,8 @@ import { proxylessServerListeners, serverSignature } from './proxyless-view.ts';
 export class ProxylessServerCaches {
   private readonly base: ResourceCache;
   private readonly overlays = new Map<string, OverlayCache>();
+  /** Groups streams were given since the last prune (they stay while a stream may read them). */
+  private used = new Set<string>();
 
   constructor(base: ResourceCache) {
     this.base = base;
@@ -21,6 +23,7 @@ export class ProxylessServerCaches {
   cacheFor(snapshot: MeshSnapshot, pod: Workload): ResourceCache {
     const signature = serverSignature(snapshot, pod);
     if (signature === '') return this.base;
+    this.used.add(signature);
     let overlay = this.overlays.get(signature);
     if (overlay === undefined) {
       const own = proxylessServerListeners(snapshot, pod).map((l) => envoyResource('listener', l));
@@ -30,9 +33,14 @@ export class ProxylessServerCaches {
     return overlay.cache;
   }
 
-  /** Drops the groups no proxyless pod of `snapshot` belongs to (their streams move on refresh). */
+  /**
+   * Drops the groups no proxyless pod of `snapshot` belongs to and no stream was given since the
+   * last prune (a pod of another data-plane mode may connect as proxyless too); streams of a
+   * dropped group move on the next view refresh.
+   */
   prune(snapshot: MeshSnapshot): void {
-    const live = new Set<string>();
+    const live = this.used;
+    this.used = new Set();
     for (const w of Object.values(snapshot.workloads)) {
       if (w.mode === 'proxyless') live.add(serverSignature(snapshot, w));
     }

@@ -19,6 +19,7 @@ import {
   UpstreamTlsContext,
 } from '@weft/xds-protocol/envoy';
 import { describe, expect, it } from 'vitest';
+import { ProxylessPublisher } from './proxyless-publisher.ts';
 import { ProxylessServerCaches } from './proxyless-server.ts';
 import {
   clusterName,
@@ -685,5 +686,55 @@ describe('ProxyViews for proxyless clients', () => {
     );
     expect(other.cache).toBe(view.cache);
     expect(servers.size).toBe(1);
+  });
+});
+
+describe('ProxylessPublisher', () => {
+  const plain = () =>
+    snapshotOf(
+      mesh().map((o) =>
+        o.kind === 'Namespace' ? { ...o, metadata: { name: (o.metadata as Obj).name } } : o,
+      ),
+    );
+
+  it('makes nothing while no workload runs proxyless, until a proxyless client connects', () => {
+    const cache = new ResourceCache();
+    const p = new ProxylessPublisher(cache);
+    expect(p.publish(plain()).resources).toBe(0);
+    expect(cache.size(ENVOY_TYPE_URL.listener)).toBe(0);
+    expect(p.demand(plain())?.resources).toBe(16); // 4 services x (Cluster, load assignment, Listener, routes)
+    expect(cache.size(ENVOY_TYPE_URL.listener)).toBe(4);
+    expect(p.demand(plain())).toBeUndefined();
+    expect(p.publish(plain()).changed).toBe(0);
+  });
+
+  it('removes what a new snapshot no longer has, and reports each refusal once', () => {
+    const cache = new ResourceCache();
+    const p = new ProxylessPublisher(cache);
+    const least = dr('echo-v1', { trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' } } });
+    expect(p.publish(snapshotOf(mesh([least]))).newRefusals).toHaveLength(1);
+    expect(p.publish(snapshotOf(mesh([least]))).newRefusals).toHaveLength(0);
+    expect(p.refusals()).toHaveLength(1);
+    const fewer = mesh().filter((o) => (o.metadata as Obj).name !== 'echo-v2');
+    p.publish(snapshotOf(fewer));
+    expect(p.refusals()).toEqual([]);
+    expect(cache.get(ENVOY_TYPE_URL.cluster, `outbound|8080||${V2}`)).toBeUndefined();
+    expect(cache.get(ENVOY_TYPE_URL.cluster, `outbound|8080||${V1}`)).toBeDefined();
+  });
+});
+
+describe('ProxylessServerCaches', () => {
+  it('keeps a group while a stream was given it, then drops it', () => {
+    const cache = new ResourceCache();
+    const servers = new ProxylessServerCaches(cache);
+    const s = snapshotOf(mesh());
+    const pod = s.workloads['uid-echo-a'];
+    if (pod === undefined) throw new Error('no pod');
+    servers.cacheFor(s, pod);
+    const none = snapshotOf(mesh().filter((o) => o.kind !== 'Pod'));
+    servers.prune(none);
+    expect(servers.size).toBe(1); // given out since the last prune
+    servers.prune(none);
+    expect(servers.size).toBe(0);
   });
 });
