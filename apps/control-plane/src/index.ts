@@ -17,6 +17,7 @@ export {
   type ControlPlaneDeps,
   createControlPlane,
   type ProxySyncStatus,
+  type WeftdConfigStatus,
 } from './control-plane.ts';
 export { type FlagsResult, type ParsedFlags, parseFlags, USAGE } from './flags.ts';
 export { CALLER_METADATA_KEY } from './grpc-server.ts';
@@ -35,4 +36,11 @@ export {
   sidecarContainer,
 } from './injection/inject.ts';
 export { WeftdMetrics, type WeftdRejectReason } from './metrics.ts';
+export {
+  CERTIFICATE_PROVIDER,
+  clusterName,
+  listenerName,
+  type ProxylessRefusal,
+  SERVER_LISTENER_PREFIX,
+} from './xds/proxyless-view.ts';
 export { nodePolicyKeys } from './xds/views.ts';
