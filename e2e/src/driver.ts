@@ -1,6 +1,8 @@
 // What a scenario may ask of a cluster. The local (loopback), netns and kind drivers each
 // implement it, so the same scenarios run on all three.
 
+import type { GrpcWireResult } from './grpc-wire.ts';
+
 export interface HttpResult {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
@@ -77,6 +79,11 @@ export interface MeshDriver {
    * (`host:port` of a service), through xDS from weftd, in one client process.
    */
   grpcCalls(fromPod: string, target: string, opts?: GrpcCallOptions): Promise<GrpcTally>;
+  /**
+   * One gRPC call (the examples' Echo service) from a pod's plain app, h2c without TLS, through
+   * the pod's data plane (its ztunnel or sidecar), as an app that knows nothing of the mesh sends it.
+   */
+  grpcPlainCall(fromPod: string, target: string, method?: 'Echo' | 'Admin'): Promise<GrpcWireResult>;
   /** A pod's address (its first pod IP), for scenarios that call a pod no Service selects. */
   podIp(pod: string): string;
   /** Where the driver keeps its endpoints file, logs and config. */

@@ -35,6 +35,13 @@ describe('demo manifests', () => {
       ['echo-v1', 'node-a', '127.0.10.1', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       ['echo-v2', 'node-b', '127.0.10.3', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       [
+        'grpc-ambient',
+        'node-a',
+        '127.0.12.4',
+        'ambient',
+        'spiffe://cluster.local/ns/grpc-ambient/sa/grpc-ambient',
+      ],
+      [
         'grpc-client',
         'node-b',
         '127.0.12.3',
@@ -82,6 +89,7 @@ describe('demo manifests', () => {
       ['echo-flaky', 'demo/waypoint'],
       ['echo-v1', 'demo/waypoint'],
       ['echo-v2', 'demo/waypoint'],
+      ['grpc-ambient', '-'],
       ['grpc-echo', '-'],
       ['grpc-echo-v1', '-'],
       ['grpc-echo-v2', '-'],

@@ -30,6 +30,7 @@ import type {
   MeshDriver,
   RequestOptions,
 } from '../driver.ts';
+import { echoOverSocket, type GrpcWireResult } from '../grpc-wire.ts';
 import { keptAlive } from '../keepalive.ts';
 import { type ManagedProcess, runGrpcClient, startProcess, waitForLine, waitReady } from '../processes.ts';
 
@@ -60,6 +61,8 @@ export interface LocalPod {
 
 /** The Gateway API label naming the Gateway a pod runs (a waypoint pod carries it). */
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+/** Pod annotation: which example app the pod runs (default the HTTP echo; `grpc-echo-plain`). */
+export const EXAMPLE_APP_ANNOTATION = 'weft.dev/example-app';
 /** Pod annotation: start this echo with `--fail-every <n>` (the flaky backend of the demo). */
 export const FAIL_EVERY_ANNOTATION = 'weft.dev/echo-fail-every';
 /** The label (on a pod, else its namespace) choosing how a pod joins the mesh. */
@@ -409,6 +412,18 @@ export class LocalDriver implements MeshDriver {
       const port = pod.ports[0];
       if (port === undefined || port === 0 || pod.labels[GATEWAY_NAME_LABEL] !== undefined) continue;
       if (pod.mode === 'proxyless') continue;
+      if (pod.annotations[EXAMPLE_APP_ANNOTATION] === 'grpc-echo-plain') {
+        const app = this.spawn(pod.name, { pkg: 'apps/examples', main: 'grpc-echo-plain-main' }, [
+          '--listen',
+          `${pod.ip}:${port}`,
+          '--pod',
+          pod.name,
+          '--version',
+          pod.labels.version ?? 'v1',
+        ]);
+        servers.push(waitForLine(app, 'serving on', 30_000));
+        continue;
+      }
       const failEvery = pod.annotations[FAIL_EVERY_ANNOTATION];
       const echo = this.spawn(pod.name, { pkg: 'apps/examples', main: 'echo-main' }, [
         '--listen',
@@ -546,6 +561,24 @@ export class LocalDriver implements MeshDriver {
       '--token-file',
       join(this.workDir, `${pod.name}.token`),
     ];
+  }
+
+  async grpcPlainCall(
+    fromPod: string,
+    target: string,
+    method: 'Echo' | 'Admin' = 'Echo',
+  ): Promise<GrpcWireResult> {
+    const cut = target.lastIndexOf(':');
+    try {
+      const socket = await dial(
+        this.outboundOf(this.pod(fromPod)),
+        target.slice(0, cut),
+        Number(target.slice(cut + 1)),
+      );
+      return await echoOverSocket(socket, target, method);
+    } catch (err) {
+      return { ok: false, status: undefined, error: (err as Error).message };
+    }
   }
 
   async grpcCalls(fromPod: string, target: string, opts: GrpcCallOptions = {}): Promise<GrpcTally> {

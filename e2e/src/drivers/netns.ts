@@ -28,10 +28,18 @@ import { meshRequest } from '@weft/examples';
 import { execa } from 'execa';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { CallResult, GrpcCallOptions, GrpcTally, MeshConnection, RequestOptions } from '../driver.ts';
+import { echoOverSocket, type GrpcWireResult } from '../grpc-wire.ts';
 import { keptAlive } from '../keepalive.ts';
 import { type ManagedProcess, runGrpcClient, startProcess, waitForLine, waitReady } from '../processes.ts';
 import type { InterceptionDriver } from '../scenarios/interception.ts';
-import { DATAPLANE_MODE_LABEL, GATEWAY_NAME_LABEL, type LocalPod, REPO_ROOT, readPods } from './local.ts';
+import {
+  DATAPLANE_MODE_LABEL,
+  EXAMPLE_APP_ANNOTATION,
+  GATEWAY_NAME_LABEL,
+  type LocalPod,
+  REPO_ROOT,
+  readPods,
+} from './local.ts';
 import {
   type CniConflist,
   type NetnsNode,
@@ -660,6 +668,25 @@ export class NetnsDriver implements InterceptionDriver {
     await waitForLine(proc, 'serving on', 30_000);
   }
 
+  async grpcPlainCall(
+    fromPod: string,
+    target: string,
+    method: 'Echo' | 'Admin' = 'Echo',
+  ): Promise<GrpcWireResult> {
+    const cut = target.lastIndexOf(':');
+    try {
+      const socket = await this.connectAs(
+        this.pod(fromPod),
+        target.slice(0, cut),
+        Number(target.slice(cut + 1)),
+        5000,
+      );
+      return await echoOverSocket(socket, target, method);
+    } catch (err) {
+      return { ok: false, status: undefined, error: (err as Error).message };
+    }
+  }
+
   async grpcCalls(fromPod: string, target: string, opts: GrpcCallOptions = {}): Promise<GrpcTally> {
     const pod = this.pod(fromPod);
     if (pod.mode !== 'proxyless') throw new Error(`${fromPod} is not a proxyless pod`);
@@ -687,6 +714,17 @@ export class NetnsDriver implements InterceptionDriver {
     const port = pod.ports[0];
     if (port === undefined || port === 0 || pod.labels[GATEWAY_NAME_LABEL] !== undefined) return;
     if (pod.mode === 'proxyless') return;
+    if (pod.annotations[EXAMPLE_APP_ANNOTATION] === 'grpc-echo-plain') {
+      const app = this.spawn(pod.name, {
+        netns: pod.netns,
+        entry: { pkg: 'apps/examples', main: 'grpc-echo-plain-main' },
+        args: ['--listen', `[::]:${port}`, '--pod', pod.name, '--version', pod.labels.version ?? 'v1'],
+        ready: undefined,
+      });
+      this.recordPids();
+      await waitForLine(app, 'serving on', 30_000);
+      return;
+    }
     const failEvery = pod.annotations['weft.dev/echo-fail-every'];
     // The app listens on every address of its pod (both families) and knows nothing of the mesh.
     const app = this.spawn(pod.name, {
