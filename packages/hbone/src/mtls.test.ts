@@ -34,9 +34,8 @@ beforeAll(async () => {
       const entry: (typeof seen)[number] = { sniff };
       seen.push(entry);
       if (sniff.kind === 'other') {
-        // plaintext: echo it back, sniffed bytes included
-        socket.pipe(socket);
-        socket.resume();
+        // plaintext: echo it back, sniffed bytes included; a 'data' listener alone starts the flow
+        socket.on('data', (c: Buffer) => socket.write(c));
         return;
       }
       if (sniff.kind !== 'tls') {

@@ -10,6 +10,7 @@ import {
   ALPN_H2,
   type CertMaterial,
   type CertSource,
+  certInfoOf,
   secureContextOf,
   TLS_MIN_VERSION,
   tlsOptionsOf,
@@ -148,8 +149,8 @@ export interface SniffResult {
 
 /**
  * Reads at most a few bytes (bounded by `TLS_SNIFF_BYTES` plus one read) to tell a TLS ClientHello
- * from anything else, then puts them back and leaves the stream paused. Never throws; a peer that
- * sends nothing gets `silent` after `timeoutMs`.
+ * from anything else, then puts them back and leaves the stream as a fresh one (not flowing until
+ * someone reads). Never throws; a peer that sends nothing gets `silent` after `timeoutMs`.
  */
 export function sniffTls(socket: Duplex, options: { readonly timeoutMs: number }): Promise<SniffResult> {
   return new Promise<SniffResult>((resolve) => {
@@ -165,6 +166,9 @@ export function sniffTls(socket: Duplex, options: { readonly timeoutMs: number }
       socket.off('close', onClose);
       socket.pause();
       if (head.length > 0 && !socket.destroyed) socket.unshift(head);
+      // Back to how a fresh stream starts (neither flowing nor paused): whoever reads next, with a
+      // 'data' listener, pipe() or a TLS wrap, gets the bytes put back first.
+      (socket as { readableFlowing: boolean | null }).readableFlowing = null;
       resolve({ kind, head });
     };
     const onData = (chunk: Buffer) => {
@@ -207,8 +211,8 @@ export interface MtlsAcceptorOptions {
   readonly certs: CertSource;
   /** Which local identity's certificate to present; default the default one. */
   readonly identity?: string;
-  /** Trust domains whose clients are accepted. */
-  readonly trustDomains: readonly string[];
+  /** Trust domains whose clients are accepted; default the trust domain of our own certificate. */
+  readonly trustDomains?: readonly string[];
   /** Handshake deadline. Default 10 s. */
   readonly handshakeTimeoutMs?: number;
 }
@@ -227,7 +231,8 @@ export interface MtlsAcceptor {
 type Waiter = (r: MtlsAcceptResult) => void;
 
 export function createMtlsAcceptor(options: MtlsAcceptorOptions): MtlsAcceptor {
-  const trustDomains = new Set(options.trustDomains);
+  const configured = options.trustDomains === undefined ? undefined : new Set(options.trustDomains);
+  let trustDomains: ReadonlySet<string> = configured ?? new Set();
   const timeoutMs = options.handshakeTimeoutMs ?? 10_000;
   let material: CertMaterial | undefined;
   const server = createServer({
@@ -310,6 +315,8 @@ export function createMtlsAcceptor(options: MtlsAcceptorOptions): MtlsAcceptor {
           try {
             server.setSecureContext(tlsOptionsOf(current));
             material = current;
+            const own = certInfoOf(current).trustDomain;
+            trustDomains = configured ?? new Set(own === undefined ? [] : [own]);
           } catch (e) {
             socket.destroy();
             resolve({
