@@ -4,14 +4,28 @@
 // refused) and the waypoint binding; authorization is left to the L7 engine in the
 // 'sidecar-inbound' role, which applies the same policies in L7 mode to HTTP and in L4 mode to
 // anything else, so a DENY rule with HTTP fields is judged on the request, not on the connection.
+//
+// Proxyless peers: a proxyless gRPC client dials the pod's IP:port with mesh mTLS (it cannot speak
+// HBONE); capture sends it to 15006. Unless the port's PeerAuthentication is DISABLE, the first
+// bytes there are sniffed (bounded: a few bytes, a deadline): a TLS ClientHello is terminated as
+// the pod (its certificate; a client certificate from the mesh trust bundle required; ALPN h2),
+// decided like an HBONE peer of that identity, and the decrypted stream goes to the engine with
+// the peer's principal, so L7 policies (methods = gRPC paths) apply to it as to any mesh caller.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type AuthorizeDecision, createDuplexPair, type HbonePeer } from '@weft/hbone';
+import {
+  type AuthorizeDecision,
+  createDuplexPair,
+  type HbonePeer,
+  type MtlsAcceptor,
+  sniffTls,
+} from '@weft/hbone';
 import type { Downstream, Inbound } from '@weft/l7';
 import { normalizeIp, type Workload } from '@weft/policy';
 import type { Target } from '@weft/proxy-core';
 import {
   decideInboundHbone,
+  decideInboundMtls,
   decideInboundPlaintext,
   type InboundDecision,
   type InboundRefusal,
@@ -37,6 +51,12 @@ export interface SidecarInboundOptions {
   readonly rejects: RejectCounter;
   readonly originalPort: InboundOriginalPort;
   readonly proxyPorts?: ReadonlySet<number>;
+  /** Terminates mesh mTLS from proxyless peers on 15006; without it everything there is plaintext. */
+  readonly mtls?: MtlsAcceptor;
+  /** How long a caller may stay silent before it is taken for plaintext (not STRICT). Default 1 s. */
+  readonly sniffTimeoutMs?: number;
+  /** How long a caller may stay silent under STRICT (only TLS can pass). Default 10 s. */
+  readonly strictSniffTimeoutMs?: number;
 }
 
 export interface SidecarInbound {
@@ -44,9 +64,11 @@ export interface SidecarInbound {
   authorizeHbone(peer: HbonePeer, dest: { readonly ip: string; readonly port: number }): AuthorizeDecision;
   /** The HBONE server's upstream: the tunnel's bytes go to the engine. */
   connectHbone(dest: { readonly ip: string; readonly port: number }, peer: HbonePeer): Duplex;
-  /** A plaintext connection (15006). */
+  /** A connection to the plaintext port (15006): plaintext, or mesh mTLS from a proxyless peer. */
   handlePlaintext(socket: Socket): void;
 }
+
+export const DEFAULT_SNIFF_TIMEOUT_MS = 1000;
 
 /** The metrics reason of a refusal (weft_rejected_total{component="sidecar"}). */
 export function refusalReason(reason: InboundRefusal): string {
@@ -89,6 +111,64 @@ export function createSidecarInbound(options: SidecarInboundOptions): SidecarInb
       options.l7.tcp.handle(stream, down, options.target(down.destinationIp, down.destinationPort));
     } else options.l7.handle(stream, down);
   };
+  function plaintext(socket: Socket, port: number): void {
+    const state = options.state();
+    const remoteIp = normalizeIp(socket.remoteAddress ?? '') ?? '';
+    const d = decideInboundPlaintext(state, {
+      ...base(state),
+      destination: { ip: podIp, port },
+      sourceIp: remoteIp,
+    });
+    if (refusedBeforeEngine(d)) {
+      options.rejects.reject(refusalReason(d.reason));
+      socket.destroy();
+      return;
+    }
+    dispatch(socket, {
+      remoteIp,
+      remotePort: socket.remotePort ?? 0,
+      principal: undefined,
+      forwardedFor: undefined,
+      destinationIp: podIp,
+      destinationPort: port,
+      security: 'none',
+    });
+  }
+
+  async function mtls(acceptor: MtlsAcceptor, socket: Socket, port: number): Promise<void> {
+    const remoteIp = normalizeIp(socket.remoteAddress ?? '') ?? '';
+    const remotePort = socket.remotePort ?? 0;
+    const accepted = await acceptor.accept(socket);
+    if (!accepted.ok) {
+      options.rejects.reject(`mtls_${accepted.reason}`);
+      return;
+    }
+    const tls = accepted.socket;
+    tls.on('error', () => {});
+    const state = options.state();
+    const d = decideInboundMtls(state, {
+      ...base(state),
+      destination: { ip: podIp, port },
+      peerIdentity: accepted.peer.id,
+      sourceIp: remoteIp,
+    });
+    if (refusedBeforeEngine(d)) {
+      options.rejects.reject(refusalReason(d.reason));
+      tls.destroy();
+      return;
+    }
+    // Policy is the engine's to apply, in L7 mode on the decrypted requests, as for HBONE.
+    dispatch(tls, {
+      remoteIp,
+      remotePort,
+      principal: accepted.peer.id,
+      forwardedFor: undefined,
+      destinationIp: podIp,
+      destinationPort: port,
+      security: 'mutual_tls',
+    });
+  }
+
   return {
     authorizeHbone(peer, dest) {
       const state = options.state();
@@ -135,25 +215,26 @@ export function createSidecarInbound(options: SidecarInboundOptions): SidecarInb
         socket.destroy();
         return;
       }
-      const remoteIp = normalizeIp(socket.remoteAddress ?? '') ?? '';
-      const d = decideInboundPlaintext(state, {
-        ...base(state),
-        destination: { ip: podIp, port },
-        sourceIp: remoteIp,
-      });
-      if (refusedBeforeEngine(d)) {
-        options.rejects.reject(refusalReason(d.reason));
-        socket.destroy();
+      const acceptor = options.mtls;
+      const peerAuthn = state.peerAuthenticationMode(pod, port);
+      if (acceptor === undefined || peerAuthn === 'DISABLE') {
+        plaintext(socket, port);
         return;
       }
-      dispatch(socket, {
-        remoteIp,
-        remotePort: socket.remotePort ?? 0,
-        principal: undefined,
-        forwardedFor: undefined,
-        destinationIp: podIp,
-        destinationPort: port,
-        security: 'none',
+      void sniffTls(socket, {
+        timeoutMs:
+          peerAuthn === 'STRICT'
+            ? (options.strictSniffTimeoutMs ?? 10_000)
+            : (options.sniffTimeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS),
+      }).then((sniffed) => {
+        if (socket.destroyed) return;
+        if (sniffed.kind === 'tls')
+          mtls(acceptor, socket, port).catch(() => {
+            // never reached by design; a bug here must not take the process down
+            socket.destroy();
+          });
+        else if (sniffed.kind === 'closed') socket.destroy();
+        else plaintext(socket, port);
       });
     },
   };

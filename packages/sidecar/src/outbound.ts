@@ -5,11 +5,14 @@
 // destination's waypoint-only guard hold for sidecar callers too); any other mesh destination
 // goes to the L7 engine in the 'sidecar-outbound' role (the service's routes, retries and
 // timeouts for HTTP, TCPRoutes and endpoints for the rest), whose upstreams are HBONE to the
-// endpoint (its node's ztunnel or its sidecar on endpointIP:15008). Entry points: SOCKS5 (15080)
+// endpoint (its node's ztunnel or its sidecar on endpointIP:15008). A proxyless destination (its
+// own gRPC library serves mesh mTLS on its port, no HBONE) gets that mTLS straight from here: the
+// pod's certificate, ALPN h2, the server's SPIFFE identity checked, the app's h2c inside (the
+// engine's routes do not apply to it: their upstreams are HBONE). Entry points: SOCKS5 (15080)
 // and the outbound listener (15001, an original destination per connection).
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type HboneClient, isHboneError, splice } from '@weft/hbone';
+import { type CertSource, type HboneClient, isHboneError, mtlsConnect, splice } from '@weft/hbone';
 import type { Inbound } from '@weft/l7';
 import { normalizeIp } from '@weft/policy';
 import {
@@ -37,6 +40,10 @@ export interface SidecarOutboundOptions {
   /** The L7 engine's listeners in the 'sidecar-outbound' role. */
   readonly l7: Inbound;
   readonly hbone: HboneClient;
+  /** The pod's certificate (mesh mTLS to proxyless workloads). */
+  readonly certs: CertSource;
+  /** Which identity of `certs` is the pod's; default the default one. */
+  readonly identity?: string;
   readonly sockets: SocketFactory;
   readonly rejects: RejectCounter;
   readonly pick: EndpointPicker;
@@ -56,12 +63,16 @@ export type Opened =
   | { readonly ok: true; readonly kind: OutboundRoute; run(socket: Duplex, peerPort: number): void }
   | { readonly ok: false; readonly reply: ReplyCode; readonly reason: string };
 
-/** How a connection leaves: through the engine, tunnelled to a waypoint or peer, or plain TCP. */
-export type OutboundRoute = 'l7' | 'waypoint' | 'hbone' | 'passthrough';
+/**
+ * How a connection leaves: through the engine, tunnelled to a waypoint or peer, mesh mTLS to a
+ * proxyless workload, or plain TCP.
+ */
+export type OutboundRoute = 'l7' | 'waypoint' | 'hbone' | 'mtls' | 'passthrough';
 
 /** The pure part: how a plan is carried out. */
 export function routeOf(plan: Exclude<OutboundPlan, { kind: 'deny' }>): OutboundRoute {
   if (plan.kind === 'passthrough') return 'passthrough';
+  if (plan.kind === 'mtls') return 'mtls';
   if (plan.waypoint !== undefined) return 'waypoint';
   // a headless service has no VIP the engine could resolve: its endpoint is tunnelled to as is
   if (plan.service !== undefined && plan.service.vips.length === 0) return 'hbone';
@@ -176,6 +187,32 @@ export function createSidecarOutbound(options: SidecarOutboundOptions): SidecarO
           return {
             ok: false,
             reply: status === 'denied' ? REPLY.notAllowed : REPLY.connectionRefused,
+            reason: e instanceof Error ? e.message : String(e),
+          };
+        }
+      }
+      case 'mtls': {
+        if (plan.kind !== 'mtls') throw new Error('unreachable');
+        const material = options.certs.current(options.identity);
+        if (material === undefined) {
+          options.rejects.reject('outbound_mtls_failed');
+          return { ok: false, reply: REPLY.generalFailure, reason: 'no certificate for the pod yet' };
+        }
+        let socket: Duplex | undefined;
+        try {
+          socket = await options.sockets.connect(plan.target, { timeoutMs: connectTimeoutMs });
+          const upstream = await mtlsConnect(socket, {
+            material,
+            expected: plan.expectedIdentity,
+            timeoutMs: connectTimeoutMs,
+          });
+          return { ok: true, kind, run: (app) => void splice(app, upstream) };
+        } catch (e) {
+          socket?.destroy();
+          options.rejects.reject('outbound_mtls_failed');
+          return {
+            ok: false,
+            reply: socket === undefined ? REPLY.connectionRefused : REPLY.generalFailure,
             reason: e instanceof Error ? e.message : String(e),
           };
         }

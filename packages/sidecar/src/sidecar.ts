@@ -2,7 +2,8 @@
 // certificates, sockets, admin endpoint) and @weft/l7 (the engine, twice: 'sidecar-inbound' and
 // 'sidecar-outbound'). One pod, one identity. Inbound HBONE (15008) and plaintext (15006) go to
 // the app on the pod's own address; outbound from the app (15001, SOCKS5 15080) goes over HBONE
-// to every mesh peer: node ztunnels, waypoints and other sidecars. Admin (15000), metrics
+// to every mesh peer: node ztunnels, waypoints and other sidecars. Proxyless gRPC peers speak
+// mesh mTLS instead: terminated on 15006 (inbound.ts), originated towards them (outbound.ts). Admin (15000), metrics
 // (15020, the engines' Istio metrics with reporter="destination" and reporter="source") and
 // readiness (15021, once config is synced and the certificate installed).
 //
@@ -18,6 +19,7 @@ import {
   type CertSource,
   createHboneClient,
   createHboneServer,
+  createMtlsAcceptor,
   type HboneClient,
   type HboneServer,
   type HboneServerLimits,
@@ -105,6 +107,12 @@ export interface SidecarConfig {
   /** HBONE port of peers (ztunnels, waypoints, sidecars). Default 15008. */
   readonly upstreamHbonePort?: number;
   readonly connectTimeoutMs?: number;
+  /**
+   * How long a caller on the inbound port may stay silent before it is taken for plaintext, when
+   * the port is not STRICT (the first bytes tell mesh mTLS from a proxyless peer from plaintext).
+   * Default 1 s.
+   */
+  readonly inboundSniffTimeoutMs?: number;
   readonly ca?: { readonly address: string; readonly token?: () => string | undefined };
   readonly xds?: { readonly address: string; readonly token?: () => string | undefined };
   readonly configFile?: string;
@@ -241,7 +249,18 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
   );
   const inboundL7 = createInbound(inboundEngine, deps.random);
   const outboundL7 = createInbound(outboundEngine, deps.random);
+  // Mesh mTLS from proxyless peers on 15006, as the pod (what their clients check).
+  const mtlsAcceptor = createMtlsAcceptor({
+    certs,
+    ...(config.identity !== undefined ? { identity: config.identity } : {}),
+    ...(config.trustDomains !== undefined ? { trustDomains: config.trustDomains } : {}),
+    ...(config.hboneLimits?.handshakeTimeoutMs !== undefined
+      ? { handshakeTimeoutMs: config.hboneLimits.handshakeTimeoutMs }
+      : {}),
+  });
   const inbound = createSidecarInbound({
+    mtls: mtlsAcceptor,
+    ...(config.inboundSniffTimeoutMs !== undefined ? { sniffTimeoutMs: config.inboundSniffTimeoutMs } : {}),
     podIp,
     state: () => store.state,
     l7: inboundL7,
@@ -258,6 +277,8 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
     state: () => store.state,
     l7: outboundL7,
     hbone: hboneClient,
+    certs,
+    ...(config.identity !== undefined ? { identity: config.identity } : {}),
     sockets,
     rejects,
     pick: roundRobinPicker(),
@@ -440,6 +461,7 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
         xds?.close();
         for (const s of servers) await closeServerFully(s);
         outbound.close();
+        mtlsAcceptor.close();
         await hbone.close({ graceMs: 500 });
         inboundL7.close();
         outboundL7.close();
@@ -454,6 +476,7 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps = {
     xds?.close();
     for (const s of servers) await closeServerFully(s);
     await hbone.close({ graceMs: 0 }).catch(() => {});
+    mtlsAcceptor.close();
     await hboneClient.close({ graceMs: 0 });
     inboundEngine.close();
     outboundEngine.close();

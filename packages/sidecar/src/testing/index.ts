@@ -105,3 +105,14 @@ export async function startTcpEchoApp(ip: string): Promise<TcpEchoApp> {
       }),
   };
 }
+
+export {
+  GRPC_ECHO_METHODS,
+  type GrpcCallResult,
+  type GrpcEchoCall,
+  type GrpcEchoMethod,
+  type GrpcEchoServer,
+  grpcCall,
+  meshChannelCredentials,
+  startGrpcEcho,
+} from './grpc.ts';
