@@ -138,6 +138,7 @@ interface Core {
   namespace: string;
   podName: string;
   upstreamCredentials: () => grpc.ChannelCredentials;
+  upstreamOptions: grpc.ChannelOptions;
   onClose: Array<() => void | Promise<void>>;
 }
 
@@ -234,6 +235,7 @@ async function startCore(
     const relay: XdsRelay = await startXdsRelay({
       upstream: opts.xdsAddress,
       credentials: upstreamCredentials(),
+      channelOptions: tlsOptions,
       token: tokens,
       logger,
     });
@@ -329,6 +331,7 @@ async function startCore(
       namespace,
       podName,
       upstreamCredentials,
+      upstreamOptions: tlsOptions,
       onClose,
     };
   } catch (err) {
@@ -371,6 +374,7 @@ export async function createProxylessServer(
     const src = xdsPolicySource({
       xdsAddress: opts.xdsAddress,
       credentials: core.upstreamCredentials(),
+      channelOptions: core.upstreamOptions,
       token: core.tokens,
       nodeId: core.base.nodeId,
       namespace: core.namespace,

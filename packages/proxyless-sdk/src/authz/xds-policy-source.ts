@@ -19,6 +19,7 @@ import type { PolicySource } from './policy-source.ts';
 export interface XdsPolicySourceOptions {
   readonly xdsAddress: string;
   readonly credentials: grpc.ChannelCredentials;
+  readonly channelOptions?: grpc.ChannelOptions;
   readonly token: TokenProvider;
   readonly nodeId: string;
   readonly namespace: string;
@@ -62,6 +63,7 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
     createDeltaAdsClient({
       target: opts.xdsAddress,
       credentials: opts.credentials,
+      ...(opts.channelOptions !== undefined ? { channelOptions: opts.channelOptions } : {}),
       metadata: () => {
         const md = new grpc.Metadata();
         md.set('authorization', `Bearer ${token}`);

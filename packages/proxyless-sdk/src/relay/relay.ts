@@ -13,6 +13,8 @@ export interface XdsRelayOptions {
   readonly upstream: string;
   /** Default insecure (local mode, port 15010). */
   readonly credentials?: grpc.ChannelCredentials;
+  /** Extra options of the upstream channel (e.g. `grpc.ssl_target_name_override`). */
+  readonly channelOptions?: grpc.ChannelOptions;
   readonly token: TokenProvider;
   /** Largest message passed in either direction. Default 16 MiB. */
   readonly maxMessageBytes?: number;
@@ -61,6 +63,7 @@ export async function startXdsRelay(opts: XdsRelayOptions): Promise<XdsRelay> {
   const upstream = new grpc.Client(opts.upstream, opts.credentials ?? grpc.credentials.createInsecure(), {
     ...sizes,
     'grpc.keepalive_time_ms': 30_000,
+    ...opts.channelOptions,
   });
   const open = new Map<
     grpc.ServerDuplexStream<Buffer, Buffer>,

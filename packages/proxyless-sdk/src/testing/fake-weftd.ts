@@ -27,6 +27,8 @@ export async function startFakeWeftd(opts: {
   workloads: readonly FakeWeftdWorkload[];
   trustDomain?: string;
   ca?: CertificateAuthority;
+  /** Default insecure (weftd's local-mode 15010); TLS credentials stand for its 15012. */
+  credentials?: grpc.ServerCredentials;
 }): Promise<FakeWeftd> {
   const ca =
     opts.ca ?? (await createCertificateAuthority({ trustDomain: opts.trustDomain ?? 'cluster.local' }));
@@ -54,7 +56,7 @@ export async function startFakeWeftd(opts: {
   server.addService(ads.service, implementation);
   addCertificateService(server, { ca, authenticators: [authenticator] });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync('127.0.0.1:0', opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
   );
