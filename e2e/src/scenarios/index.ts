@@ -1,4 +1,5 @@
 import { DIFFERENTIAL_SCENARIOS } from './differential.ts';
+import { differentialGrpc } from './differential-grpc.ts';
 import { HYBRID_SCENARIOS } from './hybrid.ts';
 import { L4_SCENARIOS, type Scenario } from './l4.ts';
 import { L7_SCENARIOS } from './l7.ts';
@@ -18,4 +19,4 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
  * Scenarios the local e2e tier runs after ALL_SCENARIOS but the demo tour leaves out: long tables
  * that prove agreement rather than show a feature.
  */
-export const TABLE_SCENARIOS: readonly Scenario[] = [...DIFFERENTIAL_SCENARIOS];
+export const TABLE_SCENARIOS: readonly Scenario[] = [...DIFFERENTIAL_SCENARIOS, differentialGrpc];
