@@ -132,5 +132,10 @@ describe('proxyless client -> proxyless server over mesh mTLS', () => {
       code: grpc.status.PERMISSION_DENIED,
       details: 'RBAC: access denied',
     });
+    const stats = server.stats();
+    expect(stats.authorization).toMatchObject({ denied: 1, unauthenticated: 0, noPolicies: 0, errors: 0 });
+    expect(stats.authorization?.allowed).toBeGreaterThanOrEqual(1);
+    expect(stats.certificates).toMatchObject({ written: 1, writeErrors: 0, fetchErrors: 0 });
+    expect(client.stats().relay).toMatchObject({ streams: 1, activeStreams: 1, guarded: 0 });
   });
 });

@@ -26,6 +26,8 @@ export {
 export { type CertFilePaths, type CertMaterial, certFilePaths, writeCertFiles } from './certs/cert-files.ts';
 export type { Logger } from './logger.ts';
 export {
+  type AuthorizationStats,
+  type CertificateStats,
   createProxylessClient,
   createProxylessServer,
   type ProxylessClient,
@@ -34,6 +36,7 @@ export {
   type ProxylessOptions,
   type ProxylessServer,
   type ProxylessServerOptions,
+  type ProxylessStats,
 } from './proxyless.ts';
 export { startXdsRelay, type XdsRelay, type XdsRelayOptions, type XdsRelayStats } from './relay/relay.ts';
 export { SDK_VERSION } from './version.ts';

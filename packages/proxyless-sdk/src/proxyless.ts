@@ -26,7 +26,7 @@ import {
   PER_CHANNEL_BOOTSTRAP_OPTION,
 } from './grpc-xds.ts';
 import { type Logger, silentLogger } from './logger.ts';
-import { startXdsRelay, type XdsRelay } from './relay/relay.ts';
+import { startXdsRelay, type XdsRelay, type XdsRelayStats } from './relay/relay.ts';
 import { type TokenProvider, tokenProvider } from './token.ts';
 import { SDK_VERSION } from './version.ts';
 
@@ -92,6 +92,37 @@ export interface ProxylessFiles {
   readonly certs: CertFilePaths;
 }
 
+export interface CertificateStats {
+  /** Certificates written (the first one included). */
+  readonly written: number;
+  readonly writeErrors: number;
+  /** Failed CA calls (each retried with backoff). */
+  readonly fetchErrors: number;
+  readonly lastError?: string;
+  readonly notAfter?: Date;
+}
+
+/** What a server's interceptor decided, by outcome. */
+export interface AuthorizationStats {
+  readonly allowed: number;
+  /** PERMISSION_DENIED by a policy. */
+  readonly denied: number;
+  /** A client certificate that did not verify, or without a usable SPIFFE ID. */
+  readonly unauthenticated: number;
+  /** No policy snapshot yet. */
+  readonly noPolicies: number;
+  /** A path the evaluator could not normalize. */
+  readonly invalid: number;
+  /** The SDK could not judge the call (refused, fail closed). */
+  readonly errors: number;
+}
+
+export interface ProxylessStats {
+  readonly relay: XdsRelayStats;
+  readonly certificates: CertificateStats;
+  readonly authorization?: AuthorizationStats;
+}
+
 interface ProxylessBase {
   /** `spiffe://<trust domain>/ns/<ns>/sa/<sa>` of this workload. */
   readonly identity: string;
@@ -102,6 +133,8 @@ interface ProxylessBase {
   readonly relayAddress: string;
   /** The certificate now on disk. */
   certificate(): WorkloadCertificate | undefined;
+  /** Counters for status pages and metrics. */
+  stats(): ProxylessStats;
   close(): Promise<void>;
 }
 
@@ -261,7 +294,21 @@ async function startCore(
     onClose.push(() => certs.close());
     let onDisk: WorkloadCertificate | undefined;
     let writing: Promise<void> = Promise.resolve();
+    const certStats = {
+      written: 0,
+      writeErrors: 0,
+      fetchErrors: 0,
+      lastError: undefined as string | undefined,
+    };
+    certs.on('error', (e) => {
+      certStats.fetchErrors++;
+      certStats.lastError = `${e.kind}${e.code !== undefined ? ` ${e.code}` : ''}: ${e.message}`;
+    });
+    let queued: WorkloadCertificate | undefined;
+    // Called from 'rotated' and once for the first certificate: each certificate is written once.
     const write = (c: WorkloadCertificate): Promise<void> => {
+      if (c === queued) return writing;
+      queued = c;
       writing = writing
         .then(() =>
           writeCertFiles(dir, {
@@ -273,12 +320,17 @@ async function startCore(
         .then(
           () => {
             onDisk = c;
+            certStats.written++;
             logger.info('proxyless: workload certificate written', {
               spiffeId: c.spiffeId,
               notAfter: c.notAfter,
             });
           },
-          (err: unknown) => logger.warn('proxyless: writing the certificate failed', { error: String(err) }),
+          (err: unknown) => {
+            certStats.writeErrors++;
+            certStats.lastError = `write: ${String(err)}`;
+            logger.warn('proxyless: writing the certificate failed', { error: String(err) });
+          },
         );
       return writing;
     };
@@ -323,6 +375,16 @@ async function startCore(
         files,
         relayAddress: relay.address,
         certificate: () => onDisk,
+        stats: () => ({
+          relay: relay.stats(),
+          certificates: {
+            written: certStats.written,
+            writeErrors: certStats.writeErrors,
+            fetchErrors: certStats.fetchErrors,
+            ...(certStats.lastError !== undefined ? { lastError: certStats.lastError } : {}),
+            ...(onDisk !== undefined ? { notAfter: onDisk.notAfter } : {}),
+          },
+        }),
         close: closeAll,
       },
       xds,
@@ -389,7 +451,20 @@ export async function createProxylessServer(
       : (opts.policies as PolicySource);
   }
   const trustDomains = new Set([opts.trustDomain ?? 'cluster.local']);
-  const interceptor = authorizationInterceptor({ policies, trustDomains, logger });
+  const authz = { allowed: 0, denied: 0, unauthenticated: 0, noPolicies: 0, invalid: 0, errors: 0 };
+  const interceptor = authorizationInterceptor({
+    policies,
+    trustDomains,
+    logger,
+    onDecision: (d) => {
+      if (d.allow) authz.allowed++;
+      else if (d.code === grpc.status.PERMISSION_DENIED) authz.denied++;
+      else if (d.code === grpc.status.UNAUTHENTICATED) authz.unauthenticated++;
+      else if (d.code === grpc.status.UNAVAILABLE) authz.noPolicies++;
+      else if (d.code === grpc.status.INVALID_ARGUMENT) authz.invalid++;
+      else authz.errors++;
+    },
+  });
   const fallback = opts.fallbackServerCredentials ?? grpc.ServerCredentials.createInsecure();
   const servers = new Set<grpc.Server>();
   core.onClose.push(() => {
@@ -397,8 +472,10 @@ export async function createProxylessServer(
   });
   const xds = core.xds;
   const serverCredentials = new xds.XdsServerCredentials(fallback);
+  const client = clientParts(core, opts);
   return {
-    ...clientParts(core, opts),
+    ...client,
+    stats: () => ({ ...client.stats(), authorization: { ...authz } }),
     serverCredentials,
     policies,
     createServer(options = {}) {

@@ -13,8 +13,8 @@ export interface AuthorizationInterceptorOptions {
   /** Trust domains a peer may come from; default any (the chain is verified against the mesh roots). */
   readonly trustDomains?: ReadonlySet<string>;
   readonly logger?: Logger;
-  /** Observes every decision (metrics, tests). */
-  readonly onDecision?: (facts: InboundCallFacts, decision: InboundCallDecision) => void;
+  /** Observes every decision (metrics, tests); `facts` is absent when gathering them failed. */
+  readonly onDecision?: (decision: InboundCallDecision, facts: InboundCallFacts | undefined) => void;
 }
 
 /** Metadata as headers: repeated keys stay arrays, binary values as base64 (as on the wire). */
@@ -112,7 +112,11 @@ export function authorizationInterceptor(opts: AuthorizationInterceptorOptions):
                 reason: err instanceof Error ? err.message : String(err),
               };
             }
-            if (facts !== undefined) opts.onDecision?.(facts, decision);
+            try {
+              opts.onDecision?.(decision, facts);
+            } catch {
+              // An observer's failure must not change the call.
+            }
             if (decision.allow) {
               mdNext(metadata);
               return;
