@@ -62,6 +62,7 @@ describe('demo manifests', () => {
         'proxyless',
         'spiffe://cluster.local/ns/proxyless/sa/grpc-echo',
       ],
+      ['grpc-sidecar', 'node-b', '127.0.11.4', 'sidecar', 'spiffe://cluster.local/ns/hybrid/sa/grpc-sidecar'],
       ['plain-echo', 'node-a', '127.0.11.3', 'none', 'spiffe://cluster.local/ns/hybrid/sa/plain-echo'],
       [
         'sidecar-client',
@@ -93,6 +94,7 @@ describe('demo manifests', () => {
       ['grpc-echo', '-'],
       ['grpc-echo-v1', '-'],
       ['grpc-echo-v2', '-'],
+      ['grpc-sidecar', '-'],
       ['plain-echo', '-'],
       ['sidecar-echo', '-'],
     ]);

@@ -211,6 +211,64 @@ spec:
   },
 };
 
+const GRPC_SIDECAR = 'grpc-sidecar.hybrid.svc.cluster.local:9090';
+
+const toSidecar: Scenario = {
+  name: 'proxyless-to-sidecar',
+  title:
+    "a proxyless client calls a plain gRPC app behind its sidecar under STRICT: the sidecar terminates the mesh mTLS and applies the pod's L7 policy to the method",
+  async run(driver, log) {
+    if (driver.name === 'local') {
+      log(
+        'needs interception (the sidecar terminates the mesh mTLS on its captured 15006): run on the netns tier',
+      );
+      return;
+    }
+    const t = await eventually(
+      'grpc-client -> grpc-sidecar',
+      () => driver.grpcCalls(GRPC_CLIENT, GRPC_SIDECAR, { calls: 10 }),
+      (r) => r.ok === r.calls,
+      { timeoutMs: 15_000, intervalMs: 300 },
+    );
+    log(`grpc-client (proxyless) -> grpc-sidecar (sidecar, plain app), 10 calls: ${describeTally(t)}`);
+    await driver.apply(
+      'zz-deny-proxyless-to-sidecar.yaml',
+      `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-grpc-client-admin
+  namespace: hybrid
+spec:
+  selector:
+    matchLabels:
+      app: grpc-sidecar
+  action: DENY
+  rules:
+    - from:
+        - source:
+            principals: ["cluster.local/ns/proxyless/sa/grpc-client"]
+      to:
+        - operation:
+            paths: ["/weft.examples.v1.Echo/Admin"]
+`,
+    );
+    try {
+      const denied = await eventually(
+        'Admin from grpc-client to be denied by the sidecar',
+        () => driver.grpcCalls(GRPC_CLIENT, GRPC_SIDECAR, { calls: 3, method: 'Admin' }),
+        (r) => r.ok === 0,
+        { timeoutMs: 15_000, intervalMs: 300 },
+      );
+      log(`DENY Admin from grpc-client at the sidecar (L7): ${describeTally(denied)}`);
+      const echo = await driver.grpcCalls(GRPC_CLIENT, GRPC_SIDECAR, { calls: 3 });
+      log(`... Echo still: ${describeTally(echo)}`);
+      check(echo.ok === echo.calls, `Echo should still pass: ${describeTally(echo)}`);
+    } finally {
+      await driver.remove('zz-deny-proxyless-to-sidecar.yaml');
+    }
+  },
+};
+
 export const INTEROP_SCENARIOS: readonly Scenario[] = [
   fromMeshApp('proxyless-from-ambient', 'client', 'cluster.local/ns/demo/sa/client', 'an ambient app'),
   fromMeshApp(
@@ -220,6 +278,7 @@ export const INTEROP_SCENARIOS: readonly Scenario[] = [
     'a sidecar app',
   ),
   toAmbient,
+  toSidecar,
 ];
 
 export const PROXYLESS_SCENARIOS: readonly Scenario[] = [split, deniedMethod, denyLive, ...INTEROP_SCENARIOS];
