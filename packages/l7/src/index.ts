@@ -55,7 +55,12 @@ export type {
   UpstreamInfo,
 } from './http/message.ts';
 export { createHttp1Listener, downstreamFromSocket, type Http1Listener } from './listener/http1.ts';
-export { createHttp2Listener, type Http2Listener } from './listener/http2.ts';
+export {
+  createHttp2Listener,
+  type Http2Listener,
+  type Http2ListenerOptions,
+  type RequestDestination,
+} from './listener/http2.ts';
 export { createInbound, type Inbound } from './listener/inbound.ts';
 export {
   listenPlaintext,

@@ -13,6 +13,7 @@ const USAGE = `usage: waypoint --name <namespace/name> (--xds-address <h:p> | --
   --token-file <path>       bearer token for the CA and xDS
   --config-file <path>      static YAML/JSON manifests instead of xDS (debugging)
   --hbone <h:p>             HBONE inbound, default 0.0.0.0:15008
+  --proxyless <h:p>         proxyless gRPC inbound (mesh mTLS + HTTP/2), default <--hbone host>:15009
   --admin <h:p>             admin (config dump), default 127.0.0.1:15000
   --metrics <h:p>           Prometheus metrics, default 0.0.0.0:15020
   --readiness <h:p>         readiness, default 0.0.0.0:15021
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     'token-file': { type: 'string' },
     'config-file': { type: 'string' },
     hbone: { type: 'string' },
+    proxyless: { type: 'string' },
     admin: { type: 'string' },
     metrics: { type: 'string' },
     readiness: { type: 'string' },
@@ -79,6 +81,7 @@ const logger = createLogger({
 });
 const accessFormat = values['access-log'] ?? 'off';
 const hbone = address('hbone', values.hbone);
+const proxyless = address('proxyless', values.proxyless);
 const admin = address('admin', values.admin);
 const metrics = address('metrics', values.metrics);
 const readiness = address('readiness', values.readiness);
@@ -88,6 +91,7 @@ const waypoint = await createWaypoint(
   {
     name,
     ...(hbone !== undefined ? { hbone } : {}),
+    ...(proxyless !== undefined ? { proxyless } : {}),
     ...(admin !== undefined ? { admin } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
     ...(readiness !== undefined ? { readiness } : {}),

@@ -16,11 +16,34 @@ import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
 import { pipeBody, streamBody } from '../http/body.ts';
 import { HOP_BY_HOP } from '../http/headers.ts';
+import { encodeGrpcMessage } from '../http/local-reply.ts';
 import type { Body, Downstream, Headers, L7Response } from '../http/message.ts';
 import { Cancellation } from '../runtime.ts';
 import { fromH2Headers } from '../upstream/http2.ts';
 import { BodyLimit } from './body-limit.ts';
 import { headersFromHttp2 } from './raw-headers.ts';
+
+/**
+ * Where one request goes, on a listener whose connections carry requests for many destinations
+ * (the waypoint's proxyless listener: one mTLS connection from a gRPC client, the service named
+ * by each request's :authority): the connection's `Downstream` with the request's destination,
+ * or a refusal answered here (a trailers-only gRPC status for gRPC, else the HTTP status), which
+ * never reaches the engine. Whoever refuses counts it.
+ */
+export type RequestDestination =
+  | { readonly ok: true; readonly downstream: Downstream }
+  | {
+      readonly ok: false;
+      readonly status: number;
+      readonly grpcStatus: number;
+      readonly message: string;
+    };
+
+export interface Http2ListenerOptions {
+  readonly downstreamOf?: (socket: Socket) => Downstream;
+  /** Per request: the destination from the request's :authority (default: the connection's). */
+  readonly destinationOf?: (connection: Downstream, authority: string | undefined) => RequestDestination;
+}
 
 export interface Http2Listener {
   readonly server: Http2Server;
@@ -44,10 +67,7 @@ const downstreams = new WeakMap<object, Downstream>();
 /** How long a connection told to go away (a flood) may finish its open streams. */
 const KILL_GRACE_MS = 1000;
 
-export function createHttp2Listener(
-  engine: Engine,
-  options: { readonly downstreamOf?: (socket: Socket) => Downstream } = {},
-): Http2Listener {
+export function createHttp2Listener(engine: Engine, options: Http2ListenerOptions = {}): Http2Listener {
   const limits = engine.limits;
   const clock = engine.clock;
   let sessions = 0;
@@ -205,6 +225,17 @@ export function createHttp2Listener(
     const rawPath = headers[':path'] ?? '';
     const authority = headers[':authority'] ?? (typeof headers.host === 'string' ? headers.host : undefined);
     const ended = (flags & h2.NGHTTP2_FLAG_END_STREAM) !== 0;
+    let down = g.down;
+    if (options.destinationOf !== undefined) {
+      const dest = options.destinationOf(g.down, authority);
+      if (!dest.ok) {
+        responded = true;
+        finished = true;
+        refuse(stream, dest, h['content-type']);
+        return;
+      }
+      down = dest.downstream;
+    }
     let body: Body;
     let limiter: BodyLimit | undefined;
     let trailers: Headers | undefined;
@@ -236,7 +267,7 @@ export function createHttp2Listener(
       scheme: headers[':scheme'] === 'https' ? 'https' : 'http',
       headers: h,
       body,
-      downstream: g.down,
+      downstream: down,
       cancel,
     });
     let status = 0;
@@ -306,6 +337,34 @@ export function createHttp2Listener(
 }
 
 function ignoreError(): void {}
+
+/** A refused request's answer: trailers-only gRPC status for gRPC callers, else the HTTP status. */
+function refuse(
+  stream: ServerHttp2Stream,
+  r: Extract<RequestDestination, { ok: false }>,
+  contentType: string | readonly string[] | undefined,
+): void {
+  // the request body, if any, is not wanted; reading it lets the stream close cleanly
+  stream.resume();
+  try {
+    if (typeof contentType === 'string' && contentType.startsWith('application/grpc')) {
+      stream.respond(
+        {
+          ':status': 200,
+          'content-type': 'application/grpc',
+          'grpc-status': String(r.grpcStatus),
+          'grpc-message': encodeGrpcMessage(r.message),
+        },
+        { endStream: true },
+      );
+      return;
+    }
+    stream.respond({ ':status': r.status, 'content-type': 'text/plain; charset=utf-8' });
+    stream.end(`${r.message}\n`);
+  } catch {
+    stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+  }
+}
 
 /** Node's header object back to a field list (runtimes that do not pass the raw list). */
 function flattenHeaders(h: IncomingHttpHeaders): string[] {

@@ -1,15 +1,19 @@
 // The waypoint binary as a process: certificates from a real CA server (static token), config
 // from a manifest file, the endpoint behind its own HBONE server. Workloads reach it the only way
 // they can, HBONE CONNECT to its 15008; one of them floods its HTTP/2 listener with streams opened
-// and cancelled at once. The process must stay up, the flood be counted, everyone else served.
+// and cancelled at once. Hostile callers of the proxyless listener (garbage, plaintext, TLS without
+// a client certificate) are refused there. The process must stay up, the flood and the refusals
+// be counted, everyone else served.
 // Node runs the built dist/main.js (`pnpm build` first, as `make test` does); Bun runs src/main.ts.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as h1request } from 'node:http';
 import { connect as h2connect } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { type CaServer, createCaServer, createStaticTokenAuthenticator } from '@weft/ca/server';
 import { createTestCa } from '@weft/ca/testing';
@@ -54,6 +58,7 @@ function waypointCommand(): { cmd: string; args: string[] } {
 interface Started {
   readonly child: ChildProcess;
   readonly hbonePort: number;
+  readonly proxylessPort: number;
   readonly metricsPort: number;
   readonly readinessPort: number;
   stderr(): string;
@@ -78,6 +83,7 @@ function startWaypoint(flags: readonly string[]): Promise<Started> {
         resolve({
           child,
           hbonePort: port(f.hbone),
+          proxylessPort: port(f.proxyless),
           metricsPort: port(f.metrics),
           readinessPort: port(f.readiness),
           stderr: () => err,
@@ -134,10 +140,12 @@ describe('the waypoint process under an HTTP/2 open-and-cancel burst through HBO
   let endpointHbone: HboneServer;
   let client: HboneClient;
   let wp: Started;
+  let trustBundlePem: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'waypoint-process-'));
     const ca = await createTestCa();
+    trustBundlePem = ca.trustBundlePem;
     const token = 'waypoint-process-test-token-0123456789';
     caServer = await createCaServer({
       ca: ca.authority,
@@ -232,6 +240,52 @@ describe('the waypoint process under an HTTP/2 open-and-cancel burst through HBO
     expect(await rapidResets()).toBeGreaterThanOrEqual(before + codes.length);
     expect(alive(), wp.stderr()).toBe(true);
   }, 40_000);
+
+  it('refuses garbage, plaintext and certificate-less callers on the proxyless port, counted, alive', async () => {
+    const rejected = async (reason: string) => {
+      const text = await fetch(`http://127.0.0.1:${wp.metricsPort}/stats/prometheus`).then((r) => r.text());
+      return parsePrometheusText(text)
+        .find('weft_rejected_total', { component: 'waypoint', reason })
+        .reduce((n, s) => n + s.value, 0);
+    };
+    expect(wp.proxylessPort).toBeGreaterThan(0);
+    const before = {
+      notTls: await rejected('proxyless_not_tls'),
+      noCert: await rejected('proxyless_mtls_no_client_cert'),
+    };
+    const raw = (bytes: Buffer) =>
+      new Promise<void>((resolve) => {
+        const s = netConnect({ host: '127.0.0.1', port: wp.proxylessPort });
+        s.on('error', () => {});
+        s.on('data', () => {});
+        s.on('close', () => resolve());
+        s.write(bytes);
+      });
+    await Promise.all([
+      raw(Buffer.from([0xff, 0x00, 0x16, 0x03, 0x01, 0x02, 0x03])),
+      raw(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')),
+      raw(Buffer.from('POST /weft.test.Echo/Say HTTP/1.1\r\nhost: web.shop.svc.cluster.local:80\r\n\r\n')),
+    ]);
+    // TLS with the mesh's roots but no client certificate
+    await new Promise<void>((resolve) => {
+      const s = tlsConnect({
+        host: '127.0.0.1',
+        port: wp.proxylessPort,
+        ca: trustBundlePem,
+        ALPNProtocols: ['h2'],
+        servername: 'waypoint.weft.test',
+        checkServerIdentity: () => undefined,
+      });
+      s.on('error', () => {});
+      s.on('data', () => {});
+      s.on('close', () => resolve());
+      s.on('secureConnect', () => s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
+    });
+    expect(alive(), wp.stderr()).toBe(true);
+    expect(await rejected('proxyless_not_tls')).toBe(before.notTls + 3);
+    expect(await rejected('proxyless_mtls_no_client_cert')).toBe(before.noCert + 1);
+    expect(await h2Over(await tunnel(), '/after-proxyless')).toBe(200);
+  }, 20_000);
 
   it('exits 0 on SIGTERM', async () => {
     const exited = new Promise<number | null>((res) => wp.child.once('exit', (code) => res(code)));

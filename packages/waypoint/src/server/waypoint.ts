@@ -2,7 +2,10 @@
 // VIP:port (or a workload address), the caller is the peer certificate's identity; the tunnel's
 // bytes go to the L7 engine through an in-memory socket pair. The engine reaches the chosen
 // endpoint over HBONE (endpointIP:15008, :authority endpointIP:targetPort) with the waypoint's
-// own identity. Admin (15000, localhost), metrics (15020) and readiness (15021) on the side.
+// own identity. Proxyless inbound (15009, proxyless.ts): proxyless gRPC clients, which cannot
+// speak HBONE, call through mesh mTLS there and name the service in each request's :authority;
+// their requests reach the same engine as a tunnel's. Admin (15000, localhost), metrics (15020)
+// and readiness (15021) on the side.
 import type { Server } from 'node:http';
 import {
   type CertSource,
@@ -34,9 +37,10 @@ import {
   type XdsSource,
 } from '@weft/proxy-core';
 import type { AccessLogger, IdSource, Logger, MetricsRegistry } from '@weft/telemetry';
-import { createRegistry, noopLogger } from '@weft/telemetry';
+import { createRegistry, noopLogger, rejectCounter } from '@weft/telemetry';
 import { closeServer, createSmallServer, json, listen, metricsServer, text } from './admin.ts';
 import { startCertificates, type WaypointCertificates } from './identity.ts';
+import { createProxylessListener } from './proxyless.ts';
 
 export type { ListenAddress };
 
@@ -49,6 +53,11 @@ export interface WaypointConfig {
   readonly trustDomains?: readonly string[];
   /** HBONE inbound. Default 0.0.0.0:15008. */
   readonly hbone?: ListenAddress;
+  /**
+   * Proxyless inbound: mesh mTLS + HTTP/2 from proxyless gRPC clients. Default the HBONE host,
+   * port 15009 (port 0 when the HBONE port is 0: the system chooses); false: off.
+   */
+  readonly proxyless?: ListenAddress | false;
   /** Admin (config dump). Default 127.0.0.1:15000; false: off. */
   readonly admin?: ListenAddress | false;
   /** Prometheus metrics. Default 0.0.0.0:15020; false: off. */
@@ -87,6 +96,7 @@ export interface WaypointDeps {
 
 export interface WaypointAddresses {
   readonly hbone: { readonly ip: string; readonly port: number };
+  readonly proxyless?: { readonly ip: string; readonly port: number };
   readonly admin?: { readonly ip: string; readonly port: number };
   readonly metrics?: { readonly ip: string; readonly port: number };
   readonly readiness?: { readonly ip: string; readonly port: number };
@@ -151,6 +161,18 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
     },
   );
   const inbound = createInbound(engine, deps.random);
+  const proxyless =
+    config.proxyless === false
+      ? undefined
+      : createProxylessListener({
+          engine,
+          waypoint: config.name,
+          certs,
+          ...(config.identity !== undefined ? { identity: config.identity } : {}),
+          ...(config.trustDomains !== undefined ? { trustDomains: config.trustDomains } : {}),
+          rejects: rejectCounter<string>('waypoint', registry),
+          logger: log,
+        });
 
   const hbone = createHboneServer({
     certs,
@@ -192,6 +214,13 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
     const addresses: { -readonly [K in keyof WaypointAddresses]: WaypointAddresses[K] } = {
       hbone: hboneAddr,
     };
+    if (proxyless !== undefined) {
+      const at = config.proxyless === false ? undefined : config.proxyless;
+      addresses.proxyless = await proxyless.listen({
+        host: at?.host ?? config.hbone?.host ?? '0.0.0.0',
+        port: at?.port ?? (config.hbone?.port === 0 ? 0 : 15009),
+      });
+    }
     if (config.admin !== false) {
       const s = createSmallServer({
         '/config_dump': (_req, res) =>
@@ -205,7 +234,11 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
           }),
         '/clusters': (_req, res) => json(res, 200, engine.upstreams.stats()),
         '/stats': (_req, res) =>
-          json(res, 200, { hbone: hbone.stats(), hboneClient: hboneClient?.stats() ?? null }),
+          json(res, 200, {
+            hbone: hbone.stats(),
+            hboneClient: hboneClient?.stats() ?? null,
+            proxyless: proxyless?.stats() ?? null,
+          }),
         '/ready': (_req, res) => text(res, ready() ? 200 : 503, ready() ? 'ready\n' : 'not ready\n'),
       });
       servers.push(s);
@@ -249,6 +282,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
       a === undefined ? 'off' : `${a.ip}:${a.port}`;
     log.info('waypoint started', {
       hbone: at(hboneAddr),
+      proxyless: at(addresses.proxyless),
       admin: at(addresses.admin),
       metrics: at(addresses.metrics),
       readiness: at(addresses.readiness),
@@ -263,6 +297,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
         xds?.close();
         ownCerts?.close();
         await hbone.close({ graceMs: 1_000 });
+        await proxyless?.close();
         inbound.close();
         await Promise.all(servers.map(closeServer));
         await hboneClient?.close({ graceMs: 0 });
@@ -272,6 +307,7 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
   } catch (e) {
     xds?.close();
     await hbone.close({ graceMs: 0 }).catch(() => {});
+    await proxyless?.close().catch(() => {});
     await Promise.all(servers.map(closeServer));
     await hboneClient?.close({ graceMs: 0 });
     engine.close();
