@@ -75,7 +75,11 @@ export function echoOverSocket(
       timeoutMs,
     );
     const session = h2connect(`http://${authority}`, { createConnection: () => socket });
-    session.on('error', (e) => done({ ok: false, status: undefined, error: e.message }));
+    let goaway = '';
+    session.on('goaway', (code) => {
+      goaway = ` (peer GOAWAY code ${code})`;
+    });
+    session.on('error', (e) => done({ ok: false, status: undefined, error: `${e.message}${goaway}` }));
     const body = field(1, 'hello');
     const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
     const req = session.request({
@@ -109,7 +113,35 @@ export function echoOverSocket(
         done({ ok: false, status: Number(headerStatus), error: `grpc-status ${headerStatus}` });
       else done({ ok: false, status: undefined, error: 'stream ended without trailers' });
     });
-    req.on('error', (e) => done({ ok: false, status: undefined, error: e.message }));
+    req.on('error', (e) =>
+      done({
+        ok: false,
+        status: undefined,
+        error: `${e.message}${goaway} [${(e as { code?: string }).code ?? ''}]`,
+      }),
+    );
     req.end(frame);
   });
+}
+
+/** Transport-level retries taken so far by `withTransportRetries` (scenarios report it). */
+export const transportRetries = { count: 0 };
+
+/**
+ * Runs a call again (at most twice) when it failed below gRPC (no status: a reset, an HTTP/2
+ * protocol error), as a gRPC client's transparent retry would; a gRPC status, which is a decision,
+ * is never retried. Each retry is counted in `transportRetries`.
+ */
+export async function withTransportRetries(call: () => Promise<GrpcWireResult>): Promise<GrpcWireResult> {
+  let last: GrpcWireResult = { ok: false, status: undefined, error: 'not attempted' };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (attempt > 0) transportRetries.count++;
+    try {
+      last = await call();
+    } catch (err) {
+      last = { ok: false, status: undefined, error: (err as Error).message };
+    }
+    if (last.ok || last.status !== undefined) return last;
+  }
+  return last;
 }

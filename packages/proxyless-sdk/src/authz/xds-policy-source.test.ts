@@ -2,9 +2,9 @@
 // and the source picks what this pod's Workload lists.
 import * as grpc from '@grpc/grpc-js';
 import { compile } from '@weft/policy';
-import { authorizationPolicy, namespace, pod, serviceAccount } from '@weft/policy/testing';
+import { authorizationPolicy, namespace, pod, service, serviceAccount } from '@weft/policy/testing';
 import { weftResource } from '@weft/xds-protocol';
-import { toProtoAuthorization, toProtoWorkload } from '@weft/xds-protocol/convert';
+import { toProtoAuthorization, toProtoService, toProtoWorkload } from '@weft/xds-protocol/convert';
 import { describe, expect, it } from 'vitest';
 import { startFakeWeftd } from '../testing/index.ts';
 import { tokenProvider } from '../token.ts';
@@ -21,6 +21,13 @@ function mesh(extra: unknown[] = []) {
       action: 'DENY',
       selector: { app: 'echo' },
       rules: [{ to: [{ operation: { paths: ['/weft.test.Echo/Admin'] } }] }],
+    }),
+    service('echo', { namespace: 'demo', selector: { app: 'echo' } }),
+    authorizationPolicy('service-policy', {
+      namespace: 'demo',
+      action: 'DENY',
+      targetRefs: [{ kind: 'Service', name: 'echo' }],
+      rules: [{ from: [{ source: { namespaces: ['elsewhere'] } }] }],
     }),
     ...extra,
   ]);
@@ -50,6 +57,12 @@ describe('xdsPolicySource', () => {
     ]);
     expect(podPolicies(workloads as never, byKey, 'demo', 'other')).toEqual([]);
     expect(podPolicies(workloads as never, byKey, 'demo', 'nope')).toBeUndefined();
+    // A Service selecting the pod brings its own (targetRefs) policies, as at a sidecar's inbound.
+    const services = new Map(Object.values(s.services).map((v) => [v.hostname, v] as const));
+    expect(podPolicies(workloads as never, byKey, 'demo', 'echo-v1', services)?.map((p) => p.key)).toEqual([
+      'demo/deny-admin',
+      'demo/service-policy',
+    ]);
   });
 
   it("follows weftd's weft.v1 view of the pod, with the pod's token", async () => {
@@ -59,6 +72,7 @@ describe('xdsPolicySource', () => {
     const publish = (s: ReturnType<typeof mesh>) =>
       weftd.cache.apply([
         ...Object.values(s.workloads).map((w) => weftResource('workload', toProtoWorkload(w))),
+        ...Object.values(s.services).map((v) => weftResource('service', toProtoService(v))),
         ...Object.values(s.authorizationPolicies).map((p) =>
           weftResource('authorization', toProtoAuthorization(p)),
         ),
@@ -75,7 +89,7 @@ describe('xdsPolicySource', () => {
       expect(source.current()).toBeUndefined();
       publish(mesh());
       await until(() => source.current() !== undefined);
-      expect(source.current()?.map((p) => p.key)).toEqual(['demo/deny-admin']);
+      expect(source.current()?.map((p) => p.key)).toEqual(['demo/deny-admin', 'demo/service-policy']);
       publish(
         mesh([
           authorizationPolicy('allow-client', {
@@ -85,8 +99,12 @@ describe('xdsPolicySource', () => {
           }),
         ]),
       );
-      await until(() => source.current()?.length === 2);
-      expect(source.current()?.map((p) => p.key)).toEqual(['demo/allow-client', 'demo/deny-admin']);
+      await until(() => source.current()?.length === 3);
+      expect(source.current()?.map((p) => p.key)).toEqual([
+        'demo/allow-client',
+        'demo/deny-admin',
+        'demo/service-policy',
+      ]);
       expect(weftd.adsAuthorization[0]).toBe('Bearer echo-token-0123456789');
     } finally {
       source.close?.();

@@ -1,9 +1,11 @@
-// The pod's own view from weftd (the view a sidecar of this pod gets): weft.v1 Workload and
-// Authorization over delta ADS, with the same node id and token as grpc-js-xds's stream. The
-// policies that apply are the ones this pod's Workload lists. Until both types have arrived
-// and the pod's Workload is known, `current()` is undefined and calls fail closed.
+// The pod's own view from weftd (the view a sidecar of this pod gets): weft.v1 Workload, Service
+// and Authorization over delta ADS, with the same node id and token as grpc-js-xds's stream. The
+// policies that apply are the ones a sidecar's inbound engine applies to the pod
+// (packages/l7/src/role.ts, sidecar-inbound): the pod's Workload's, and those of every Service
+// selecting it. Until the three types have arrived and the pod's Workload is known, `current()`
+// is undefined and calls fail closed.
 import * as grpc from '@grpc/grpc-js';
-import type { AuthzPolicy } from '@weft/policy';
+import type { AuthzPolicy, Service } from '@weft/policy';
 import {
   type ConnectionState,
   createDeltaAdsClient,
@@ -31,18 +33,23 @@ export interface XdsPolicySource extends PolicySource {
   state(): ConnectionState;
 }
 
-/** Picks this pod's policies out of the weft.v1 view (pure; tested with tables). */
+/**
+ * Picks this pod's policies out of the weft.v1 view (pure; tested with tables): its Workload's
+ * and those of the Services selecting it (by hostname), each once, as a sidecar's inbound does.
+ */
 export function podPolicies(
   workloads: ReadonlyMap<string, WorkloadWithPeerAuthentication>,
   policies: ReadonlyMap<string, AuthzPolicy>,
   namespace: string,
   pod: string,
+  services: ReadonlyMap<string, Service> = new Map(),
 ): readonly AuthzPolicy[] | undefined {
   for (const { workload } of workloads.values()) {
     if (workload.namespace === namespace && workload.name === pod) {
-      return workload.authorizationPolicies
-        .map((k) => policies.get(k))
-        .filter((p): p is AuthzPolicy => p !== undefined);
+      const keys = new Set(workload.authorizationPolicies);
+      for (const hostname of workload.services)
+        for (const k of services.get(hostname)?.authorizationPolicies ?? []) keys.add(k);
+      return [...keys].map((k) => policies.get(k)).filter((p): p is AuthzPolicy => p !== undefined);
     }
   }
   return undefined;
@@ -52,6 +59,7 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
   const logger = opts.logger ?? silentLogger;
   const workloads = new Map<string, WorkloadWithPeerAuthentication>();
   const policiesByName = new Map<string, AuthzPolicy>();
+  const servicesByName = new Map<string, Service>();
   const synced = new Set<string>();
   let token = '';
   let cached: readonly AuthzPolicy[] | undefined;
@@ -70,13 +78,20 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
         return md;
       },
       node: { id: opts.nodeId },
-      types: [domainResourceType('workload'), domainResourceType('authorization')],
+      types: [
+        domainResourceType('workload'),
+        domainResourceType('service'),
+        domainResourceType('authorization'),
+      ],
       handler: {
         applyUpdate(batch: UpdateBatch) {
           synced.add(batch.typeUrl);
           if (batch.typeUrl === WEFT_TYPE_URL.workload) {
             for (const u of batch.upserts) workloads.set(u.name, u.value as WorkloadWithPeerAuthentication);
             for (const n of batch.removals) workloads.delete(n);
+          } else if (batch.typeUrl === WEFT_TYPE_URL.service) {
+            for (const u of batch.upserts) servicesByName.set(u.name, u.value as Service);
+            for (const n of batch.removals) servicesByName.delete(n);
           } else if (batch.typeUrl === WEFT_TYPE_URL.authorization) {
             for (const u of batch.upserts) policiesByName.set(u.name, u.value as AuthzPolicy);
             for (const n of batch.removals) policiesByName.delete(n);
@@ -106,10 +121,16 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
   timer.unref?.();
   return {
     current() {
-      if (!synced.has(WEFT_TYPE_URL.workload) || !synced.has(WEFT_TYPE_URL.authorization)) return undefined;
+      if (
+        !synced.has(WEFT_TYPE_URL.workload) ||
+        !synced.has(WEFT_TYPE_URL.service) ||
+        !synced.has(WEFT_TYPE_URL.authorization)
+      )
+        return undefined;
       if (dirty) {
         const byKey = new Map([...policiesByName.values()].map((p) => [p.key, p] as const));
-        cached = podPolicies(workloads, byKey, opts.namespace, opts.pod);
+        const byHostname = new Map([...servicesByName.values()].map((v) => [v.hostname, v] as const));
+        cached = podPolicies(workloads, byKey, opts.namespace, opts.pod, byHostname);
         dirty = false;
       }
       return cached;
