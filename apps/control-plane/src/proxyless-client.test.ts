@@ -4,8 +4,9 @@
 // DestinationRules, and its calls reach two grpc-js servers over mesh mTLS (certificates from
 // weftd's CA, SANs checked) in the route's proportions. Also: an xDS-enabled server gets its
 // Listener (STRICT), the SDK's weft.v1 stream gets the pod's view, a NACK shows in /debug/syncz,
-// a VirtualService's header match, fault and retries and a ring hash work as written, and what
-// grpc-js-xds cannot do is refused in /debug/config_status and counted.
+// a VirtualService's header match, fault and retries and a ring hash work as written, what
+// grpc-js-xds cannot do is refused in /debug/config_status and counted, and calls for a service
+// bound to a waypoint go to the waypoint's pods on their proxyless port (15009).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -517,6 +518,70 @@ describe('weftd and a real proxyless gRPC client (grpc-js-xds)', () => {
     const metrics = await (await fetch(`http://${t.cp.addresses.admin}/metrics`)).text();
     const line = metrics.split('\n').find((l) => l.includes('reason="proxyless_unsupported"'));
     expect(Number(line?.slice(line.lastIndexOf(' ') + 1))).toBeGreaterThanOrEqual(refused.length);
+  });
+
+  it("sends calls for a waypoint-bound service to the waypoint's pods on 15009, checking the waypoint's identity", async () => {
+    // a stand-in for the waypoint's proxyless listener (packages/waypoint serves it for real):
+    // mesh mTLS with the waypoint's certificate, the service named by :authority
+    const WAYPOINT_IP = '127.0.77.9';
+    const wpCerts = await issue(t, TEST_TOKENS.waypoint);
+    const authorities: string[] = [];
+    const wp = new grpc.Server();
+    wp.addService(echoDefinition, {
+      Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        authorities.push(call.getHost());
+        cb(null, Buffer.from('waypoint'));
+      },
+    });
+    await new Promise<number>((resolve, reject) =>
+      wp.bindAsync(
+        `${WAYPOINT_IP}:15009`,
+        grpc.ServerCredentials.createSsl(
+          Buffer.from(t.cp.trustBundlePem),
+          [{ cert_chain: Buffer.from(wpCerts.certChain), private_key: Buffer.from(wpCerts.key) }],
+          true,
+        ),
+        (err, p) => (err ? reject(err) : resolve(p)),
+      ),
+    );
+    closers.push(() => wp.forceShutdown());
+    const gw = { 'gateway.networking.k8s.io/gateway-name': 'waypoint' };
+    await writeManifest(t.dir, 'waypoint.yaml', [
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'waypoint', namespace: 'demo' },
+        spec: {
+          gatewayClassName: 'weft-waypoint',
+          listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+        },
+      },
+      pod('waypoint-0', WAYPOINT_IP, 'waypoint', gw),
+      {
+        ...service('echo-w', { app: 'echo' }, '10.96.0.15'),
+        metadata: { name: 'echo-w', namespace: 'demo', labels: { 'weft.dev/use-waypoint': 'waypoint' } },
+      },
+    ]);
+    await waitFor(() => {
+      const s = t.cp.snapshot();
+      return (
+        s?.services['echo-w.demo.svc.cluster.local']?.waypoint?.key === 'demo/waypoint' &&
+        s.waypoints['demo/waypoint']?.workloads.length === 1
+      );
+    }, 'echo-w bound to a waypoint with a pod');
+    const xds = await loadGrpcXds();
+    const c = new grpc.Client(
+      'xds:///echo-w.demo.svc.cluster.local:8080',
+      new xds.XdsChannelCredentials(grpc.credentials.createInsecure()),
+      {
+        [XDS_BOOTSTRAP_OPTION]: JSON.stringify(
+          await bootstrapFor('client', relay.address, await issue(t, TEST_TOKENS.client)),
+        ),
+      },
+    );
+    closers.push(() => c.close());
+    expect(await call(c)).toBe('waypoint');
+    expect(authorities).toEqual(['echo-w.demo.svc.cluster.local:8080']);
   });
 
   it('applies a VirtualService (header match, fault abort, timeout, retries) and ring hash, all ACKed', async () => {

@@ -31,6 +31,7 @@ import {
   re2Problem,
   serverSignature,
   serviceDomains,
+  WAYPOINT_PROXYLESS_PORT,
 } from './proxyless-view.ts';
 import { ProxyViews, type StreamCaller, ViewRefused } from './views.ts';
 
@@ -128,6 +129,8 @@ const upstreamTls = (c: Cluster) =>
   c.transportSocket === undefined
     ? undefined
     : UpstreamTlsContext.decode(c.transportSocket.typedConfig?.value ?? new Uint8Array());
+const addressOf = (e: ClusterLoadAssignment['endpoints'][number]['lbEndpoints'][number]) =>
+  `${e.endpoint?.address?.socketAddress?.address}:${e.endpoint?.address?.socketAddress?.portValue}`;
 const routesOf = (r: RouteConfiguration): Route[] => r.virtualHosts[0]?.routes ?? [];
 /** A route as a short readable shape. */
 function shape(r: Route) {
@@ -487,6 +490,159 @@ describe('proxylessClientConfig: DestinationRules', () => {
     find(config.clusters, name);
     expect(cla(config.loadAssignments, name).endpoints[0]?.lbEndpoints).toHaveLength(1);
     expect(routesOf(find(config.routeConfigurations, `${ECHO}:8080`)).map(shape)[0]?.to).toBe(name);
+  });
+});
+
+describe('proxylessClientConfig: a service bound to a waypoint', () => {
+  const gw = { 'gateway.networking.k8s.io/gateway-name': 'waypoint' };
+  const waypointPod = (name: string, ip: string, ready: boolean): Obj => ({
+    ...pod(name, ip, gw, ready ? {} : {}),
+    spec: { nodeName: 'node-a', serviceAccountName: 'waypoint', containers: [{ name: 'proxy' }] },
+    status: {
+      phase: 'Running',
+      podIP: ip,
+      podIPs: [{ ip }],
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+    },
+  });
+  const bound = (extra: readonly Obj[] = []) =>
+    mesh([
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'waypoint', namespace: 'demo' },
+        spec: {
+          gatewayClassName: 'weft-waypoint',
+          listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+        },
+      },
+      waypointPod('waypoint-0', '10.0.5.1', true),
+      waypointPod('waypoint-1', '10.0.5.2', true),
+      waypointPod('waypoint-2', '10.0.5.3', false),
+      ...extra,
+    ]).map((o) =>
+      // echo is bound to the waypoint
+      o.kind === 'Service' && (o.metadata as Obj).name === 'echo'
+        ? { ...o, metadata: { ...(o.metadata as Obj), labels: { 'weft.dev/use-waypoint': 'waypoint' } } }
+        : o,
+    );
+  const routesAndRules = [
+    route('GRPCRoute', 'split', 'echo', [
+      {
+        matches: [{ method: { service: 'demo.Echo', method: 'Say' } }],
+        backendRefs: [
+          { name: 'echo-v1', port: 8080, weight: 90 },
+          { name: 'echo-v2', port: 8080, weight: 10 },
+        ],
+        filters: [
+          { type: 'RequestHeaderModifier', requestHeaderModifier: { add: [{ name: 'x', value: 'y' }] } },
+        ],
+      },
+    ]),
+    dr('echo', {
+      trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' } },
+      subsets: [{ name: 'v1', labels: { version: 'v1' } }],
+    }),
+  ];
+  const config = proxylessClientConfig(snapshotOf(bound(routesAndRules)));
+  const name = `outbound|8080||${ECHO}`;
+
+  it('routes every call to one cluster: the waypoint applies the routes', () => {
+    const rc = find(config.routeConfigurations, `${ECHO}:8080`);
+    expect(rc.virtualHosts[0]?.domains).toContain(`${ECHO}:8080`);
+    expect(routesOf(rc).map(shape)).toEqual([{ path: '*', to: name }]);
+    expect(hcm(find(config.listeners, `${ECHO}:8080`)).httpFilters.map((f) => f.name)).toEqual([
+      'envoy.filters.http.router',
+    ]);
+  });
+
+  it("lists the waypoint's ready pods on 15009, checked against the waypoint's identity", () => {
+    const table = [
+      ['endpoints', cla(config.loadAssignments, name).endpoints.flatMap((l) => l.lbEndpoints.map(addressOf))],
+      [
+        'sans',
+        upstreamTls(
+          find(config.clusters, name),
+        )?.commonTlsContext?.combinedValidationContext?.defaultValidationContext?.matchSubjectAltNames.map(
+          (m) => m.exact,
+        ),
+      ],
+      ['lb', find(config.clusters, name).lbPolicy],
+      [
+        'subset clusters',
+        config.clusters.filter((c) => c.name.startsWith('outbound|8080|v1|')).map((c) => c.name),
+      ],
+    ];
+    expect(Object.fromEntries(table)).toEqual({
+      endpoints: ['10.0.5.1:15009', '10.0.5.2:15009'],
+      sans: ['spiffe://cluster.local/ns/demo/sa/waypoint'],
+      lb: 0,
+      'subset clusters': [],
+    });
+    expect(WAYPOINT_PROXYLESS_PORT).toBe(15009);
+  });
+
+  it('refuses none of the route or DestinationRule features: the waypoint handles them', () => {
+    expect(refusedFields(config.refusals, 'GRPCRoute demo/split')).toEqual([]);
+    expect(refusedFields(config.refusals, 'DestinationRule demo/echo')).toEqual([]);
+    // the unbound services keep their direct clusters
+    expect(
+      cla(config.loadAssignments, `outbound|8080||${V1}`).endpoints.flatMap((l) =>
+        l.lbEndpoints.map(addressOf),
+      ),
+    ).toEqual(['10.0.0.1:9000']);
+  });
+
+  it("refuses an unbound service's route backend that a waypoint serves (the call would carry the wrong :authority)", () => {
+    const c = proxylessClientConfig(
+      snapshotOf(
+        bound([
+          route('GRPCRoute', 'to-echo', 'echo-v1', [
+            {
+              backendRefs: [
+                { name: 'echo', port: 8080, weight: 50 },
+                { name: 'echo-v2', port: 8080, weight: 50 },
+              ],
+            },
+          ]),
+        ]),
+      ),
+    );
+    expect(c.refusals.filter((r) => r.object === 'GRPCRoute demo/to-echo')).toEqual([
+      {
+        object: 'GRPCRoute demo/to-echo',
+        field: 'spec.rules[0].backendRefs',
+        reason: `backend ${ECHO} is served by waypoint demo/waypoint, which proxyless clients reach with the :authority of ${V1} only; left out of the split`,
+      },
+    ]);
+    expect(routesOf(find(c.routeConfigurations, `${V1}:8080`)).map((r) => shape(r).to)).toEqual([
+      `outbound|8080||${V2}`,
+    ]);
+  });
+
+  it('follows the waypoint pods in the memo: a pod turning ready is a new unit', () => {
+    const memo = new ProxylessMemo();
+    const first = proxylessClientConfig(snapshotOf(bound()), memo);
+    const again = proxylessClientConfig(snapshotOf(bound()), memo);
+    expect(find(again.clusters, name)).toBe(find(first.clusters, name));
+    const more = bound().map((o) =>
+      (o.metadata as Obj).name === 'waypoint-2' ? waypointPod('waypoint-2', '10.0.5.3', true) : o,
+    );
+    const next = proxylessClientConfig(snapshotOf(more), memo);
+    expect(cla(next.loadAssignments, name).endpoints.flatMap((l) => l.lbEndpoints.map(addressOf))).toEqual([
+      '10.0.5.1:15009',
+      '10.0.5.2:15009',
+      '10.0.5.3:15009',
+    ]);
+  });
+
+  it('sends no endpoints while the waypoint has no ready pod', () => {
+    const none = bound().filter((o) => !String((o.metadata as Obj).name).startsWith('waypoint-'));
+    const c = proxylessClientConfig(snapshotOf(none));
+    expect(cla(c.loadAssignments, name).endpoints).toEqual([]);
+    expect(routesOf(find(c.routeConfigurations, `${ECHO}:8080`)).map(shape)).toEqual([
+      { path: '*', to: name },
+    ]);
   });
 });
 

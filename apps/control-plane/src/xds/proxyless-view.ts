@@ -8,9 +8,19 @@
 // Route tables come from GRPCRoute, HTTPRoute and VirtualService alike (they compile to the same
 // RouteTable); DestinationRules give load balancing, outlier detection, circuit breaking and TLS.
 //
-// A proxyless client has no proxy to send through a waypoint (grpc-js cannot speak HBONE), so it
-// applies a service's routes itself and dials the endpoints directly, whether or not a waypoint
-// is bound (as Istio's proxyless clients do).
+// A service bound to a waypoint is reached THROUGH that waypoint, as from every other mode: its
+// L7 policies (targetRefs on the Service or the Gateway) are enforced there only, and the
+// destination's ztunnel admits only the waypoint. grpc-js cannot speak HBONE, so the waypoint
+// also listens for proxyless callers with mesh mTLS on 15009 (packages/waypoint, proxyless.ts)
+// and takes the service from each request's :authority (the channel target's). Such a service's
+// RouteConfiguration is one catch-all route to its one cluster `outbound|<port>||<fqdn>`, whose
+// endpoints are the waypoint's ready pods at <podIP>:15009 and whose SANs are the waypoint's
+// identities: the waypoint applies routes, retries, timeouts, load balancing and DestinationRules,
+// so nothing of them is sent or refused here. A route of another service may not send to a
+// waypoint-bound backend (the call would carry the first service's :authority, which the
+// backend's waypoint refuses): such a backend is refused and left out of the split.
+// Services without a waypoint get their routes applied client-side and their endpoints dialled
+// directly (as Istio's proxyless clients do).
 //
 // What grpc-js-xds cannot do is never dropped silently: each such part of an object yields a
 // refusal naming the object, the field and why; the rest of the object is still served.
@@ -50,6 +60,8 @@ import {
 export const CERTIFICATE_PROVIDER = 'weft';
 /** `server_listener_resource_name_template` without its `%s`. */
 export const SERVER_LISTENER_PREFIX = 'xds.weft.dev/grpc/lds/inbound/';
+/** The port a waypoint serves proxyless callers on (mesh mTLS + HTTP/2). */
+export const WAYPOINT_PROXYLESS_PORT = 15009;
 /** Where every refusal says it comes from. */
 export const GRPC_XDS = 'grpc-js-xds 1.14.1';
 const UNSUPPORTED = `not supported by proxyless gRPC clients (${GRPC_XDS})`;
@@ -312,6 +324,13 @@ function convertRule(
       refuse('backendRefs', `backend ${b.host} is not a known service; left out of the split`);
       continue;
     }
+    if (target.waypoint !== undefined) {
+      refuse(
+        'backendRefs',
+        `backend ${b.host} is served by waypoint ${target.waypoint.key}, which proxyless clients reach with the :authority of ${table.host} only; left out of the split`,
+      );
+      continue;
+    }
     if (!target.ports.some((p) => p.port === port && p.protocol === 'TCP')) {
       refuse('backendRefs', `backend ${b.host} has no TCP port ${port}; left out of the split`);
       continue;
@@ -560,7 +579,46 @@ export class ProxylessMemo {
   routes = new Map<string, { readonly key: string; readonly unit: RouteUnit }>();
 }
 
+/** The pods running the waypoint a service is bound to. */
+function waypointPods(snapshot: MeshSnapshot, service: Service): Workload[] {
+  const key = service.waypoint?.key;
+  if (key === undefined) return [];
+  return (snapshot.waypoints[key]?.workloads ?? [])
+    .map((uid) => snapshot.workloads[uid])
+    .filter((w): w is Workload => w !== undefined);
+}
+
+/**
+ * A waypoint-bound service port: one cluster whose endpoints are the waypoint's ready pods on
+ * their proxyless port, checked against the waypoint's identities. The service's
+ * DestinationRule is the waypoint's to apply (no subsets, no refusals here).
+ */
+function waypointClusterUnit(snapshot: MeshSnapshot, service: Service, port: number): ClusterUnit {
+  const name = clusterName(service.hostname, port);
+  const pods = waypointPods(snapshot, service);
+  const sans = [...new Set(pods.map((w) => w.identity).filter((id) => id !== ''))].sort();
+  const tls =
+    sans.length > 0
+      ? { instance: CERTIFICATE_PROVIDER, exactSans: sans }
+      : { instance: CERTIFICATE_PROVIDER, prefixSans: [`spiffe://${snapshot.trustDomain}/`] };
+  const ready = pods.filter((w) => w.healthy && w.ips[0] !== undefined);
+  return {
+    clusters: [meshCluster({ name, lb: { type: 'round-robin' }, tls })],
+    loadAssignments: [
+      meshLoadAssignment(name, [
+        {
+          locality: {},
+          endpoints: ready.map((w) => ({ address: w.ips[0] as string, port: WAYPOINT_PROXYLESS_PORT })),
+        },
+      ]),
+    ],
+    lbs: [[name, { lb: { type: 'round-robin' } }]],
+    refusals: [],
+  };
+}
+
 function clusterUnit(snapshot: MeshSnapshot, service: Service, port: number): ClusterUnit {
+  if (service.waypoint !== undefined) return waypointClusterUnit(snapshot, service, port);
   const refusals = new Refusals();
   const clusters: EnvoyCluster[] = [];
   const loadAssignments: ClusterLoadAssignment[] = [];
@@ -615,6 +673,10 @@ function clusterUnit(snapshot: MeshSnapshot, service: Service, port: number): Cl
 
 /** What a service port's clusters are built from. */
 function clusterKey(snapshot: MeshSnapshot, service: Service, port: number): string {
+  if (service.waypoint !== undefined) {
+    const pods = waypointPods(snapshot, service).map((w) => w.hash);
+    return `${snapshot.trustDomain}|${service.hash}|waypoint=${service.waypoint.key}|${pods.join(',')}`;
+  }
   const workloads = service.endpoints
     .filter((e) => e.port === port)
     .map((e) => snapshot.workloads[e.workloadUid]?.hash ?? '-');
@@ -631,7 +693,10 @@ function routeUnit(
   const name = listenerName(service.hostname, port);
   const table = snapshot.routes[`${service.hostname}:${port}`];
   let routes: MeshRoute[];
-  if (table === undefined || table.protocol === 'tcp') {
+  if (service.waypoint !== undefined) {
+    // the waypoint applies the service's routes; the client sends every call there
+    routes = [{ match: {}, clusters: [{ name: clusterName(service.hostname, port), weight: 1 }] }];
+  } else if (table === undefined || table.protocol === 'tcp') {
     const own = clusterName(service.hostname, port);
     const ring = hashHeadersFor([own], lbs);
     routes = [
@@ -664,7 +729,10 @@ function routeKey(snapshot: MeshSnapshot, service: Service, port: number): strin
   for (const rule of table?.rules ?? []) for (const b of rule.backends) hosts.add(b.host);
   const parts = [...hosts]
     .sort()
-    .map((h) => `${h}=${snapshot.services[h]?.hash ?? '-'}/${snapshot.backendPolicies[h]?.hash ?? ''}`);
+    .map(
+      (h) =>
+        `${h}=${snapshot.services[h]?.hash ?? '-'}/${snapshot.backendPolicies[h]?.hash ?? ''}/${snapshot.services[h]?.waypoint?.key ?? ''}`,
+    );
   return `${table?.hash ?? ''}|${parts.join(',')}`;
 }
 
