@@ -1,9 +1,14 @@
-// Load balancing, outlier detection and pool limits as tables (no sockets).
+// Load balancing, outlier detection, pool limits and the protocol of a workload addressed directly,
+// as tables (no sockets).
+import { namespace, pod, service } from '@weft/policy/testing';
+import { applyUpdate, batchFromSnapshot, createStateStore, l7State } from '@weft/proxy-core';
 import { describe, expect, it } from 'vitest';
 import { Cancellation } from '../runtime.ts';
+import { compileMesh } from '../testing/index.ts';
 import { buildRing, hash32, type LbCandidate, newLbState, pickEndpoint, ringLookup } from './lb.ts';
 import { createPoolLimits } from './limits.ts';
 import { createOutlierDetector, outcomeForStatus } from './outlier.ts';
+import { workloadProtocol } from './upstreams.ts';
 
 const eps = (n: number, active: number[] = []): LbCandidate[] =>
   Array.from({ length: n }, (_, i) => ({ address: `10.0.0.${i + 1}:80`, active: active[i] ?? 0 }));
@@ -171,5 +176,47 @@ describe('pool limits', () => {
     expect(l.admit()).toMatchObject({ ok: true });
     expect(l.admit()).toMatchObject({ ok: true });
     expect(l.admit()).toEqual({ ok: false, reason: 'overflow' });
+  });
+});
+
+describe('workloadProtocol: a workload addressed directly speaks what its service port declares', () => {
+  const objects = (appProtocol?: string) => [
+    namespace('shop'),
+    pod('api-1', {
+      namespace: 'shop',
+      ip: '10.1.0.5',
+      labels: { app: 'api' },
+      ports: [
+        { name: 'grpc', containerPort: 7070 },
+        { name: 'other', containerPort: 8080 },
+      ],
+    }),
+    service('api', {
+      namespace: 'shop',
+      selector: { app: 'api' },
+      ports: [
+        { name: 'main', port: 80, targetPort: 7070, ...(appProtocol !== undefined ? { appProtocol } : {}) },
+        { name: 'other', port: 81, targetPort: 8080 },
+      ],
+    }),
+  ];
+  const of = (appProtocol: string | undefined, port: number) => {
+    const store = createStateStore();
+    applyUpdate(store, batchFromSnapshot(compileMesh(objects(appProtocol))));
+    const state = l7State(store.state);
+    const w = store.state.workloadByIp('10.1.0.5');
+    if (w === undefined) throw new Error('no workload');
+    return workloadProtocol(state, w, port);
+  };
+  it.each([
+    ['grpc', 7070, 'h2'],
+    ['http2', 7070, 'h2'],
+    ['grpc-web', 7070, 'h2'],
+    ['http', 7070, 'http1'],
+    [undefined, 7070, 'http1'],
+    ['grpc', 8080, 'http1'],
+    ['grpc', 9999, 'http1'],
+  ] as const)('appProtocol %s, target port %i: %s', (appProtocol, port, expected) => {
+    expect(of(appProtocol, port)).toBe(expected);
   });
 });

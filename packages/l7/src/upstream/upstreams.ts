@@ -129,6 +129,28 @@ export function protocolFor(appProtocol: string, policy: TrafficPolicy): Upstrea
   return 'http1';
 }
 
+/**
+ * The protocol of a workload addressed directly (a sidecar's own pod, a pod IP at a waypoint):
+ * h2 when a Service selecting it declares that target port http2/grpc/grpc-web, as the service's
+ * cluster would speak (an h2c-only gRPC app refuses HTTP/1.1); else HTTP/1.1.
+ */
+export function workloadProtocol(
+  state: Pick<L7State, 'service'>,
+  workload: Workload,
+  port: number,
+): UpstreamProtocol {
+  for (const host of workload.services) {
+    const service = state.service(host);
+    if (service === undefined) continue;
+    for (const ep of service.endpoints) {
+      if (ep.workloadUid !== workload.uid || ep.targetPort !== port) continue;
+      const sp = service.ports.find((p) => p.port === ep.port);
+      if (sp !== undefined && protocolFor(sp.appProtocol, {}) === 'h2') return 'h2';
+    }
+  }
+  return 'http1';
+}
+
 export function createUpstreams(options: UpstreamsOptions): Upstreams {
   const http1 = createHttp1Client({
     connector: options.connector,
@@ -286,7 +308,7 @@ export function createUpstreams(options: UpstreamsOptions): Upstreams {
         undefined,
         undefined,
         port,
-        'http1',
+        workloadProtocol(state, workload, port),
         {},
         ip === '' ? [] : [endpointOf(state, ip, port, workload.uid)],
       );
