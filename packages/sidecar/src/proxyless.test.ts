@@ -260,6 +260,17 @@ describe('sidecar <-> proxyless gRPC', () => {
       }
     });
 
+    it('on a port declared grpc the L7 engine serves the decrypted call (h2c to the app)', async () => {
+      originalPort = WEB_PORT;
+      const r = await grpcCall({
+        target: web15006(),
+        credentials: await asProxylessClient(),
+        message: 'at L7',
+      });
+      expect(r).toEqual({ ok: true, reply: 'Say from plaintext: at L7' });
+      expect(webApp.calls.at(-1)).toEqual({ method: 'Say', peerIdentity: undefined });
+    });
+
     it('the L7 engine sees the decrypted call and the peer identity: a DENY on a method (path) applies', async () => {
       originalPort = WEB_PORT;
       const calls = webApp.calls.length;
