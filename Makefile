@@ -53,6 +53,7 @@ bench: build
 	pnpm bench:waypoint
 	pnpm bench:sidecar
 	pnpm bench:netns
+	pnpm bench:proxyless
 	pnpm bench:restart
 
 clean:
