@@ -111,4 +111,39 @@ describe('xdsPolicySource', () => {
       await weftd.close();
     }
   });
+
+  it('a mesh with no policy at all is an answer: no policy, calls decided (not failed closed)', async () => {
+    const weftd = await startFakeWeftd({
+      workloads: [{ token: 'echo-token-0123456789', namespace: 'demo', serviceAccount: 'echo' }],
+    });
+    const { snapshot, errors } = compile([
+      namespace('demo'),
+      serviceAccount('echo', 'demo'),
+      pod('echo-v1', {
+        namespace: 'demo',
+        serviceAccount: 'echo',
+        mode: 'proxyless',
+        labels: { app: 'echo' },
+      }),
+    ]);
+    expect(errors).toEqual([]);
+    weftd.cache.apply(
+      Object.values(snapshot.workloads).map((w) => weftResource('workload', toProtoWorkload(w))),
+    );
+    const source = xdsPolicySource({
+      xdsAddress: weftd.address,
+      credentials: grpc.credentials.createInsecure(),
+      token: tokenProvider({ token: 'echo-token-0123456789' }),
+      nodeId: 'proxyless~demo/echo-v1',
+      namespace: 'demo',
+      pod: 'echo-v1',
+    });
+    try {
+      await until(() => source.current() !== undefined);
+      expect(source.current()).toEqual([]);
+    } finally {
+      source.close?.();
+      await weftd.close();
+    }
+  });
 });

@@ -60,7 +60,9 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
   const workloads = new Map<string, WorkloadWithPeerAuthentication>();
   const policiesByName = new Map<string, AuthzPolicy>();
   const servicesByName = new Map<string, Service>();
-  const synced = new Set<string>();
+  // Set once every type has had its first response, empty ones included (a mesh with no
+  // AuthorizationPolicy sends none, and that is an answer: no policy).
+  let synced = false;
   let token = '';
   let cached: readonly AuthzPolicy[] | undefined;
   let dirty = true;
@@ -85,7 +87,6 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
       ],
       handler: {
         applyUpdate(batch: UpdateBatch) {
-          synced.add(batch.typeUrl);
           if (batch.typeUrl === WEFT_TYPE_URL.workload) {
             for (const u of batch.upserts) workloads.set(u.name, u.value as WorkloadWithPeerAuthentication);
             for (const n of batch.removals) workloads.delete(n);
@@ -110,7 +111,13 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
     opts.token().then(
       (t) => {
         token = t;
-        if (!closed && client === undefined) client = start();
+        if (!closed && client === undefined) {
+          client = start();
+          void client.synced().then(() => {
+            synced = true;
+            dirty = true;
+          });
+        }
       },
       (err: unknown) =>
         logger.warn('proxyless: token unreadable for the policy stream', { error: String(err) }),
@@ -121,12 +128,7 @@ export function xdsPolicySource(opts: XdsPolicySourceOptions): XdsPolicySource {
   timer.unref?.();
   return {
     current() {
-      if (
-        !synced.has(WEFT_TYPE_URL.workload) ||
-        !synced.has(WEFT_TYPE_URL.service) ||
-        !synced.has(WEFT_TYPE_URL.authorization)
-      )
-        return undefined;
+      if (!synced) return undefined;
       if (dirty) {
         const byKey = new Map([...policiesByName.values()].map((p) => [p.key, p] as const));
         const byHostname = new Map([...servicesByName.values()].map((v) => [v.hostname, v] as const));
