@@ -160,6 +160,7 @@ describe('proxyless gRPC clients through the waypoint (15009)', () => {
         metrics: { host: '127.0.0.1', port: 0 },
         readiness: false,
         upstreamHbonePort: ep.port,
+        proxylessLimits: { handshakeTimeoutMs: 300, maxConnections: 20 },
       },
       { certs: createCertStore(wp) },
     );
@@ -308,6 +309,38 @@ describe('proxyless gRPC clients through the waypoint (15009)', () => {
     expect(await rejected('proxyless_mtls_untrusted_cert')).toBeGreaterThan(before.untrusted);
     expect(await rejected('proxyless_mtls_alpn')).toBeGreaterThanOrEqual(1);
     // still serving
+    expect(await call(target(), meshCredentials(client, ca.trustBundlePem), `${WEB}:80`)).toEqual({
+      ok: true,
+      reply: 'hello',
+    });
+  });
+
+  it('drops a silent caller after the handshake deadline and refuses connections over the limit, counted', async () => {
+    const port = waypoint.addresses.proxyless?.port ?? 0;
+    const timeouts = async () =>
+      (await rejected('proxyless_handshake_timeout')) + (await rejected('proxyless_mtls_handshake_timeout'));
+    const silentBefore = await timeouts();
+    const limitBefore = await rejected('proxyless_connection_limit');
+    const open = (write?: Buffer) =>
+      new Promise<{ closed: Promise<void> }>((resolve) => {
+        const s = netConnect({ host: '127.0.0.1', port });
+        s.on('error', () => {});
+        const closed = new Promise<void>((r) => s.on('close', () => r()));
+        s.on('connect', () => {
+          if (write !== undefined) s.write(write);
+          resolve({ closed });
+        });
+      });
+    // silent: nothing sent; half a ClientHello: a TLS record header and no more
+    const silent = await open();
+    const half = await open(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40, 0x01]));
+    await Promise.all([silent.closed, half.closed]);
+    // the silent one before the sniffer saw TLS, the half one inside the TLS handshake
+    expect(await timeouts()).toBe(silentBefore + 2);
+    // 25 silent connections against a limit of 20: the extra ones are refused at once
+    const many = await Promise.all(Array.from({ length: 25 }, () => open()));
+    await Promise.all(many.map((m) => m.closed));
+    expect(await rejected('proxyless_connection_limit')).toBeGreaterThanOrEqual(limitBefore + 5);
     expect(await call(target(), meshCredentials(client, ca.trustBundlePem), `${WEB}:80`)).toEqual({
       ok: true,
       reply: 'hello',

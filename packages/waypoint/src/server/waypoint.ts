@@ -58,6 +58,8 @@ export interface WaypointConfig {
    * port 15009 (port 0 when the HBONE port is 0: the system chooses); false: off.
    */
   readonly proxyless?: ListenAddress | false;
+  /** Proxyless listener limits: handshake deadline (default 10 s), open connections (10 000). */
+  readonly proxylessLimits?: { readonly handshakeTimeoutMs?: number; readonly maxConnections?: number };
   /** Admin (config dump). Default 127.0.0.1:15000; false: off. */
   readonly admin?: ListenAddress | false;
   /** Prometheus metrics. Default 0.0.0.0:15020; false: off. */
@@ -172,6 +174,12 @@ export async function createWaypoint(config: WaypointConfig, deps: WaypointDeps 
           ...(config.trustDomains !== undefined ? { trustDomains: config.trustDomains } : {}),
           rejects: rejectCounter<string>('waypoint', registry),
           logger: log,
+          ...(config.proxylessLimits?.handshakeTimeoutMs !== undefined
+            ? { handshakeTimeoutMs: config.proxylessLimits.handshakeTimeoutMs }
+            : {}),
+          ...(config.proxylessLimits?.maxConnections !== undefined
+            ? { maxConnections: config.proxylessLimits.maxConnections }
+            : {}),
         });
 
   const hbone = createHboneServer({
