@@ -5,6 +5,39 @@
 // encoded here by hand rather than through a protobuf runtime.
 import { connect as h2connect } from 'node:http2';
 import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+
+/**
+ * The socket as a plain JS stream. Node's HTTP/2 reads a net.Socket's native handle directly,
+ * so bytes a SOCKS5 client library re-emits as 'data' events (the server's first SETTINGS frame,
+ * when it arrived in the same segment as the SOCKS5 reply) would never reach it; through a JS
+ * stream they do.
+ */
+function asStream(socket: Socket): Duplex {
+  const d = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.destroy();
+      cb(err);
+    },
+  });
+  socket.on('data', (c: Buffer) => {
+    if (!d.push(c)) socket.pause();
+  });
+  socket.on('end', () => d.push(null));
+  socket.on('error', (e) => d.destroy(e));
+  socket.on('close', () => d.destroy());
+  return d;
+}
 
 export interface GrpcWireReply {
   readonly pod: string;
@@ -74,7 +107,8 @@ export function echoOverSocket(
       () => done({ ok: false, status: undefined, error: `timed out after ${timeoutMs} ms` }),
       timeoutMs,
     );
-    const session = h2connect(`http://${authority}`, { createConnection: () => socket });
+    const stream = asStream(socket);
+    const session = h2connect(`http://${authority}`, { createConnection: () => stream });
     let goaway = '';
     session.on('goaway', (code) => {
       goaway = ` (peer GOAWAY code ${code})`;
@@ -122,26 +156,4 @@ export function echoOverSocket(
     );
     req.end(frame);
   });
-}
-
-/** Transport-level retries taken so far by `withTransportRetries` (scenarios report it). */
-export const transportRetries = { count: 0 };
-
-/**
- * Runs a call again (at most twice) when it failed below gRPC (no status: a reset, an HTTP/2
- * protocol error), as a gRPC client's transparent retry would; a gRPC status, which is a decision,
- * is never retried. Each retry is counted in `transportRetries`.
- */
-export async function withTransportRetries(call: () => Promise<GrpcWireResult>): Promise<GrpcWireResult> {
-  let last: GrpcWireResult = { ok: false, status: undefined, error: 'not attempted' };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if (attempt > 0) transportRetries.count++;
-    try {
-      last = await call();
-    } catch (err) {
-      last = { ok: false, status: undefined, error: (err as Error).message };
-    }
-    if (last.ok || last.status !== undefined) return last;
-  }
-  return last;
 }

@@ -30,7 +30,7 @@ import type {
   MeshDriver,
   RequestOptions,
 } from '../driver.ts';
-import { echoOverSocket, type GrpcWireResult, withTransportRetries } from '../grpc-wire.ts';
+import { echoOverSocket, type GrpcWireResult } from '../grpc-wire.ts';
 import { keptAlive } from '../keepalive.ts';
 import { type ManagedProcess, runGrpcClient, startProcess, waitForLine, waitReady } from '../processes.ts';
 
@@ -570,10 +570,12 @@ export class LocalDriver implements MeshDriver {
   ): Promise<GrpcWireResult> {
     const cut = target.lastIndexOf(':');
     const pod = this.pod(fromPod);
-    return await withTransportRetries(async () => {
+    try {
       const socket = await dial(this.outboundOf(pod), target.slice(0, cut), Number(target.slice(cut + 1)));
       return await echoOverSocket(socket, target, method);
-    });
+    } catch (err) {
+      return { ok: false, status: undefined, error: (err as Error).message };
+    }
   }
 
   async grpcCalls(fromPod: string, target: string, opts: GrpcCallOptions = {}): Promise<GrpcTally> {

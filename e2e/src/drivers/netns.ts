@@ -28,7 +28,7 @@ import { meshRequest } from '@weft/examples';
 import { execa } from 'execa';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { CallResult, GrpcCallOptions, GrpcTally, MeshConnection, RequestOptions } from '../driver.ts';
-import { echoOverSocket, type GrpcWireResult, withTransportRetries } from '../grpc-wire.ts';
+import { echoOverSocket, type GrpcWireResult } from '../grpc-wire.ts';
 import { keptAlive } from '../keepalive.ts';
 import { type ManagedProcess, runGrpcClient, startProcess, waitForLine, waitReady } from '../processes.ts';
 import type { InterceptionDriver } from '../scenarios/interception.ts';
@@ -675,10 +675,12 @@ export class NetnsDriver implements InterceptionDriver {
   ): Promise<GrpcWireResult> {
     const cut = target.lastIndexOf(':');
     const pod = this.pod(fromPod);
-    return await withTransportRetries(async () => {
+    try {
       const socket = await this.connectAs(pod, target.slice(0, cut), Number(target.slice(cut + 1)), 5000);
       return await echoOverSocket(socket, target, method);
-    });
+    } catch (err) {
+      return { ok: false, status: undefined, error: (err as Error).message };
+    }
   }
 
   async grpcCalls(fromPod: string, target: string, opts: GrpcCallOptions = {}): Promise<GrpcTally> {
