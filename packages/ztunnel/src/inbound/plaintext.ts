@@ -115,7 +115,7 @@ export function createInboundPlaintext(options: InboundPlaintextOptions): Inboun
     }).then((sniffed) => {
       if (socket.destroyed) return;
       if (sniffed.kind === 'tls') {
-        open.delete(socket);
+        // still counted against maxConnections until it closes: handshakes in flight included
         mtls.handle(socket, port);
         return;
       }
