@@ -48,6 +48,7 @@ describe('demo manifests', () => {
         'proxyless',
         'spiffe://cluster.local/ns/proxyless/sa/grpc-client',
       ],
+      ['grpc-demo', 'node-b', '127.0.10.7', 'ambient', 'spiffe://cluster.local/ns/demo/sa/echo'],
       [
         'grpc-echo-v1',
         'node-a',
@@ -91,6 +92,7 @@ describe('demo manifests', () => {
       ['echo-v1', 'demo/waypoint'],
       ['echo-v2', 'demo/waypoint'],
       ['grpc-ambient', '-'],
+      ['grpc-demo', 'demo/waypoint'],
       ['grpc-echo', '-'],
       ['grpc-echo-v1', '-'],
       ['grpc-echo-v2', '-'],

@@ -269,6 +269,59 @@ spec:
   },
 };
 
+const GRPC_DEMO = 'grpc-demo.demo.svc.cluster.local:9090';
+
+const toWaypoint: Scenario = {
+  name: 'proxyless-to-waypoint',
+  title:
+    "a proxyless client calls a plain gRPC app behind the namespace's waypoint: weftd sends it through the waypoint (mesh mTLS to 15009), which applies the Service's L7 policy",
+  async run(driver, log) {
+    const t = await eventually(
+      'grpc-client -> grpc-demo through the waypoint',
+      () => driver.grpcCalls(GRPC_CLIENT, GRPC_DEMO, { calls: 10 }),
+      (r) => r.ok === r.calls,
+      { timeoutMs: 15_000, intervalMs: 300 },
+    );
+    log(`grpc-client (proxyless) -> grpc-demo (ambient + waypoint), 10 calls: ${describeTally(t)}`);
+    await driver.apply(
+      'zz-deny-proxyless-to-waypoint.yaml',
+      `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-grpc-client-admin
+  namespace: demo
+spec:
+  targetRefs:
+    - group: ""
+      kind: Service
+      name: grpc-demo
+  action: DENY
+  rules:
+    - from:
+        - source:
+            principals: ["cluster.local/ns/proxyless/sa/grpc-client"]
+      to:
+        - operation:
+            paths: ["/weft.examples.v1.Echo/Admin"]
+`,
+    );
+    try {
+      const denied = await eventually(
+        'Admin from grpc-client to be denied by the waypoint',
+        () => driver.grpcCalls(GRPC_CLIENT, GRPC_DEMO, { calls: 3, method: 'Admin' }),
+        (r) => (r.errors.PERMISSION_DENIED ?? 0) === r.calls,
+        { timeoutMs: 15_000, intervalMs: 300 },
+      );
+      log(`DENY Admin from grpc-client on the Service (the waypoint, L7): ${describeTally(denied)}`);
+      const echo = await driver.grpcCalls(GRPC_CLIENT, GRPC_DEMO, { calls: 3 });
+      log(`... Echo still: ${describeTally(echo)}`);
+      check(echo.ok === echo.calls, `Echo should still pass: ${describeTally(echo)}`);
+    } finally {
+      await driver.remove('zz-deny-proxyless-to-waypoint.yaml');
+    }
+  },
+};
+
 export const INTEROP_SCENARIOS: readonly Scenario[] = [
   fromMeshApp('proxyless-from-ambient', 'client', 'cluster.local/ns/demo/sa/client', 'an ambient app'),
   fromMeshApp(
@@ -279,6 +332,7 @@ export const INTEROP_SCENARIOS: readonly Scenario[] = [
   ),
   toAmbient,
   toSidecar,
+  toWaypoint,
 ];
 
 export const PROXYLESS_SCENARIOS: readonly Scenario[] = [split, deniedMethod, denyLive, ...INTEROP_SCENARIOS];
