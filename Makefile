@@ -20,7 +20,8 @@ demo: build
 # The full test job, as CI runs it: build, typecheck, lint, unit tests on Node, then on Bun,
 # then the end-to-end scenarios on the local (loopback) driver, then on the netns driver (real
 # network namespaces and interception; as root it first installs iptables, iproute2 and the CNI
-# plugins when missing; without root it prints why it is skipped).
+# plugins when missing; without root it prints why it is skipped), then the proxyless SDK packed
+# into tarballs and imported from a plain npm project outside the workspace, on Node and Bun.
 test: setup-system-if-root build
 	pnpm typecheck
 	pnpm lint
@@ -28,6 +29,7 @@ test: setup-system-if-root build
 	pnpm test:bun
 	pnpm e2e:local
 	pnpm e2e:netns
+	pnpm --filter @weft/proxyless-sdk run test:pack
 
 setup-system-if-root:
 	@if [ "$$(id -u)" = 0 ]; then scripts/setup.sh --system; fi
