@@ -196,11 +196,18 @@ describe('hostile xDS', () => {
       envoyResource('cluster', aggregateCluster('self', ['self'])),
       routeTo('loop-a'),
     ]);
-    await new Promise((r) => setTimeout(r, 500));
-    // A cycle has no endpoints: calls fail, the process lives; a good route heals it.
-    await expect(callUnary(channel, ECHO_PATH, 2000)).rejects.toMatchObject({
-      code: grpc.status.UNAVAILABLE,
-    });
+    // A cycle has no endpoints: once the client applied it (how soon depends on the machine's
+    // load, so poll rather than sleep), calls fail UNAVAILABLE and the process lives; a good
+    // route heals it.
+    let failure: unknown;
+    for (let i = 0; i < 100 && failure === undefined; i++) {
+      failure = await callUnary(channel, ECHO_PATH, 2000).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (failure === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(failure).toMatchObject({ code: grpc.status.UNAVAILABLE });
     weftd.cache.apply([routeTo(cluster)]);
     for (let i = 0; i < 100; i++) {
       if (
