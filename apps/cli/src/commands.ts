@@ -1,0 +1,11 @@
+// The command list. A command is a function that adds itself to the program; `weft dashboard`
+// (src/dashboard/) registers by adding its `register` function to COMMANDS.
+import type { Command } from 'commander';
+import { registerAnalyze } from './commands/analyze.ts';
+import { registerCheck } from './commands/check.ts';
+import { registerProxyStatus } from './commands/proxy-status.ts';
+import type { CommandContext } from './context.ts';
+
+export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
+
+export const COMMANDS: readonly RegisterCommand[] = [registerCheck, registerProxyStatus, registerAnalyze];
