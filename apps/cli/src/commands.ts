@@ -2,10 +2,18 @@
 // (src/dashboard/) registers by adding its `register` function to COMMANDS.
 import type { Command } from 'commander';
 import { registerAnalyze } from './commands/analyze.ts';
+import { registerAuthz } from './commands/authz.ts';
 import { registerCheck } from './commands/check.ts';
+import { registerConfig } from './commands/config.ts';
 import { registerProxyStatus } from './commands/proxy-status.ts';
 import type { CommandContext } from './context.ts';
 
 export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerCheck, registerProxyStatus, registerAnalyze];
+export const COMMANDS: readonly RegisterCommand[] = [
+  registerCheck,
+  registerProxyStatus,
+  registerConfig,
+  registerAnalyze,
+  registerAuthz,
+];
