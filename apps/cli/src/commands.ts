@@ -5,7 +5,10 @@ import { registerAnalyze } from './commands/analyze.ts';
 import { registerAuthz } from './commands/authz.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerConfig } from './commands/config.ts';
+import { registerDataplaneMode } from './commands/dataplane-mode.ts';
+import { registerInject } from './commands/inject.ts';
 import { registerProxyStatus } from './commands/proxy-status.ts';
+import { registerWaypoint } from './commands/waypoint.ts';
 import type { CommandContext } from './context.ts';
 
 export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
@@ -16,4 +19,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerConfig,
   registerAnalyze,
   registerAuthz,
+  registerWaypoint,
+  registerInject,
+  registerDataplaneMode,
 ];
