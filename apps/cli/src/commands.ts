@@ -6,8 +6,11 @@ import { registerAuthz } from './commands/authz.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerDataplaneMode } from './commands/dataplane-mode.ts';
+import { registerHelp } from './commands/help.ts';
 import { registerInject } from './commands/inject.ts';
+import { registerLogs } from './commands/logs.ts';
 import { registerProxyStatus } from './commands/proxy-status.ts';
+import { registerTop } from './commands/top.ts';
 import { registerWaypoint } from './commands/waypoint.ts';
 import type { CommandContext } from './context.ts';
 
@@ -22,4 +25,9 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerWaypoint,
   registerInject,
   registerDataplaneMode,
+  registerTop,
+  registerLogs,
+  // `weft dashboard` (src/dashboard/) goes here: import its register function and add it.
+  // help and completion come last: completion lists every command registered before it.
+  registerHelp,
 ];

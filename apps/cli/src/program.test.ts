@@ -81,3 +81,24 @@ describe('formatting', () => {
     expect(firstSystemToken('# token ns sa\nabc demo x\ndef weft-system ztunnel node-a\n')).toBe('def');
   });
 });
+
+describe('help and completion', () => {
+  it('prints a man-style topic', async () => {
+    const io = fakeIo();
+    expect(await run(['help', 'troubleshooting'], io)).toBe(EXIT.ok);
+    expect(io.stdout.split('\n')[0]).toBe('WEFT-TROUBLESHOOTING(7)');
+  });
+  it('an unknown topic is a usage error', async () => {
+    const io = fakeIo();
+    expect(await run(['help', 'nope'], io)).toBe(EXIT.usage);
+    expect(io.stderr).toBe(
+      'error: no help topic or command nope; topics: modes, policies, troubleshooting\n',
+    );
+  });
+  it('completes every command', async () => {
+    const io = fakeIo();
+    expect(await run(['completion', 'bash'], io)).toBe(EXIT.ok);
+    for (const c of ['check', 'proxy-status', 'analyze', 'authz', 'waypoint apply', 'top', 'logs'])
+      expect(io.stdout).toContain(`"${c}")`);
+  });
+});
