@@ -29,9 +29,8 @@ export function buildProgram(
       `the demo's endpoints file (env WEFT_ENDPOINTS; default ${DEFAULT_ENDPOINTS})`,
     )
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
-    .showHelpAfterError('(run with --help for usage)')
-    .enablePositionalOptions(false)
     .exitOverride()
+    .showSuggestionAfterError(false)
     .configureOutput({
       writeOut: (s) => io.out(s),
       writeErr: (s) => io.err(s),
@@ -50,7 +49,7 @@ export function buildProgram(
 function inheritSettings(cmd: Command, io: Io): void {
   cmd
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(false)
     .configureOutput({
       writeOut: (s) => io.out(s),
       writeErr: (s) => io.err(s),

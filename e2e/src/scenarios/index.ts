@@ -1,3 +1,4 @@
+import { CLI_SCENARIOS } from './cli.ts';
 import { DIFFERENTIAL_SCENARIOS } from './differential.ts';
 import { differentialGrpc } from './differential-grpc.ts';
 import { HYBRID_SCENARIOS } from './hybrid.ts';
@@ -19,4 +20,8 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
  * Scenarios the local e2e tier runs after ALL_SCENARIOS but the demo tour leaves out: long tables
  * that prove agreement rather than show a feature.
  */
-export const TABLE_SCENARIOS: readonly Scenario[] = [...DIFFERENTIAL_SCENARIOS, differentialGrpc];
+export const TABLE_SCENARIOS: readonly Scenario[] = [
+  ...DIFFERENTIAL_SCENARIOS,
+  differentialGrpc,
+  ...CLI_SCENARIOS,
+];
