@@ -1,4 +1,4 @@
-// Happy path with real sockets: two ztunnels on loopback (node-a 127.0.1.1, node-b 127.0.2.1), a
+// Happy path with real sockets: two ztunnels on loopback (node-a 127.0.31.1, node-b 127.0.32.1, apart from the local demo's nodes), a
 // TCP echo workload on node-a, a client workload on node-b entering through SOCKS5 from its pod IP.
 import { authorizationPolicy, peerAuthentication } from '@weft/policy/testing';
 import { createLocalSocketFactory, REPLY, type SocketAddress, type SocketFactory } from '@weft/proxy-core';
@@ -26,7 +26,7 @@ beforeAll(async () => {
     },
   };
   mesh = await startLocalMesh({
-    octets: [1, 2],
+    octets: [31, 32],
     deps: {
       sockets,
       // What SO_ORIGINAL_DST would say for a captured connection: the app dialled the echo VIP.
@@ -183,7 +183,7 @@ describe('two ztunnels, local mode', () => {
 
   it('STRICT refuses a plaintext caller on 15006; PERMISSIVE lets it through', async () => {
     mesh.apply([peerAuthentication('default', { namespace: 'weft-system', mode: 'STRICT' })]);
-    const refused = await tcpConnect(mesh.layout.echo1, 15006, '127.0.1.99');
+    const refused = await tcpConnect(mesh.layout.echo1, 15006, '127.0.31.99');
     expect(refused.ok).toBe(true);
     if (refused.ok) {
       refused.socket.write('hello?');
@@ -205,7 +205,7 @@ describe('two ztunnels, local mode', () => {
         mode: 'PERMISSIVE',
       }),
     ]);
-    const allowed = await tcpConnect(mesh.layout.echo1, 15006, '127.0.1.99');
+    const allowed = await tcpConnect(mesh.layout.echo1, 15006, '127.0.31.99');
     expect(allowed.ok).toBe(true);
     if (allowed.ok) {
       expect(await roundTrip(allowed.socket, 'plain')).toBe('plain');
@@ -215,7 +215,7 @@ describe('two ztunnels, local mode', () => {
     const plainLine = () =>
       mesh.a.accessLog.lines
         .map((l) => parseKvLine(l))
-        .find((l) => l.security === 'none' && l.rbac === 'allow' && l.src_addr?.startsWith('127.0.1.99:'));
+        .find((l) => l.security === 'none' && l.rbac === 'allow' && l.src_addr?.startsWith('127.0.31.99:'));
     await waitFor(() => plainLine() !== undefined);
     expect(plainLine()).toMatchObject({ reporter: 'destination', dst_service: mesh.layout.echoHost });
     // Mesh traffic is unaffected by STRICT.
