@@ -16,7 +16,7 @@ let mesh: LocalMeshHarness;
 const connects: SocketAddress[] = [];
 
 beforeAll(async () => {
-  const layout = localMeshLayout(1, 2);
+  const layout = localMeshLayout(31, 32);
   const local = createLocalSocketFactory();
   const sockets: SocketFactory = {
     listen: (addr, opts) => local.listen(addr, opts),
