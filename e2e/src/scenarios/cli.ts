@@ -97,8 +97,12 @@ export const cliScenario: Scenario = {
   title: 'weft: every command against the running mesh, with exit codes and one bad input each',
   async run(driver: MeshDriver, log) {
     const workDir = (driver as { workDir?: string }).workDir;
-    if (workDir === undefined) {
-      log('skipped: the driver has no local work folder (endpoints.json, tokens.txt)');
+    if (workDir === undefined || driver.name !== 'local') {
+      // The CLI finds a mesh through the local demo's endpoints file and tokens; the netns
+      // tier's cluster is reached the same way only once it writes that format too.
+      log(
+        `skipped on the ${driver.name} driver: the CLI reads the local demo's endpoints.json and tokens.txt`,
+      );
       return;
     }
     check(existsSync(CLI), `${CLI} is missing: build the CLI first (pnpm --filter @weft/cli build)`);
