@@ -20,7 +20,7 @@ export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 
 if [ "${1:-}" = "--system" ]; then
   missing=()
-  for pair in iptables:iptables ip:iproute2 nsenter:util-linux g++:g++ make:make python3:python3 haproxy:/usr/sbin/haproxy nginx:/usr/sbin/nginx wrk:wrk; do
+  for pair in iptables:iptables ip:iproute2 nsenter:util-linux g++:g++ make:make python3:python3 haproxy:/usr/sbin/haproxy nginx:/usr/sbin/nginx wrk:wrk chromium:chromium; do
     bin=${pair%%:*}; pkg=${pair#*:}
     case "$pkg" in /*) pkg=$(basename "$pkg");; esac
     command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("$pkg")

@@ -13,6 +13,7 @@ import { registerProxyStatus } from './commands/proxy-status.ts';
 import { registerTop } from './commands/top.ts';
 import { registerWaypoint } from './commands/waypoint.ts';
 import type { CommandContext } from './context.ts';
+import { registerDashboard } from './dashboard/index.ts';
 
 export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
 
@@ -27,7 +28,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerDataplaneMode,
   registerTop,
   registerLogs,
-  // `weft dashboard` (src/dashboard/) goes here: import its register function and add it.
+  registerDashboard,
   // help and completion come last: completion lists every command registered before it.
   registerHelp,
 ];
