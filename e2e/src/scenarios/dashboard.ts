@@ -96,6 +96,20 @@ function rgb(hex: string): string {
   return `rgb(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255})`;
 }
 
+/**
+ * The dashboard for the demo: serves the running local mesh's graph on `listen` until closed.
+ * Throws when the dashboard cannot start (e.g. the address is taken).
+ */
+export async function startDemoDashboard(
+  driver: MeshDriver,
+  listen = '127.0.0.1:15030',
+): Promise<{ url: string; close(): Promise<void> }> {
+  const cli = await loadCli<DashboardModule>('index');
+  const inputs = await cli.readDashboardInputs(driver.workDir);
+  if (!inputs.ok) throw new Error(inputs.error);
+  return await cli.startDashboard({ ...inputs.value, listen, pollMs: 2000 });
+}
+
 export const dashboardGraph: Scenario = {
   name: 'dashboard',
   title: 'weft dashboard: the live mesh graph in headless Chromium (modes, traffic, a DENY edge)',

@@ -57,7 +57,11 @@ describe.skipIf(!chromium)('the dashboard page in Chromium', () => {
         res
           .writeHead(200)
           .end(
-            `${[line('echo-v1', '200', ok), ...(denied > 0 ? [line('unknown', '403', denied)] : [])].join('\n')}\n`,
+            `${[
+              line('echo-v1', '200', ok),
+              ...(denied > 0 ? [line('unknown', '403', denied)] : []),
+              `weft_rejected_total{component="waypoint",reason="denied"} ${denied}`,
+            ].join('\n')}\n`,
           );
       } else res.writeHead(404).end();
     });
@@ -119,6 +123,7 @@ describe.skipIf(!chromium)('the dashboard page in Chromium', () => {
     expect(deny).toMatchObject({ source: 'wl:demo/client', target: 'svc:echo.demo.svc.cluster.local' });
     expect(deny?.label).toContain('DENY');
     expect(deny?.stroke).toBe(hexToRgb(DENY_COLOUR));
+    await page.waitForSelector('#proxies .proxy.denied[data-name="waypoint-0"]');
     expect(outside).toEqual([]);
     await page.close();
   }, 30_000);

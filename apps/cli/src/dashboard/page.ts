@@ -34,7 +34,7 @@ svg text{font-size:11px}
 .edge.denied text{fill:${DENY_COLOUR};font-weight:600}
 .node.service rect{fill:#fff;stroke:#343a40}
 .ns{font-weight:600;fill:#495057}
-#proxies{padding:4px 12px;color:#495057}
+#proxies{padding:4px 12px;color:#495057}.proxy.denied,.proxy.down{color:${DENY_COLOUR}}
 </style></head><body>
 <header><h1>Weft mesh</h1><div class="legend">${legend}<span><i style="background:${DENY_COLOUR}"></i>DENY</span></div><div id="status">loading</div></header>
 <svg id="graph" xmlns="http://www.w3.org/2000/svg" width="100%" height="600"><defs>
@@ -127,10 +127,17 @@ svg text{font-size:11px}
       var title = el('title', {}, ng);
       title.textContent = n.kind === 'service' ? 'service ' + n.name + '.' + n.namespace : n.namespace + '/' + n.name + ' (' + n.mode + ')';
     });
+    // A proxy's policy refusals carry no source or destination in its metrics (ztunnel's L4
+    // denies among them), so they show here, per proxy, not on an edge.
     var px = document.getElementById('proxies');
-    px.textContent = g.proxies.map(function (p) {
-      return p.name + (p.ok ? '' : ' (scrape failed: ' + p.error + ')') + (p.policyRejects ? ' denied ' + p.policyRejects : '');
-    }).join(' \\u00b7 ');
+    px.textContent = 'proxies: ';
+    g.proxies.forEach(function (p, i) {
+      var span = document.createElement('span');
+      span.className = 'proxy' + (p.ok ? '' : ' down') + (p.policyRejects > 0 ? ' denied' : '');
+      span.setAttribute('data-name', p.name);
+      span.textContent = (i > 0 ? ' \u00b7 ' : '') + p.name + (p.ok ? '' : ' (scrape failed: ' + p.error + ')') + (p.policyRejects > 0 ? ' (' + p.policyRejects + ' denied by policy)' : '');
+      px.appendChild(span);
+    });
   }
   function setStatus(s, err) {
     var st = document.getElementById('status');
