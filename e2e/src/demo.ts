@@ -4,6 +4,7 @@
 // after the tour, non-zero if any step failed; otherwise the mesh keeps running until Ctrl-C.
 import { parseArgs } from 'node:util';
 import { LocalDriver } from './drivers/local.ts';
+import { startDemoDashboard } from './scenarios/dashboard.ts';
 import { ALL_SCENARIOS } from './scenarios/index.ts';
 
 const { values } = parseArgs({
@@ -17,11 +18,13 @@ const runtime = values.runtime === 'bun' ? 'bun' : 'node';
 const driver = new LocalDriver({ runtime });
 const say = (line: string): void => console.log(line);
 
+let dashboard: { url: string; close(): Promise<void> } | undefined;
 let stopping = false;
 const shutdown = async (code: number): Promise<never> => {
   if (!stopping) {
     stopping = true;
     say('\nstopping the local mesh ...');
+    await dashboard?.close();
     await driver.stop();
   }
   process.exit(code);
@@ -52,6 +55,11 @@ for (const p of driver.proxylessPods().filter((p) => (p.ports[0] ?? 0) !== 0))
   );
 say(`  weftd: xDS ${driver.endpoints().weftd.xds}, admin ${driver.endpoints().weftd.admin}`);
 say(`  config folder (edit it live): ${driver.configDir}`);
+dashboard = await startDemoDashboard(driver).catch((err: Error) => {
+  say(`  dashboard: not started (${err.message})`);
+  return undefined;
+});
+if (dashboard !== undefined) say(`  dashboard (live graph: modes, rates, mTLS, DENY): ${dashboard.url}`);
 
 let failed = 0;
 const scenarios = ALL_SCENARIOS.filter(

@@ -1,4 +1,5 @@
 import { CLI_SCENARIOS } from './cli.ts';
+import { DASHBOARD_SCENARIOS } from './dashboard.ts';
 import { DIFFERENTIAL_SCENARIOS } from './differential.ts';
 import { differentialGrpc } from './differential-grpc.ts';
 import { HYBRID_SCENARIOS } from './hybrid.ts';
@@ -17,11 +18,12 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
 ];
 
 /**
- * Scenarios the local e2e tier runs after ALL_SCENARIOS but the demo tour leaves out: long tables
- * that prove agreement rather than show a feature.
+ * Scenarios the e2e tiers run after ALL_SCENARIOS but the demo tour leaves out: long tables that
+ * prove agreement rather than show a feature, and the CLI and dashboard driven against the mesh.
  */
 export const TABLE_SCENARIOS: readonly Scenario[] = [
   ...DIFFERENTIAL_SCENARIOS,
   differentialGrpc,
   ...CLI_SCENARIOS,
+  ...DASHBOARD_SCENARIOS,
 ];
