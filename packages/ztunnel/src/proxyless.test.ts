@@ -11,8 +11,8 @@ import { createTestCa } from '@weft/ca/testing';
 import { authorizationPolicy, peerAuthentication, pod, service } from '@weft/policy/testing';
 import { parseKvLine } from '@weft/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GrpcEchoServer, grpcCall, meshChannelCredentials, startGrpcEcho } from './testing/grpc.ts';
 import { type LocalMeshHarness, startLocalMesh } from './testing/harness.ts';
+import { type GrpcEchoServer, grpcCall, meshChannelCredentials, startGrpcEcho } from './testing/index.ts';
 
 const CLIENT_ID = 'spiffe://cluster.local/ns/demo/sa/client';
 const ECHO_ID = 'spiffe://cluster.local/ns/demo/sa/echo';

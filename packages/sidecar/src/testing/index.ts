@@ -115,4 +115,4 @@ export {
   grpcCall,
   meshChannelCredentials,
   startGrpcEcho,
-} from './grpc.ts';
+} from '@weft/proxy-core/testing';

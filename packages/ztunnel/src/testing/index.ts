@@ -2,25 +2,23 @@
 
 export {
   compileOrThrow,
-  LOCAL_MESH,
-  type LocalMeshLayout,
-  type LocalMeshOptions,
-  localMeshLayout,
-  localMeshObjects,
-  NODE_A,
-  NODE_B,
-} from '@weft/proxy-core/testing';
-export { startTestCaServer, type TestCaServer } from './ca.ts';
-export {
   GRPC_ECHO_METHODS,
   type GrpcCallResult,
   type GrpcEchoCall,
   type GrpcEchoMethod,
   type GrpcEchoServer,
   grpcCall,
+  LOCAL_MESH,
+  type LocalMeshLayout,
+  type LocalMeshOptions,
+  localMeshLayout,
+  localMeshObjects,
   meshChannelCredentials,
+  NODE_A,
+  NODE_B,
   startGrpcEcho,
-} from './grpc.ts';
+} from '@weft/proxy-core/testing';
+export { startTestCaServer, type TestCaServer } from './ca.ts';
 export {
   type LocalMeshHarness,
   type LocalMeshHarnessOptions,

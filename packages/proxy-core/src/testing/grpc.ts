@@ -1,6 +1,7 @@
-// Proxyless gRPC stand-ins for tests: a grpc-js server and client holding mesh certificates, as a
-// proxyless workload's own gRPC library does (mesh mTLS, ALPN h2, SPIFFE identities), or speaking
-// h2c as an app behind a proxy does. One generic unary service, bytes in and out.
+// Proxyless gRPC stand-ins for the proxies' tests: a grpc-js server and client holding mesh
+// certificates, as a proxyless workload's own gRPC library does (mesh mTLS, ALPN h2, SPIFFE
+// identities), or speaking h2c as an app behind a proxy does. One generic unary service, bytes in
+// and out. Shared by ztunnel and the sidecar (the proxies never import each other).
 import * as grpc from '@grpc/grpc-js';
 import { type CertMaterial, spiffeIdFromSubjectAltName } from '@weft/hbone';
 
