@@ -19,3 +19,10 @@ export function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(status);
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
+
+/** Current resident set size in MiB (VmRSS): what the process holds at the end of a run. */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
