@@ -3,6 +3,7 @@
 // or `//config_dump` are simply not found), GET/HEAD only, bounded header size and time, and a
 // connection cap; malformed requests get 400 and are counted.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { shareEndpointAcrossWorkers } from '../workers/cluster.ts';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -78,5 +79,7 @@ export function createHttpEndpoint(options: HttpEndpointOptions): Server {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
   });
+  // With several workers, metrics and readiness answer for the whole proxy (workers/cluster.ts).
+  shareEndpointAcrossWorkers(server, Object.keys(options.routes));
   return server;
 }
