@@ -3,7 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { normalizeIp, parseWorkloadId } from '@weft/policy';
-import { type ListenAddress, type OutboundTarget, parseListenAddress } from '@weft/proxy-core';
+import {
+  availableCores,
+  type ListenAddress,
+  type OutboundTarget,
+  parseConcurrency,
+  parseListenAddress,
+  runWorkers,
+  workerIdentity,
+} from '@weft/proxy-core';
 import { createAccessLogger, createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
 import { createSidecar } from './sidecar.ts';
 
@@ -28,6 +36,8 @@ const USAGE = `usage: sidecar --pod <namespace/name> --pod-ip <ip> --service-acc
   --metrics <h:p>           Prometheus metrics, default <pod ip>:15020
   --readiness <h:p>         readiness, default <pod ip>:15021
   --upstream-hbone-port <n> HBONE port of peers, default 15008
+  --concurrency <n>         worker processes sharing the listeners (default: 2, or 1 on a
+                            one-core machine: one per pod, so a node's cores are not multiplied)
   --log-level <debug|info|warn|error|silent>
   --access-log <off|kv|json>  access log on stdout, default off
 `;
@@ -49,6 +59,7 @@ function address(flag: string, v: string | undefined): ListenAddress | undefined
 
 const { values } = parseArgs({
   options: {
+    concurrency: { type: 'string' },
     pod: { type: 'string' },
     'pod-ip': { type: 'string' },
     'service-account': { type: 'string' },
@@ -110,7 +121,10 @@ if (
 const logger = createLogger({
   sink: streamSink(process.stderr),
   level: parseLogLevel(values['log-level']) ?? 'info',
-  fields: { component: 'sidecar' },
+  fields: {
+    component: 'sidecar',
+    ...(workerIdentity() !== undefined ? { worker: workerIdentity()?.id } : {}),
+  },
 });
 const accessFormat = values['access-log'] ?? 'off';
 const listeners = {
@@ -122,38 +136,45 @@ const listeners = {
   metrics: address('metrics', values.metrics),
   readiness: address('readiness', values.readiness),
 };
-const sidecar = await createSidecar(
-  {
-    pod,
-    podIp,
-    identity,
-    ...Object.fromEntries(Object.entries(listeners).filter(([, v]) => v !== undefined)),
-    ...(outboundTarget !== undefined ? { outboundTarget } : {}),
-    ...(upstreamHbonePort !== undefined ? { upstreamHbonePort } : {}),
-    ca: { address: caAddress, ...(token !== undefined ? { token } : {}) },
-    ...(values['xds-address'] !== undefined
-      ? { xds: { address: values['xds-address'], ...(token !== undefined ? { token } : {}) } }
-      : {}),
-    ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
-    ...(values.capture === true ? { capture: true } : {}),
-  },
-  {
-    logger,
-    ...(accessFormat === 'kv' || accessFormat === 'json'
-      ? { accessLog: createAccessLogger({ sink: streamSink(process.stdout), format: accessFormat }) }
-      : {}),
-  },
-).catch((err: unknown) => {
-  // A start the process cannot make (capture mode without @weft/linux-net, a taken port): one
-  // clear line, no stack.
-  process.stderr.write(`sidecar: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
-const stop = () => {
-  sidecar.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
+const concurrency = parseConcurrency(values.concurrency, Math.min(2, availableCores()));
+if (!concurrency.ok) fail(concurrency.error);
+
+const serve = async (): Promise<void> => {
+  const sidecar = await createSidecar(
+    {
+      pod,
+      podIp,
+      identity,
+      ...Object.fromEntries(Object.entries(listeners).filter(([, v]) => v !== undefined)),
+      ...(outboundTarget !== undefined ? { outboundTarget } : {}),
+      ...(upstreamHbonePort !== undefined ? { upstreamHbonePort } : {}),
+      ca: { address: caAddress, ...(token !== undefined ? { token } : {}) },
+      ...(values['xds-address'] !== undefined
+        ? { xds: { address: values['xds-address'], ...(token !== undefined ? { token } : {}) } }
+        : {}),
+      ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
+      ...(values.capture === true ? { capture: true } : {}),
+    },
+    {
+      logger,
+      ...(accessFormat === 'kv' || accessFormat === 'json'
+        ? { accessLog: createAccessLogger({ sink: streamSink(process.stdout), format: accessFormat }) }
+        : {}),
+    },
+  ).catch((err: unknown) => {
+    // A start the process cannot make (capture mode without @weft/linux-net, a taken port): one
+    // clear line, no stack.
+    process.stderr.write(`sidecar: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+  const stop = () => {
+    sidecar.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 };
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+
+await runWorkers({ component: 'sidecar', concurrency: concurrency.value, logger, serve });

@@ -2,7 +2,13 @@
 // The waypoint binary: parses flags and calls createWaypoint. Nothing else lives here.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type ListenAddress, parseListenAddress } from '@weft/proxy-core';
+import {
+  type ListenAddress,
+  parseConcurrency,
+  parseListenAddress,
+  runWorkers,
+  workerIdentity,
+} from '@weft/proxy-core';
 import { createAccessLogger, createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
 import { createWaypoint } from './server/waypoint.ts';
 
@@ -18,9 +24,15 @@ const USAGE = `usage: waypoint --name <namespace/name> (--xds-address <h:p> | --
   --metrics <h:p>           Prometheus metrics, default 0.0.0.0:15020
   --readiness <h:p>         readiness, default 0.0.0.0:15021
   --upstream-hbone-port <n> HBONE port of endpoints (their ztunnel or sidecar), default 15008
+  --concurrency <n>         worker processes sharing the listeners (default: the cores available)
   --log-level <debug|info|warn|error|silent>
   --access-log <off|kv|json>  access log on stdout, default off
 `;
+
+function workerField(): { worker?: number } {
+  const w = workerIdentity();
+  return w === undefined ? {} : { worker: w.id };
+}
 
 function address(flag: string, v: string | undefined): ListenAddress | undefined {
   if (v === undefined) return undefined;
@@ -57,6 +69,7 @@ const { values } = parseArgs({
     'upstream-hbone-port': { type: 'string' },
     'log-level': { type: 'string' },
     'access-log': { type: 'string' },
+    concurrency: { type: 'string' },
     help: { type: 'boolean' },
   },
   strict: true,
@@ -77,7 +90,7 @@ const token = tokenFile === undefined ? undefined : () => readFileSync(tokenFile
 const logger = createLogger({
   sink: streamSink(process.stderr),
   level: parseLogLevel(values['log-level']) ?? 'info',
-  fields: { component: 'waypoint' },
+  fields: { component: 'waypoint', ...workerField() },
 });
 const accessFormat = values['access-log'] ?? 'off';
 const hbone = address('hbone', values.hbone);
@@ -87,33 +100,43 @@ const metrics = address('metrics', values.metrics);
 const readiness = address('readiness', values.readiness);
 const upstreamHbonePort = portFlag('upstream-hbone-port', values['upstream-hbone-port']);
 
-const waypoint = await createWaypoint(
-  {
-    name,
-    ...(hbone !== undefined ? { hbone } : {}),
-    ...(proxyless !== undefined ? { proxyless } : {}),
-    ...(admin !== undefined ? { admin } : {}),
-    ...(metrics !== undefined ? { metrics } : {}),
-    ...(readiness !== undefined ? { readiness } : {}),
-    ...(upstreamHbonePort !== undefined ? { upstreamHbonePort } : {}),
-    ca: { address: caAddress, ...(token !== undefined ? { token } : {}) },
-    ...(values['xds-address'] !== undefined
-      ? { xds: { address: values['xds-address'], ...(token !== undefined ? { token } : {}) } }
-      : {}),
-    ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
-  },
-  {
-    logger,
-    ...(accessFormat === 'kv' || accessFormat === 'json'
-      ? { accessLog: createAccessLogger({ sink: streamSink(process.stdout), format: accessFormat }) }
-      : {}),
-  },
-);
-const stop = () => {
-  waypoint.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
+const concurrency = parseConcurrency(values.concurrency);
+if (!concurrency.ok) {
+  process.stderr.write(`waypoint: ${concurrency.error}\n`);
+  process.exit(2);
+}
+
+const serve = async (): Promise<void> => {
+  const waypoint = await createWaypoint(
+    {
+      name,
+      ...(hbone !== undefined ? { hbone } : {}),
+      ...(proxyless !== undefined ? { proxyless } : {}),
+      ...(admin !== undefined ? { admin } : {}),
+      ...(metrics !== undefined ? { metrics } : {}),
+      ...(readiness !== undefined ? { readiness } : {}),
+      ...(upstreamHbonePort !== undefined ? { upstreamHbonePort } : {}),
+      ca: { address: caAddress, ...(token !== undefined ? { token } : {}) },
+      ...(values['xds-address'] !== undefined
+        ? { xds: { address: values['xds-address'], ...(token !== undefined ? { token } : {}) } }
+        : {}),
+      ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
+    },
+    {
+      logger,
+      ...(accessFormat === 'kv' || accessFormat === 'json'
+        ? { accessLog: createAccessLogger({ sink: streamSink(process.stdout), format: accessFormat }) }
+        : {}),
+    },
   );
+  const stop = () => {
+    waypoint.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 };
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+
+await runWorkers({ component: 'waypoint', concurrency: concurrency.value, logger, serve });

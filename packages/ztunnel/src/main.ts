@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The ztunnel binary: parses flags and calls createZtunnel. Nothing else lives here.
 import { parseArgs } from 'node:util';
-import { defaultXdsTypes } from '@weft/proxy-core';
+import { defaultXdsTypes, parseConcurrency, runWorkers, workerIdentity } from '@weft/proxy-core';
 import { createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
 import { parseForward } from './outbound/forward-flag.ts';
 import { createZtunnel, type ForwardConfig } from './ztunnel.ts';
@@ -24,11 +24,19 @@ const USAGE = `usage: ztunnel --node <name> --node-ip <ip> [options]
   --lb <round-robin|random>
   --log-level <debug|info|warn|error|silent>
   --access-log <kv|json>   access-log format on stdout (default kv)
+  --concurrency <n>        worker processes sharing the listeners (default: the cores
+                           available; 1 in in-pod mode, whose pod netns listeners are
+                           per process)
   --forward <port>=<source ip>><host:port>
                            local mode: a fixed listener on the node address forwarding into the
                            mesh as workload <source ip> calling <host:port> (repeatable), e.g.
                            --forward 18080=127.0.10.2>echo.demo.svc.cluster.local:8080
 `;
+
+function workerField(): { worker?: number } {
+  const w = workerIdentity();
+  return w === undefined ? {} : { worker: w.id };
+}
 
 const { values } = parseArgs({
   options: {
@@ -46,6 +54,7 @@ const { values } = parseArgs({
     'allow-non-loopback': { type: 'boolean' },
     'node-agent-socket': { type: 'string' },
     'inpod-mark': { type: 'string' },
+    concurrency: { type: 'string' },
     help: { type: 'boolean' },
   },
   strict: true,
@@ -58,7 +67,7 @@ if (values.help || values.node === undefined || values['node-ip'] === undefined)
 const logger = createLogger({
   sink: streamSink(process.stderr),
   level: parseLogLevel(values['log-level']) ?? 'info',
-  fields: { component: 'ztunnel', node: values.node },
+  fields: { component: 'ztunnel', node: values.node, ...workerField() },
 });
 const forwards: ForwardConfig[] = [];
 for (const spec of values.forward ?? []) {
@@ -83,54 +92,72 @@ if (mark !== undefined && values['node-agent-socket'] === undefined) {
   process.exit(2);
 }
 const lb = values.lb === 'random' ? 'random' : 'round-robin';
+const nodeName: string = values.node;
+const nodeIp: string = values['node-ip'];
+const inPod = values['node-agent-socket'] !== undefined;
+const concurrency = parseConcurrency(values.concurrency, inPod ? 1 : undefined);
+if (!concurrency.ok) {
+  process.stderr.write(`ztunnel: ${concurrency.error}\n`);
+  process.exit(2);
+}
+if (inPod && concurrency.value > 1) {
+  // Each pod's 15001/15006/15008 are opened inside its netns by this process (linux-net), not
+  // through a port the workers could share.
+  process.stderr.write('ztunnel: --concurrency above 1 is not supported with --node-agent-socket\n');
+  process.exit(2);
+}
 
-const ztunnel = await createZtunnel(
-  {
-    nodeName: values.node,
-    nodeIp: values['node-ip'],
-    loadBalancing: lb,
-    ...(values['xds-address'] !== undefined ? { xdsAddress: values['xds-address'] } : {}),
-    ...(values['ca-address'] !== undefined ? { caAddress: values['ca-address'] } : {}),
-    ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
-    ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
-    ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
-    accessLogFormat: values['access-log'] === 'json' ? 'json' : 'kv',
-    forwards,
-    ...(values['allow-non-loopback'] === true ? { allowNonLoopback: true } : {}),
-    ...(values['node-agent-socket'] !== undefined
-      ? {
-          inPod: {
-            nodeAgentSocket: values['node-agent-socket'],
-            ...(mark !== undefined ? { mark } : {}),
-          },
-        }
-      : {}),
-  },
-  {
-    logger,
-    accessLog: streamSink(process.stdout),
-    xdsTypes: defaultXdsTypes(),
-  },
-).catch((err: unknown) => {
-  // A config the process cannot start with (in-pod mode without @weft/linux-net, a bad address):
-  // one clear line, no stack.
-  process.stderr.write(`ztunnel: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
-logger.info('ztunnel started', {
-  admin: `${ztunnel.addresses.admin.ip}:${ztunnel.addresses.admin.port}`,
-  socks5: `${ztunnel.addresses.socks5.ip}:${ztunnel.addresses.socks5.port}`,
-});
+const serve = async (): Promise<void> => {
+  const ztunnel = await createZtunnel(
+    {
+      nodeName,
+      nodeIp,
+      loadBalancing: lb,
+      ...(values['xds-address'] !== undefined ? { xdsAddress: values['xds-address'] } : {}),
+      ...(values['ca-address'] !== undefined ? { caAddress: values['ca-address'] } : {}),
+      ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
+      ...(values['config-file'] !== undefined ? { configFile: values['config-file'] } : {}),
+      ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
+      accessLogFormat: values['access-log'] === 'json' ? 'json' : 'kv',
+      forwards,
+      ...(values['allow-non-loopback'] === true ? { allowNonLoopback: true } : {}),
+      ...(values['node-agent-socket'] !== undefined
+        ? {
+            inPod: {
+              nodeAgentSocket: values['node-agent-socket'],
+              ...(mark !== undefined ? { mark } : {}),
+            },
+          }
+        : {}),
+    },
+    {
+      logger,
+      accessLog: streamSink(process.stdout),
+      xdsTypes: defaultXdsTypes(),
+    },
+  ).catch((err: unknown) => {
+    // A config the process cannot start with (in-pod mode without @weft/linux-net, a bad address):
+    // one clear line, no stack.
+    process.stderr.write(`ztunnel: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+  logger.info('ztunnel started', {
+    admin: `${ztunnel.addresses.admin.ip}:${ztunnel.addresses.admin.port}`,
+    socks5: `${ztunnel.addresses.socks5.ip}:${ztunnel.addresses.socks5.port}`,
+  });
 
-let stopping = false;
-const stop = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info('stopping', { signal });
-  ztunnel.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { signal });
+    ztunnel.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 };
-process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('SIGINT', () => stop('SIGINT'));
+
+await runWorkers({ component: 'ztunnel', concurrency: concurrency.value, logger, serve });

@@ -62,7 +62,8 @@ export function localGet(server: Server, path: string, timeoutMs = 5_000): Promi
       reject(err);
     });
     server.emit('connection', serverEnd);
-    client.end(`GET ${path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n`);
+    // Not half-closed: node:http would end a half-closed connection before an async answer.
+    client.write(`GET ${path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n`);
   });
 }
 

@@ -1,6 +1,7 @@
 // The three small HTTP servers every Weft proxy has: admin (config dump, clusters; localhost),
 // Prometheus metrics, and readiness.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { shareEndpointAcrossWorkers } from '@weft/proxy-core';
 import { type MetricsRegistry, metricsHandler } from '@weft/telemetry';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -21,21 +22,27 @@ export function text(res: ServerResponse, status: number, body: string): void {
 
 /** A GET-only server over a path table; anything else is 404/405. */
 export function createSmallServer(routes: Readonly<Record<string, RouteHandler>>): Server {
-  return createServer({ maxHeaderSize: 8192, headersTimeout: 5_000, requestTimeout: 10_000 }, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const handler = routes[path];
-    if (handler === undefined) {
-      text(res, 404, 'not found\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      text(res, 405, 'method not allowed\n');
-      return;
-    }
-    Promise.resolve(handler(req, res)).catch((e: unknown) => {
-      if (!res.headersSent) text(res, 500, `${e instanceof Error ? e.message : String(e)}\n`);
-    });
-  });
+  const server = createServer(
+    { maxHeaderSize: 8192, headersTimeout: 5_000, requestTimeout: 10_000 },
+    (req, res) => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const handler = routes[path];
+      if (handler === undefined) {
+        text(res, 404, 'not found\n');
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        text(res, 405, 'method not allowed\n');
+        return;
+      }
+      Promise.resolve(handler(req, res)).catch((e: unknown) => {
+        if (!res.headersSent) text(res, 500, `${e instanceof Error ? e.message : String(e)}\n`);
+      });
+    },
+  );
+  // With several workers, metrics and readiness answer for the whole waypoint.
+  shareEndpointAcrossWorkers(server, Object.keys(routes));
+  return server;
 }
 
 export function metricsServer(registry: MetricsRegistry): Server {
