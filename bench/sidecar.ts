@@ -23,7 +23,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { cpuSeconds, peakRssMiB } from './lib/procstat.ts';
+import { cpuSeconds, peakRssMiB, rssMiB } from './lib/procstat.ts';
 import { ensurePackages, which } from './lib/system.ts';
 import { formatTable } from './lib/table.ts';
 
@@ -149,11 +149,6 @@ const pct = (sorted: Float64Array, p: number): number =>
   sorted.length === 0
     ? Number.NaN
     : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN);
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
-}
 
 // Upstream: nginx, one worker, a fixed 2-byte body, no logs, on the server pod's address.
 const nginxDir = join(work, 'nginx');
