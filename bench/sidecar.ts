@@ -10,25 +10,38 @@
 //
 // The load client is the bench's own (keep-alive HTTP/1.1 over raw sockets, closed loop): a
 // sidecar serves only its own pod's app, so calls must come from the client pod's address, and
-// wrk cannot bind a source address. The same client, from the same address, measures both paths.
-// Rounds alternate direct and sidecar cells (BENCH_ROUNDS, default 3, of BENCH_SECONDS, default 5,
-// at BENCH_CONNECTIONS, default 4), so a noisy machine hurts both. Loopback only.
+// wrk cannot bind a source address. The same client, from the same address, measures every path.
+// Each round runs the cells in turn: direct, then the sidecars with each worker count of
+// BENCH_WORKERS (default "1,2": both sidecars restarted with --concurrency 1, then 2), so a noisy
+// machine hurts every cell alike. BENCH_ROUNDS (default 3) rounds of BENCH_SECONDS (default 5) at
+// BENCH_CONNECTIONS (default 4). `--runtime bun` runs the sidecars on Bun and prefixes the keys
+// with `bun-`. CPU and memory cover each sidecar's whole process tree. Loopback only.
 //
 // Last lines: `sidecar-added-p90-ms <ms>` (pooled p90 through the sidecars minus pooled p90
 // direct), `sidecar-cpu-per-1k-rps <vCPU>` (the busier sidecar's CPU per 1,000 req/s through it),
-// `sidecar-rss-mb <MiB>` (the larger sidecar's resident set at the end).
+// `sidecar-rss-mb <MiB>` (the larger sidecar's resident set at the end), all for the first worker
+// count, and `sidecar-rps-2-vs-1-workers <ratio>` (throughput with 2 workers over 1).
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { cpuSeconds, peakRssMiB, rssMiB } from './lib/procstat.ts';
+import { benchRounds, benchRuntime, benchSeconds } from './lib/runtime.ts';
 import { ensurePackages, which } from './lib/system.ts';
 import { formatTable } from './lib/table.ts';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const runtime = benchRuntime();
+const SECONDS = benchSeconds();
+const ROUNDS = benchRounds();
+// Worker counts to compare (--concurrency of both sidecars); the first is the headline.
+const WORKERS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map((w) => {
+  const n = Number(w);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new Error(`BENCH_WORKERS: ${JSON.stringify(w)} is not a worker count`);
+  return n;
+});
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 4);
 
 const XDS = '127.0.80.1:15010';
@@ -185,6 +198,9 @@ writeFileSync(join(work, 'tokens.txt'), `${pods.map((p) => `${p.token} bench ${p
 for (const p of pods) writeFileSync(join(work, `${p.name}.token`), `${p.token}\n`, { mode: 0o600 });
 
 const dist = (pkg: string): string => join(REPO, pkg, 'dist', 'main.js');
+// Node runs the built binary (as deployed); Bun runs the TypeScript source.
+const sidecarMain =
+  runtime.name === 'bun' ? join(REPO, 'packages', 'sidecar', 'src', 'main.ts') : dist('packages/sidecar');
 
 let exitCode = 0;
 try {
@@ -209,73 +225,116 @@ try {
     'warn',
   ]);
   await waitReady(`http://${ADMIN}/healthz/ready`, weftd);
-  const sidecars = pods.map((p) =>
-    spawn(process.execPath, [
-      dist('packages/sidecar'),
-      '--pod',
-      `bench/${p.name}`,
-      '--pod-ip',
-      p.ip,
-      '--service-account',
-      p.name,
-      '--xds-address',
-      XDS,
-      '--token-file',
-      join(work, `${p.name}.token`),
-      '--log-level',
-      'warn',
-      '--access-log',
-      'off',
-      ...(p.name === 'client' ? ['--outbound-target', SERVICE] : []),
-    ]),
-  );
-  await Promise.all(
-    pods.map((p, i) => waitReady(`http://${p.ip}:15021/healthz/ready`, sidecars[i] as Child)),
-  );
+  // Sidecars are (re)started per cell, with the cell's worker count (--concurrency).
+  let sidecars: Child[] = [];
+  const startSidecars = async (workers: number): Promise<number[]> => {
+    await stopSidecars();
+    sidecars = pods.map((p) => {
+      const args = [
+        '--pod',
+        `bench/${p.name}`,
+        '--pod-ip',
+        p.ip,
+        '--service-account',
+        p.name,
+        '--xds-address',
+        XDS,
+        '--token-file',
+        join(work, `${p.name}.token`),
+        '--log-level',
+        'warn',
+        '--access-log',
+        'off',
+        '--concurrency',
+        String(workers),
+        ...(p.name === 'client' ? ['--outbound-target', SERVICE] : []),
+      ];
+      if (runtime.name === 'node') return spawn(process.execPath, [sidecarMain, ...args]);
+      const bun = runtime.command(sidecarMain, args);
+      return spawn(bun.cmd, bun.args);
+    });
+    await Promise.all(
+      pods.map((p, i) => waitReady(`http://${p.ip}:15021/healthz/ready`, sidecars[i] as Child)),
+    );
+    const pids = sidecars.map((c) => c.pid).filter((p): p is number => p !== undefined);
+    if (pids.length !== 2) throw new Error('a sidecar has no pid');
+    // Warm up (TLS sessions, HBONE pool, JIT) before measuring.
+    const w = await load(CLIENT_IP, 15001, CONNECTIONS, 2);
+    if (w.requests === 0)
+      throw new Error(`sidecars with ${workers} worker(s): no request succeeded while warming up`);
+    return pids;
+  };
+  const stopSidecars = async (): Promise<void> => {
+    for (const c of sidecars) c.kill();
+    await Promise.all(sidecars.map((c) => c.done));
+    sidecars = [];
+  };
   await waitReady(`http://${SERVER_IP}:8080/`, nginx);
-  const pids = sidecars.map((s) => s.pid).filter((p): p is number => p !== undefined);
-  if (pids.length !== 2) throw new Error('a sidecar has no pid');
 
-  const targets = [
-    { name: 'direct', host: SERVER_IP, port: 8080 },
-    { name: 'sidecar x2 (HBONE mTLS)', host: CLIENT_IP, port: 15001 },
-  ];
-  // Warm up both paths (TLS session, HBONE pool, JIT) before measuring.
-  for (const t of targets) {
-    const w = await load(t.host, t.port, CONNECTIONS, 2);
-    if (w.requests === 0) throw new Error(`${t.name}: no request succeeded while warming up`);
-  }
+  const cellName = (workers: number): string =>
+    `sidecar x2 (HBONE mTLS), ${workers} worker${workers > 1 ? 's' : ''} each`;
+  const warm = await load(SERVER_IP, 8080, CONNECTIONS, 1);
+  if (warm.requests === 0) throw new Error('direct: no request succeeded while warming up');
 
   const load0 = loadavg()[0] ?? 0;
   const rows: (string | number)[][] = [];
   const pooled = new Map<
     string,
-    { lat: Float64Array[]; requests: number; seconds: number; errors: number }
+    {
+      lat: Float64Array[];
+      requests: number;
+      seconds: number;
+      errors: number;
+      cpu: number[];
+      rss: number[];
+      peak: number[];
+    }
   >();
-  const cpu = [0, 0];
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const t of targets) {
+    const cells: Array<{ name: string; workers: number }> = [{ name: 'direct', workers: 0 }];
+    for (const w of WORKERS) cells.push({ name: cellName(w), workers: w });
+    for (const cell of cells) {
+      const pids = cell.workers > 0 ? await startSidecars(cell.workers) : [];
       const before = pids.map(cpuSeconds);
-      const r = await load(t.host, t.port, CONNECTIONS, SECONDS);
+      const r =
+        cell.workers > 0
+          ? await load(CLIENT_IP, 15001, CONNECTIONS, SECONDS)
+          : await load(SERVER_IP, 8080, CONNECTIONS, SECONDS);
       const used = pids.map((p, i) => cpuSeconds(p) - (before[i] ?? 0));
-      if (t.port === 15001) for (const i of [0, 1]) cpu[i] = (cpu[i] ?? 0) + (used[i] ?? 0);
-      const acc = pooled.get(t.name) ?? { lat: [], requests: 0, seconds: 0, errors: 0 };
+      const acc = pooled.get(cell.name) ?? {
+        lat: [],
+        requests: 0,
+        seconds: 0,
+        errors: 0,
+        cpu: [0, 0],
+        rss: [0, 0],
+        peak: [0, 0],
+      };
       acc.lat.push(r.latencies);
       acc.requests += r.requests;
       acc.seconds += r.seconds;
       acc.errors += r.errors;
-      pooled.set(t.name, acc);
-      const [c = 0, s = 0] = used.map((u) => u / r.seconds);
+      used.forEach((u, i) => {
+        acc.cpu[i] = (acc.cpu[i] ?? 0) + u;
+      });
+      // Memory at the end of this cell's run (each cell starts fresh sidecars): keep the largest.
+      pids.forEach((p, i) => {
+        acc.rss[i] = Math.max(acc.rss[i] ?? 0, rssMiB(p));
+        acc.peak[i] = Math.max(acc.peak[i] ?? 0, peakRssMiB(p));
+      });
+      pooled.set(cell.name, acc);
+      const [c = 0, sv = 0] = used.map((u) => u / r.seconds);
       rows.push([
         String(round),
-        t.name,
+        cell.name,
         Math.round(r.rps),
         r.latencies.length ? pct(r.latencies, 50) : Number.NaN,
         pct(r.latencies, 90),
         pct(r.latencies, 99),
-        t.port === 15001 ? `${c.toFixed(2)} / ${s.toFixed(2)}` : '-',
+        cell.workers > 0 ? `${c.toFixed(2)} / ${sv.toFixed(2)}` : '-',
         String(r.errors),
       ]);
+      if (cell.workers > 0) await stopSidecars();
     }
   }
   const all = new Map(
@@ -294,7 +353,7 @@ try {
     const vcpu =
       name === 'direct'
         ? '-'
-        : `${((cpu[0] ?? 0) / a.seconds).toFixed(2)} / ${((cpu[1] ?? 0) / a.seconds).toFixed(2)}`;
+        : `${((a.cpu[0] ?? 0) / a.seconds).toFixed(2)} / ${((a.cpu[1] ?? 0) / a.seconds).toFixed(2)}`;
     rows.push([
       'all',
       name,
@@ -308,7 +367,7 @@ try {
   }
 
   console.log(
-    `\nsidecar data path, ${ROUNDS} alternating rounds of ${SECONDS} s per path, ${CONNECTIONS} connections (closed loop), upstream nginx (1 worker) on loopback; load average ${load0.toFixed(1)} before\n`,
+    `\nsidecar data path on ${runtime.name}, ${ROUNDS} alternating rounds of ${SECONDS} s per cell, ${CONNECTIONS} connections (closed loop), upstream nginx (1 worker) on loopback; sidecars restarted per cell with --concurrency ${WORKERS.join(' / ')}; ${availableParallelism()} cores; load average ${load0.toFixed(1)} before\n`,
   );
   console.log(
     formatTable(
@@ -317,20 +376,27 @@ try {
     ),
   );
   const direct = all.get('direct');
-  const mesh = all.get('sidecar x2 (HBONE mTLS)');
-  if (direct === undefined || mesh === undefined) throw new Error('missing results');
-  const per1k = cpu.map((c) => (c / mesh.requests) * 1000);
-  const rssEnd = pids.map(rssMiB);
-  const rssPeak = pids.map(peakRssMiB);
-  console.log(
-    `\nCPU per 1,000 req/s through it: client sidecar ${(per1k[0] ?? 0).toFixed(3)} vCPU, server sidecar ${(per1k[1] ?? 0).toFixed(3)} vCPU`,
-  );
-  console.log(
-    `RSS at the end: client sidecar ${(rssEnd[0] ?? 0).toFixed(1)} MiB, server sidecar ${(rssEnd[1] ?? 0).toFixed(1)} MiB (peaks ${(rssPeak[0] ?? 0).toFixed(1)} / ${(rssPeak[1] ?? 0).toFixed(1)} MiB)`,
-  );
-  console.log(`sidecar-added-p90-ms ${(pct(mesh.lat, 90) - pct(direct.lat, 90)).toFixed(3)}`);
-  console.log(`sidecar-cpu-per-1k-rps ${Math.max(...per1k).toFixed(3)}`);
-  console.log(`sidecar-rss-mb ${Math.max(...rssEnd).toFixed(1)}`);
+  if (direct === undefined) throw new Error('missing results');
+  const headline = all.get(cellName(WORKERS[0] as number));
+  if (headline === undefined) throw new Error('missing results');
+  for (const w of WORKERS) {
+    const a = all.get(cellName(w));
+    if (a === undefined) continue;
+    const per1k = a.cpu.map((c) => (c / a.requests) * 1000);
+    console.log(
+      `\n${w} worker(s): CPU per 1,000 req/s through it: client sidecar ${(per1k[0] ?? 0).toFixed(3)} vCPU, server sidecar ${(per1k[1] ?? 0).toFixed(3)} vCPU; RSS at the end (all processes of a sidecar): ${(a.rss[0] ?? 0).toFixed(1)} / ${(a.rss[1] ?? 0).toFixed(1)} MiB (peaks ${(a.peak[0] ?? 0).toFixed(1)} / ${(a.peak[1] ?? 0).toFixed(1)} MiB)`,
+    );
+  }
+  const per1k = headline.cpu.map((c) => (c / headline.requests) * 1000);
+  console.log('');
+  console.log(runtime.key('sidecar-added-p90-ms', (pct(headline.lat, 90) - pct(direct.lat, 90)).toFixed(3)));
+  console.log(runtime.key('sidecar-cpu-per-1k-rps', Math.max(...per1k).toFixed(3)));
+  console.log(runtime.key('sidecar-rss-mb', Math.max(...headline.rss).toFixed(1)));
+  const two = all.get(cellName(2));
+  const one = all.get(cellName(1));
+  if (one !== undefined && two !== undefined) {
+    console.log(runtime.key('sidecar-rps-2-vs-1-workers', (two.rps / one.rps).toFixed(2)));
+  }
 } catch (err) {
   console.error(`bench:sidecar failed: ${(err as Error).message}`);
   exitCode = 1;
