@@ -25,8 +25,9 @@ const REPLAY_CLOSE_GRACE_MS = 30_000;
 
 /**
  * The connection with the sniffed bytes put back in front. In-memory streams (HBONE tunnels)
- * take them back with unshift; a kernel socket cannot, because node's HTTP server reads its
- * handle directly and would skip them, so it is bridged through an in-memory pair.
+ * take them back with unshift; a kernel socket cannot, because node's HTTP/2 server reads its
+ * handle directly and would skip them, so it is bridged through an in-memory pair. (The
+ * HTTP/1.1 listener takes the sniffed bytes as an argument instead.)
  */
 function replay(socket: Duplex, buf: Buffer): Duplex {
   if (buf.length === 0) return socket;
@@ -116,6 +117,12 @@ export function createInbound(engine: Engine, random: () => number = Math.random
         socket.off('data', onData);
         socket.off('end', onEnd);
         socket.pause();
+        if (kind === 'http1' || (kind === 'tcp' && mode.kind === 'http')) {
+          // the HTTP/1.1 listener reads the socket itself: it takes the sniffed bytes as they are
+          http1.handle(socket, down, since, buf);
+          if (socket.isPaused()) socket.resume();
+          return;
+        }
         route(replay(socket, buf), down, kind, mode.kind === 'http', since);
       };
       const onData = (c: Buffer) => {

@@ -1,6 +1,6 @@
 // A plaintext TCP listener in front of the engine: what the sidecar's captured ports and the
-// benchmark use (no HBONE). `http1` hands sockets straight to node's HTTP server (its fastest
-// path); `auto` resolves the destination and sniffs like the HBONE inbound does.
+// benchmark use (no HBONE). `http1` hands sockets straight to the raw-socket HTTP/1.1 listener
+// (its fastest path); `auto` resolves the destination and sniffs like the HBONE inbound does.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Engine } from '../engine/engine.ts';
 import type { Downstream } from '../http/message.ts';
@@ -57,7 +57,6 @@ export async function listenPlaintext(
         http1?.close();
         inbound?.close();
         server.close(() => resolve());
-        (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
   };
 }
