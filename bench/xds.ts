@@ -1,8 +1,16 @@
 // Delta xDS fan-out: N delta clients in this process, over loopback, all subscribed to the same
 // W workloads. Measures time to full sync, then how long one changed workload takes to reach
 // every client. The server runs on the main thread; the clients run in worker threads of the
-// same process (default 2) so that both cores of a small machine do client work.
+// same process (default 2), so clients and server share the machine's cores: on a 2-core
+// machine every client's decode competes with the server's sends. Before that, one client's
+// own work per resource (decode + validate + apply, no sockets) is timed on the main thread.
 // Usage: pnpm bench:xds [--clients 1000] [--workloads 10000] [--updates 5] [--workers 2]
+//                       [--runtime node|bun]
+// Prints `key value` lines: xds-client-us-per-resource, full-sync-ms, full-sync-cpu-s,
+// update-p99-ms (the worst of the updates' p99s), prefixed `bun-` under --runtime bun.
+import { spawnSync } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import {
@@ -25,6 +33,10 @@ import {
   weftResourceType,
 } from '@weft/xds-protocol';
 import { testWorkload } from '@weft/xds-protocol/testing';
+import { benchRounds, benchRuntime } from './lib/runtime.ts';
+import { clientLoop, fullSyncResponses } from './lib/xds-client-loop.ts';
+
+const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
 
 interface WorkerConfig {
   address: string;
@@ -141,9 +153,17 @@ function runClients(config: WorkerConfig, port: MessagePort): void {
 }
 
 async function main(): Promise<void> {
-  setFlagsFromString('--max-semi-space-size=32');
+  const runtime = benchRuntime();
+  if (runtime.name === 'bun' && !isBun) {
+    // The same bench, re-executed under Bun (server, clients and worker threads all on Bun).
+    const { cmd, args } = runtime.command(fileURLToPath(import.meta.url), process.argv.slice(2));
+    const r = spawnSync(cmd, args, { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
+  if (!isBun) setFlagsFromString('--max-semi-space-size=32');
   const { values } = parseArgs({
     options: {
+      runtime: { type: 'string', default: 'node' },
       clients: { type: 'string', default: '1000' },
       workloads: { type: 'string', default: '10000' },
       updates: { type: 'string', default: '5' },
@@ -162,7 +182,15 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   cache.apply(Array.from({ length: W }, (_, i) => workload(i, 0)));
   const cacheMs = performance.now() - t0;
-  const ads = createAdsServer({ cache, maxResponseBytes: Number(values['max-response-kib']) * 1024 });
+  const maxResponseBytes = Number(values['max-response-kib']) * 1024;
+
+  // One client's own work per resource: before any thread or socket exists, on a quiet process.
+  const loop = clientLoop(
+    fullSyncResponses(cache, weftResourceType('workload').typeUrl, maxResponseBytes),
+    Math.max(5, benchRounds()),
+  );
+
+  const ads = createAdsServer({ cache, maxResponseBytes });
   const server = await listenAds(ads);
 
   /** A worker thread, or the in-thread stand-in. */
@@ -208,10 +236,24 @@ async function main(): Promise<void> {
     }
     // Module hooks (tsx) do not follow into worker threads on Node 20: the worker registers them
     // itself, then loads this file.
+    if (isBun) {
+      // Bun runs TypeScript in workers itself (and ignores V8 resource limits).
+      const w = new Worker(new URL(import.meta.url), { workerData: config });
+      inbox.set(w, []);
+      exited.push(new Promise((r) => w.once('exit', r)));
+      w.on('message', (m: FromWorker) => receive(w, m));
+      w.on('error', (err) => {
+        console.error('worker failed:', err);
+        process.exit(1);
+      });
+      workers.push(w);
+      continue;
+    }
     const boot = `import('tsx/esm/api').then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
     const w = new Worker(boot, {
       eval: true,
-      execArgv: ['--conditions=weft-source'],
+      // `node --cpu-prof` on the bench profiles the client threads too.
+      execArgv: ['--conditions=weft-source', ...process.execArgv.filter((a) => a.startsWith('--cpu-prof'))],
       // Each full-sync response decodes into thousands of short-lived objects: a larger young
       // generation lets them die there instead of being promoted (halves client CPU here).
       resourceLimits: { maxYoungGenerationSizeMb: 96 },
@@ -228,10 +270,15 @@ async function main(): Promise<void> {
   }
   // Clients start once every worker thread has loaded (thread start-up is not part of the sync).
   await fromAll('booted');
+  const load = loadavg()[0] ?? 0;
   const syncStart = now();
+  const cpuStart = process.cpuUsage();
   for (const w of workers) w.postMessage({ kind: 'connect' } satisfies ToWorker);
   const fulls = await fromAll('full');
   const fullSyncMs = Math.max(...fulls.map((f) => f.at)) - syncStart;
+  // Every thread of this process (server, clients, GC): what the sync cost the machine.
+  const cpu = process.cpuUsage(cpuStart);
+  const fullSyncCpuS = (cpu.user + cpu.system) / 1e6;
 
   const latencies: number[] = [];
   const perUpdate: Array<{ p50: number; p99: number; max: number }> = [];
@@ -255,31 +302,47 @@ async function main(): Promise<void> {
     });
   }
   latencies.sort((a, b) => a - b);
+  const worstP99 = Math.max(...perUpdate.map((p) => p.p99));
 
   for (const w of workers) w.postMessage({ kind: 'stop' } satisfies ToWorker);
   const clientStats = await fromAll('stats');
   const stats = ads.stats();
+  const where = inThread
+    ? 'the server thread'
+    : `${K} worker threads of the server's process, sharing its ${availableParallelism()} cores`;
   const rows: Array<[string, string]> = [
+    ['runtime', isBun ? `bun ${process.versions.bun}` : `node ${process.version}`],
     ['clients / worker threads', `${N} / ${K}`],
+    ['clients run in', where],
+    ['load average (1 min) before the sync', load.toFixed(2)],
     ['workloads', String(W)],
     ['cache build (ms)', cacheMs.toFixed(0)],
+    [
+      `one client: decode+validate+apply, CPU µs/resource (median of ${loop.rounds} fresh clients x ${loop.resources})`,
+      `${loop.cpuUsPerResource.toFixed(2)} (rounds: ${loop.perRound.map((r) => r.toFixed(2)).join(' ')})`,
+    ],
+    ['one client: the same, wall µs/resource (median)', loop.wallUsPerResource.toFixed(2)],
     ['responses sent', String(stats.responses)],
     ['resources sent', String(stats.resourcesSent)],
     ['resources decoded by clients', String(clientStats.reduce((a, s) => a + s.decoded, 0))],
     ['bytes sent (MiB)', (stats.bytesSent / 2 ** 20).toFixed(1)],
     ['full sync (ms)', fullSyncMs.toFixed(0)],
+    ['full sync CPU, all threads (s)', fullSyncCpuS.toFixed(1)],
     ...perUpdate.map((p, k): [string, string] => [
       `update ${k + 1} p50 / p99 / max (ms)`,
       `${p.p50.toFixed(1)} / ${p.p99.toFixed(1)} / ${p.max.toFixed(1)}`,
     ]),
     ['update p50 (ms)', percentile(latencies, 50).toFixed(1)],
-    ['update p99 (ms)', percentile(latencies, 99).toFixed(1)],
+    ['update p99 over all updates (ms)', percentile(latencies, 99).toFixed(1)],
+    [`update p99, worst of ${U} (ms)`, worstP99.toFixed(1)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log('xds delta fan-out: weft.v1.Workload, loopback, one process');
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
-  console.log(`full-sync-ms ${Math.round(fullSyncMs)}`);
-  console.log(`update-p99-ms ${Math.round(percentile(latencies, 99))}`);
+  console.log(runtime.key('xds-client-us-per-resource', loop.cpuUsPerResource.toFixed(2)));
+  console.log(runtime.key('full-sync-ms', Math.round(fullSyncMs)));
+  console.log(runtime.key('full-sync-cpu-s', fullSyncCpuS.toFixed(1)));
+  console.log(runtime.key('update-p99-ms', Math.round(worstP99)));
   await Promise.all(exited);
   await server.close();
   process.exit(0);

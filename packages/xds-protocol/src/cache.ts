@@ -234,6 +234,8 @@ export interface SnapshotChunk {
   block: Uint8Array;
   count: number;
   names: readonly string[];
+  /** The last response framed around this chunk (streams that send it with the same header share it). */
+  framed?: { version: string; nonce: string; bytes: Uint8Array };
 }
 
 /**

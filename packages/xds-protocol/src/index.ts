@@ -13,6 +13,7 @@ export {
   type DeltaAdsHandler,
   type ResourceTypeConfig,
   type ResourceUpdate,
+  readDeltaResponse,
   type UpdateBatch,
 } from './client/delta-client.ts';
 export { type Logger, silentLogger } from './logger.ts';
@@ -53,6 +54,7 @@ export { ENVOY_TYPE_URL, PUSH_ORDER, typeNameOf, WEFT_TYPE_URL } from './type-ur
 export * from './weft.ts';
 export {
   decodeWeft,
+  decodeWeftAt,
   validateWeft,
   type WeftKind,
   type WeftMessages,
@@ -60,3 +62,5 @@ export {
   weftResourceName,
   weftResourceType,
 } from './weft-resources.ts';
+export { decodeDeltaResponse, type WireDeltaResponse, type WireResource } from './wire.ts';
+export { StringTable } from './wire-reader.ts';

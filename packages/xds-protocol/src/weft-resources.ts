@@ -11,6 +11,8 @@ import { Waypoint } from './gen/weft/v1/waypoint.ts';
 import { Workload } from './gen/weft/v1/workload.ts';
 import { type CachedResource, encodeResource } from './resource.ts';
 import { WEFT_TYPE_URL } from './type-urls.ts';
+import { StringTable } from './wire-reader.ts';
+import { decodeWorkloadAt } from './workload-decode.ts';
 
 export interface WeftMessages {
   workload: Workload;
@@ -80,20 +82,20 @@ function first(...checks: Array<() => string | undefined>): string | undefined {
   return undefined;
 }
 
+// Straight-line: it runs once per Workload of every full sync (no closures or iterators).
+function validateWorkload(w: Workload): string | undefined {
+  if (w.uid === '') return 'uid: empty';
+  const addresses = w.addresses;
+  for (let i = 0; i < addresses.length; i++) {
+    const e = ipLen(`addresses[${i}]`, addresses[i] as Uint8Array);
+    if (e !== undefined) return e;
+  }
+  return w.waypoint === undefined ? undefined : checkWaypoint(w.waypoint);
+}
+
 /** Wire-level checks; returns the first problem, naming the field. */
 export const validateWeft: { [K in WeftKind]: (m: WeftMessages[K]) => string | undefined } = {
-  workload: (w) =>
-    first(
-      () => (w.uid === '' ? 'uid: empty' : undefined),
-      () => {
-        for (const [i, a] of w.addresses.entries()) {
-          const e = ipLen(`addresses[${i}]`, a);
-          if (e !== undefined) return e;
-        }
-        return undefined;
-      },
-      () => checkWaypoint(w.waypoint),
-    ),
+  workload: validateWorkload,
   service: (s) =>
     first(
       () => (s.hostname === '' ? 'hostname: empty' : undefined),
@@ -170,9 +172,27 @@ export function decodeWeft<K extends WeftKind>(
   bytes: Uint8Array,
   name: string,
 ): DecodeResult<WeftMessages[K]> {
+  return decodeWeftAt(kind, bytes, 0, bytes.length, name);
+}
+
+/**
+ * `decodeWeft` of the resource in `buf[start, end)`, read in place. `strings` (one per client)
+ * lets repeated short strings be shared instead of built again for every resource.
+ */
+export function decodeWeftAt<K extends WeftKind>(
+  kind: K,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  name: string,
+  strings?: StringTable,
+): DecodeResult<WeftMessages[K]> {
   let value: WeftMessages[K];
   try {
-    value = codecs[kind].decode(bytes);
+    value =
+      kind === 'workload'
+        ? (decodeWorkloadAt(buf, start, end, strings, name) as WeftMessages[K])
+        : codecs[kind].decode(buf.subarray(start, end));
   } catch (err) {
     return {
       ok: false,
@@ -191,9 +211,13 @@ export function weftResourceType<K extends WeftKind>(
   kind: K,
   subscribe?: readonly string[],
 ): ResourceTypeConfig<WeftMessages[K]> {
+  // One table per config, so per client: clients never share decoded strings. Only the
+  // Workload decoder reads through it.
+  const strings = kind === 'workload' ? new StringTable() : undefined;
   return {
     typeUrl: WEFT_TYPE_URL[kind],
-    decode: (bytes, name) => decodeWeft(kind, bytes, name),
+    decode: (bytes, name) => decodeWeftAt(kind, bytes, 0, bytes.length, name, strings),
+    decodeAt: (buf, start, end, name) => decodeWeftAt(kind, buf, start, end, name, strings),
     ...(subscribe === undefined ? {} : { subscribe }),
   };
 }

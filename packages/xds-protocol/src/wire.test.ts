@@ -13,6 +13,8 @@ import {
   encodeDeltaResponse,
   encodeDeltaResponseWithBlock,
   encodeSotwResponse,
+  resourceValue,
+  type WireResource,
 } from './wire.ts';
 
 const T = 'type.googleapis.com/weft.v1.Workload';
@@ -80,8 +82,15 @@ describe('decodeDeltaResponse (the client reader)', () => {
       removedResources: ['x', 'y'],
     });
     expect(r.resources[0]).toMatchObject({ name: 'a', version: '1', typeUrl: T });
-    expect([...(r.resources[0]?.value ?? [])]).toEqual([...bytes(5)]);
-    expect(r.resources[1]).toEqual({ name: 'heartbeat', version: '2', typeUrl: undefined, value: undefined });
+    expect([...(resourceValue(r, r.resources[0] as WireResource) ?? [])]).toEqual([...bytes(5)]);
+    expect(r.resources[1]).toEqual({
+      name: 'heartbeat',
+      version: '2',
+      typeUrl: undefined,
+      valueStart: -1,
+      valueEnd: -1,
+    });
+    expect(resourceValue(r, r.resources[1] as WireResource)).toBeUndefined();
   });
 
   it.each([

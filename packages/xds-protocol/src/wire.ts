@@ -1,4 +1,4 @@
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { bytesEqualString, utf8String, WireReader } from './wire-reader.ts';
 
 // Hand-framed protobuf messages built from pre-encoded parts. A resource is serialised once
 // (CachedResource) and its bytes are copied into every response that carries it; only the few
@@ -126,10 +126,14 @@ export interface WireResource {
   version: string;
   /** Any.type_url, or undefined when the resource carries no body. */
   typeUrl: string | undefined;
-  value: Uint8Array | undefined;
+  /** Any.value is `bytes[valueStart, valueEnd)` of the response; both -1 without a body. */
+  valueStart: number;
+  valueEnd: number;
 }
 
 export interface WireDeltaResponse {
+  /** The encoded response the resources' values point into. */
+  bytes: Uint8Array;
   systemVersionInfo: string;
   typeUrl: string;
   nonce: string;
@@ -137,80 +141,103 @@ export interface WireDeltaResponse {
   removedResources: string[];
 }
 
+/** A resource's Any.value as a view (a copy-free `subarray`), or undefined without a body. */
+export function resourceValue(res: WireDeltaResponse, r: WireResource): Uint8Array | undefined {
+  return r.valueStart < 0 ? undefined : res.bytes.subarray(r.valueStart, r.valueEnd);
+}
+
+/** A tag with BinaryReader.tag()'s checks, as one number (no array per field). */
+function checkedTag(r: WireReader): number {
+  const start = r.pos;
+  const tag = r.uint32();
+  const read = r.pos - start;
+  if (read > 5 || (read === 5 && (r.buf[r.pos - 1] as number) > 0x0f)) {
+    throw new Error('illegal tag: varint overflows uint32');
+  }
+  if (tag >>> 3 <= 0 || (tag & 7) > 5)
+    throw new Error(`illegal tag: field no ${tag >>> 3} wire type ${tag & 7}`);
+  return tag;
+}
+
 /**
  * Reads a DeltaDiscoveryResponse keeping only what a client acts on (the generated decoder
- * builds a full Resource + Any object per entry; this builds one small record). Resource values
- * are views into `bytes`. Throws on malformed input, like the generated decoders.
+ * builds a full Resource + Any object per entry; this builds one small record, and leaves each
+ * value in place for the type's decoder). Throws on malformed input, like the generated decoders.
  */
 export function decodeDeltaResponse(bytes: Uint8Array): WireDeltaResponse {
-  const r = new BinaryReader(bytes);
+  const r = new WireReader(bytes, 0, bytes.length);
   const out: WireDeltaResponse = {
+    bytes,
     systemVersionInfo: '',
     typeUrl: '',
     nonce: '',
     resources: [],
     removedResources: [],
   };
-  while (r.pos < r.len) {
-    const [no, wt] = r.tag();
-    if (no === 1 && wt === WireType.LengthDelimited) out.systemVersionInfo = r.string();
-    else if (no === 2 && wt === WireType.LengthDelimited)
-      out.resources.push(readResource(r, r.uint32() + r.pos));
-    else if (no === 4 && wt === WireType.LengthDelimited) out.typeUrl = r.string();
-    else if (no === 5 && wt === WireType.LengthDelimited) out.nonce = r.string();
-    else if (no === 6 && wt === WireType.LengthDelimited) out.removedResources.push(r.string());
-    else if (no === 8 && wt === WireType.LengthDelimited) {
+  while (r.pos < r.end) {
+    const tag = checkedTag(r);
+    if (tag === 10) out.systemVersionInfo = r.string();
+    else if (tag === 18) {
+      const start = r.span();
+      out.resources.push(readResource(r, start, r.pos, out));
+    } else if (tag === 34) out.typeUrl = r.string();
+    else if (tag === 42) out.nonce = r.string();
+    else if (tag === 50) out.removedResources.push(r.string());
+    else if (tag === 66) {
       // removed_resource_names: ResourceName { name = 1; ... }
-      const end = r.uint32() + r.pos;
-      while (r.pos < end) {
-        const [n, w] = r.tag();
-        if (n === 1 && w === WireType.LengthDelimited) out.removedResources.push(r.string());
-        else r.skip(w, n);
+      const first = r.span();
+      const stop = r.pos;
+      r.pos = first;
+      while (r.pos < stop) {
+        const t = checkedTag(r);
+        if (t === 10) out.removedResources.push(r.string());
+        else r.skip(t & 7, t >>> 3);
       }
-    } else r.skip(wt, no);
+    } else r.skip(tag & 7, tag >>> 3);
   }
   return out;
 }
 
-// Every resource of a response repeats the same type URL: decode it once, then compare bytes.
-let lastTypeUrlBytes = new Uint8Array(0);
-let lastTypeUrl = '';
-const utf8 = new TextDecoder();
-
-function typeUrlString(b: Uint8Array): string {
-  if (b.length === lastTypeUrlBytes.length) {
-    let same = true;
-    for (let i = 0; i < b.length; i++) {
-      if (b[i] !== lastTypeUrlBytes[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return lastTypeUrl;
-  }
-  lastTypeUrlBytes = b.slice();
-  lastTypeUrl = utf8.decode(b);
-  return lastTypeUrl;
+/**
+ * Every resource of a response repeats one type URL: the response's own (or the previous
+ * resource's) string is reused when the bytes match.
+ */
+function typeUrlAt(r: WireReader, start: number, res: WireDeltaResponse, prev: string | undefined): string {
+  if (bytesEqualString(r.buf, start, r.pos, res.typeUrl)) return res.typeUrl;
+  if (prev !== undefined && bytesEqualString(r.buf, start, r.pos, prev)) return prev;
+  return utf8String(r.buf, start, r.pos);
 }
 
-function readResource(r: BinaryReader, end: number): WireResource {
-  const res: WireResource = { name: '', version: '', typeUrl: undefined, value: undefined };
+function readResource(r: WireReader, start: number, end: number, res: WireDeltaResponse): WireResource {
+  const out: WireResource = { name: '', version: '', typeUrl: undefined, valueStart: -1, valueEnd: -1 };
+  const outer = r.end;
+  r.pos = start;
+  r.end = end;
   while (r.pos < end) {
-    const [no, wt] = r.tag();
-    if (no === 1 && wt === WireType.LengthDelimited) res.version = r.string();
-    else if (no === 3 && wt === WireType.LengthDelimited) res.name = r.string();
-    else if (no === 2 && wt === WireType.LengthDelimited) {
-      const anyEnd = r.uint32() + r.pos;
-      res.typeUrl = '';
-      res.value = new Uint8Array(0);
+    const tag = checkedTag(r);
+    if (tag === 10) out.version = r.string();
+    else if (tag === 26) out.name = r.string();
+    else if (tag === 18) {
+      const anyStart = r.span();
+      const anyEnd = r.pos;
+      r.pos = anyStart;
+      out.typeUrl = '';
+      out.valueStart = anyStart;
+      out.valueEnd = anyStart;
       while (r.pos < anyEnd) {
-        const [n, w] = r.tag();
-        if (n === 1 && w === WireType.LengthDelimited) res.typeUrl = typeUrlString(r.bytes());
-        else if (n === 2 && w === WireType.LengthDelimited) res.value = r.bytes();
-        else r.skip(w, n);
+        const t = checkedTag(r);
+        if (t === 10) {
+          const s = r.span();
+          out.typeUrl = typeUrlAt(r, s, res, res.resources[res.resources.length - 1]?.typeUrl);
+        } else if (t === 18) {
+          out.valueStart = r.span();
+          out.valueEnd = r.pos;
+        } else r.skip(t & 7, t >>> 3);
       }
-    } else r.skip(wt, no);
+      if (r.pos !== anyEnd) throw new Error('resource body overruns its length');
+    } else r.skip(tag & 7, tag >>> 3);
   }
   if (r.pos !== end) throw new Error('resource overruns its length');
-  return res;
+  r.end = outer;
+  return out;
 }

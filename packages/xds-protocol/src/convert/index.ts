@@ -5,7 +5,8 @@
 import type { AuthzPolicy, BackendPolicy, RouteTable, Service, Waypoint } from '@weft/policy';
 import type { DecodeResult, ResourceTypeConfig } from '../client/delta-client.ts';
 import { WEFT_TYPE_URL } from '../type-urls.ts';
-import { decodeWeft, type WeftKind, type WeftMessages } from '../weft-resources.ts';
+import { decodeWeftAt, type WeftKind, type WeftMessages } from '../weft-resources.ts';
+import { StringTable } from '../wire-reader.ts';
 import { fromProtoAuthorization } from './authorization.ts';
 import { fromProtoBackendPolicy } from './backend-policy.ts';
 import type { ConvertResult } from './common.ts';
@@ -52,7 +53,19 @@ export function decodeDomain<K extends WeftKind>(
   bytes: Uint8Array,
   name: string,
 ): DecodeResult<WeftDomain[K]> {
-  const wire = decodeWeft(kind, bytes, name);
+  return decodeDomainAt(kind, bytes, 0, bytes.length, name);
+}
+
+/** `decodeDomain` of the resource in `buf[start, end)`; see `decodeWeftAt`. */
+export function decodeDomainAt<K extends WeftKind>(
+  kind: K,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  name: string,
+  strings?: StringTable,
+): DecodeResult<WeftDomain[K]> {
+  const wire = decodeWeftAt(kind, buf, start, end, name, strings);
   if (!wire.ok) return wire;
   const domain = fromProto[kind](wire.value);
   return domain.ok ? { ok: true, value: domain.value } : { ok: false, error: domain.error };
@@ -66,9 +79,13 @@ export function domainResourceType<K extends WeftKind>(
   kind: K,
   subscribe?: readonly string[],
 ): ResourceTypeConfig<WeftDomain[K]> {
+  // One table per config, so per client: clients never share decoded strings. Only the
+  // Workload decoder reads through it.
+  const strings = kind === 'workload' ? new StringTable() : undefined;
   return {
     typeUrl: WEFT_TYPE_URL[kind],
-    decode: (bytes, name) => decodeDomain(kind, bytes, name),
+    decode: (bytes, name) => decodeDomainAt(kind, bytes, 0, bytes.length, name, strings),
+    decodeAt: (buf, start, end, name) => decodeDomainAt(kind, buf, start, end, name, strings),
     ...(subscribe === undefined ? {} : { subscribe }),
   };
 }

@@ -331,8 +331,18 @@ export class AdsStreamState {
     st.lastNonce = nonce;
     st.versionSent = version;
     st.responses++;
-    const bytes = encodeDeltaResponseWithBlock(version, st.typeUrl, nonce, chunk.block);
-    return { typeUrl: st.typeUrl, nonce, bytes, resourceCount: chunk.count };
+    // Fresh streams number their responses alike (nonce 1, 2, ...) and read one cache revision:
+    // the framed response is then the same bytes for every stream, built once per chunk.
+    let framed = chunk.framed;
+    if (framed === undefined || framed.version !== version || framed.nonce !== nonce) {
+      framed = {
+        version,
+        nonce,
+        bytes: encodeDeltaResponseWithBlock(version, st.typeUrl, nonce, chunk.block),
+      };
+      chunk.framed = framed;
+    }
+    return { typeUrl: st.typeUrl, nonce, bytes: framed.bytes, resourceCount: chunk.count };
   }
 
   #classify(st: TypeState): { upserts: CachedResource[]; removals: string[] } {
