@@ -128,8 +128,12 @@ describe('runWorkers with two workers', () => {
   it('spreads connections, answers metrics and readiness for the whole proxy, replaces a dead worker, stops on SIGTERM', async () => {
     const f = await startFixture(2);
     await serving(f);
+    // Workers accept from the one shared socket: with connections in flight together, both take
+    // some (which one takes a given connection is the kernel's choice).
     const answers = [];
-    for (let i = 0; i < 40; i++) answers.push(await askData(f.dataPort));
+    for (let batch = 0; batch < 10 && new Set(answers.map((a) => a.worker)).size < 2; batch++) {
+      answers.push(...(await Promise.all(Array.from({ length: 20 }, () => askData(f.dataPort)))));
+    }
     const workers = new Set(answers.map((a) => a.worker));
     expect(workers).toEqual(new Set(['1', '2']));
     const pids = new Map(answers.map((a) => [a.worker, a.pid]));
@@ -138,7 +142,7 @@ describe('runWorkers with two workers', () => {
     for (let i = 0; i < 4; i++) {
       const m = await get(f.httpPort, '/metrics');
       expect(m.status).toBe(200);
-      expect(sample(m.body, 'fixture_answers_total')).toBe(40);
+      expect(sample(m.body, 'fixture_answers_total')).toBe(answers.length);
       expect(sample(m.body, 'fixture_started_seconds')).toBe(1002); // a point in time: the larger
     }
     const ready = await get(f.httpPort, '/healthz/ready');

@@ -233,6 +233,9 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<void> {
 
 function supervise(opts: RunWorkersOptions): void {
   const { logger, concurrency } = opts;
+  // Workers accept from the shared listening socket themselves (no per-connection hand-off
+  // through this process): a worker busy starting or serving simply accepts less.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   const base = opts.restartDelayMs ?? 500;
   const slots = new Map<number, { worker: Worker; ready: boolean; startedAt: number; delay: number }>();
   const renders = new Map<
@@ -319,5 +322,5 @@ function supervise(opts: RunWorkersOptions): void {
   for (let slot = 1; slot <= concurrency; slot++) fork(slot, base);
   process.on('SIGTERM', () => stopAll(0));
   process.on('SIGINT', () => stopAll(0));
-  logger.info('supervising workers', { component: opts.component, workers: concurrency });
+  logger.info('supervising workers', { workers: concurrency });
 }
