@@ -44,6 +44,29 @@ describe('splice', () => {
     expect(await d.promise).toMatchObject({ outcome: 'closed', bytesAToB: 10, bytesBToA: 10 });
   });
 
+  it('pauses the source while the other side pushes back, and delivers every byte', async () => {
+    const [client, a] = createDuplexPair();
+    const [b, upstream] = createDuplexPair();
+    const d = done();
+    splice(a, b, d.cb);
+    // Far above every high-water mark, and nobody reads `upstream` yet.
+    const payload = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i += 4096) payload[i] = i % 251;
+    client.end(payload);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(a.isPaused()).toBe(true);
+    const received = readAll(upstream);
+    expect((await received).equals(payload)).toBe(true);
+    const replied = readAll(client);
+    upstream.end('done');
+    expect((await replied).toString()).toBe('done');
+    expect(await d.promise).toMatchObject({
+      outcome: 'closed',
+      bytesAToB: payload.length,
+      bytesBToA: 4,
+    });
+  });
+
   it('a reset on one side resets the other', async () => {
     const [client, a] = createDuplexPair();
     const [b, upstream] = createDuplexPair();

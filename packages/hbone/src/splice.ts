@@ -64,6 +64,29 @@ export function resetStream(s: Duplex, h2Code: number = h2.NGHTTP2_CONNECT_ERROR
   s.destroy();
 }
 
+/**
+ * One direction: every chunk of `src` is counted and written to `dst`; when `dst` pushes back,
+ * `src` pauses until it drains; `src`'s end half-closes `dst`. What `pipe` does, with one 'data'
+ * listener per chunk instead of two (the count rode on a second listener) and none of pipe's
+ * bookkeeping: this runs for every chunk of every tunnel.
+ */
+function pump(src: Duplex, dst: Duplex, count: (bytes: number) => void): void {
+  let waiting = false;
+  const onDrain = (): void => {
+    waiting = false;
+    src.resume();
+  };
+  src.on('data', (chunk: Buffer) => {
+    count(chunk.length);
+    if (!dst.write(chunk) && !waiting && !dst.destroyed) {
+      waiting = true;
+      src.pause();
+      dst.once('drain', onDrain);
+    }
+  });
+  src.once('end', () => dst.end());
+}
+
 export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => void): Splice {
   let aToB = 0;
   let bToA = 0;
@@ -87,12 +110,6 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
     return s.readableEnded && s.writableFinished;
   };
 
-  a.on('data', (chunk: Buffer) => {
-    aToB += chunk.length;
-  });
-  b.on('data', (chunk: Buffer) => {
-    bToA += chunk.length;
-  });
   a.on('error', (e) => {
     aErrored = true;
     error ??= e;
@@ -117,8 +134,12 @@ export function splice(a: Duplex, b: Duplex, onDone?: (result: SpliceResult) => 
     }
     finish();
   });
-  a.pipe(b);
-  b.pipe(a);
+  pump(a, b, (n) => {
+    aToB += n;
+  });
+  pump(b, a, (n) => {
+    bToA += n;
+  });
 
   return {
     get bytesAToB() {
