@@ -14,13 +14,13 @@
 // BENCH_ZTUNNEL_NODE_OPTIONS is handed to the mesh processes as NODE_OPTIONS (profiling, e.g.
 // `--import ./bench/lib/cpu-profile.mjs`, which see). Loopback only; every process it starts is stopped on
 // the way out, failure and Ctrl-C included.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestCa } from '@weft/ca/testing';
 import { LocalDriver } from '@weft/e2e';
 import { execa } from 'execa';
 import { rssMiB } from './lib/procstat.ts';
-import { treeCpuSeconds, treePeakRssMiB, treeRssMiB } from './lib/proctree.ts';
+import { processTree, treeCpuSeconds, treePeakRssMiB, treeRssMiB } from './lib/proctree.ts';
 import { benchRounds, benchRuntime, benchSeconds, median } from './lib/runtime.ts';
 import { ensurePackages, which } from './lib/system.ts';
 import { formatTable } from './lib/table.ts';
@@ -67,9 +67,30 @@ const children: { kill(): void; done: Promise<unknown>; pid: number | undefined 
 let driver: LocalDriver | undefined;
 let stopping: Promise<void> | undefined;
 
+// Every process of the mesh, launchers' children included: under Bun a launcher shell dies on
+// SIGTERM and leaves its runtime behind, still holding the output pipe the driver waits on.
+const MESH_PROCESSES = ['weftd', 'ztunnel-node-a', 'ztunnel-node-b'];
+let meshProcesses: number[] = [];
+
+/** Still one of ours: running, with this run's directory on its command line (no reused pid). */
+const ours = (pid: number): boolean => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(work);
+  } catch {
+    return false;
+  }
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 function stopAll(): Promise<void> {
   stopping ??= (async () => {
-    await driver?.stop().catch(() => undefined);
+    const now = MESH_PROCESSES.map((n) => driver?.pid(n)).filter((p): p is number => p !== undefined);
+    const all = [...new Set([...meshProcesses, ...now.flatMap(processTree)])];
+    const stopped = driver?.stop().catch(() => undefined);
+    for (const pid of all) if (ours(pid)) process.kill(pid, 'SIGTERM');
+    await Promise.race([stopped, sleep(10_000)]);
+    for (const pid of all) if (ours(pid)) process.kill(pid, 'SIGKILL');
+    await Promise.race([stopped, sleep(2_000)]);
     for (const c of children) c.kill();
     await Promise.all(children.map((c) => c.done));
   })();
@@ -185,11 +206,13 @@ async function startMesh(): Promise<number[]> {
     else process.env.NODE_OPTIONS = savedNodeOptions;
   }
   const d = driver;
-  return ['ztunnel-node-a', 'ztunnel-node-b'].map((n) => {
+  const pids = MESH_PROCESSES.map((n) => {
     const pid = d.pid(n);
     if (pid === undefined) throw new Error(`${n} has no process id`);
     return pid;
   });
+  meshProcesses = pids.flatMap(processTree);
+  return pids.slice(1);
 }
 
 const sumCpu = (pids: readonly number[]): number => pids.reduce((a, p) => a + treeCpuSeconds(p), 0);
