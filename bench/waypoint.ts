@@ -1,77 +1,112 @@
-// pnpm bench:waypoint — requests/s and CPU of the waypoint's L7 engine against the same upstream
-// reached directly and through nginx (one worker) as a reverse proxy.
+// pnpm bench:waypoint [--runtime node|bun] — requests/s, CPU and memory of the waypoint against
+// nginx (one worker) doing the same proxy job, in two comparisons that share one upstream (nginx
+// answering a fixed 20-byte body):
 //
-// The upstream is nginx answering a fixed 20-byte body. The engine runs in a child process
-// behind its plaintext HTTP/1.1 listener (the waypoint's HBONE/mTLS front is not measured here)
-// with a route (prefix match + request header modifier), the default filter chain (trace, rbac,
-// route, fault, rewrite, headers, mirror, router) and an ALLOW AuthorizationPolicy on the
-// service; access logs off (Istio's default). nginx proxies with upstream keep-alive and sets
-// one request header. wrk (1 thread) runs 5 s at 1, 4 and 32 connections per target, loopback only.
+// 1. plaintext: wrk (1 thread) -> the L7 engine behind its plaintext HTTP/1.1 listener (a child
+//    process) -> upstream, against wrk -> nginx reverse proxy (upstream keep-alive) -> upstream.
+//    The engine has a route (prefix match + request header modifier), the default filter chain
+//    (trace, rbac, route, fault, rewrite, headers, mirror, router) and an ALLOW
+//    AuthorizationPolicy; access logs off (Istio's default); nginx sets one request header too.
+//    wrk runs at 32 connections (throughput) and 1 (CPU per request at low load).
+// 2. mutual TLS, the full waypoint hop: load generator -> HBONE (mutual TLS 1.3, HTTP/2
+//    CONNECT) -> the waypoint (createWaypoint: HBONE inbound, engine, same route and policy,
+//    endpoints over HBONE) -> HBONE -> the endpoint's HBONE inbound (@weft/hbone's server, as
+//    its ztunnel) -> upstream; against load generator -> mutual TLS 1.3 -> nginx (TLS
+//    terminated, client certificate required) -> TLS 1.3 with a client certificate (keep-alive)
+//    -> nginx terminating TLS in front of the same upstream. nginx does not check the upstream
+//    certificate's name (SPIFFE certificates carry a URI, which nginx cannot match); the
+//    waypoint checks the endpoint's SPIFFE identity. The load generator (bench/lib/mesh-peers.ts,
+//    on Node, 32 keep-alive connections, one request in flight each) is the same program on
+//    both sides. CPU is the proxy's own: the waypoint process, nginx proxy's master + worker.
 //
-// Last lines: `waypoint-vs-nginx <ratio>` (requests/s at 32 connections) and
-// `waypoint-cpu-per-1k-rps <vCPU>` (engine CPU seconds per second per 1,000 requests/s at 32).
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// BENCH_ROUNDS (default 3) rounds alternate the peers (nginx, waypoint, nginx, waypoint, ...);
+// every run lasts BENCH_SECONDS (default 5). The `key value` lines at the end are medians:
+//   waypoint-vs-nginx            engine req/s over nginx's, plaintext, c=32
+//   waypoint-mtls-vs-nginx-tls   waypoint req/s over nginx's, mutual TLS, c=32
+//   waypoint-cpu-per-1k-rps      engine vCPU per 1,000 req/s, plaintext, c=1
+//   waypoint-mtls-cpu-vs-nginx-tls  waypoint CPU per request over nginx's, mutual TLS, c=32
+//   waypoint-rss-mb              engine VmRSS at the end of the run (waypoint-rss-peak-mb: VmHWM)
+// Under --runtime bun the engine and the waypoint run on Bun and every key gets a `bun-` prefix;
+// nginx, wrk and the mesh peers are the same. Loopback only. Every process it starts is stopped
+// on the way out (finally, and on SIGINT/SIGTERM), failures included.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { cpuSeconds, peakRssMiB } from './lib/procstat.ts';
+import type { LoadResult, LoadSpec } from './lib/mesh-peers.ts';
+import { cpuSeconds, peakRssMiB, rssMiB } from './lib/procstat.ts';
+import { processTree } from './lib/proctree.ts';
+import { benchRounds, benchRuntime, benchSeconds, median } from './lib/runtime.ts';
+import { ensurePackages, which } from './lib/system.ts';
 import { formatTable } from './lib/table.ts';
-import { runWrk, type WrkResult } from './lib/wrk.ts';
+import { runWrk } from './lib/wrk.ts';
 
-const SECONDS = Number(process.env.SECONDS ?? 5);
-const CONNECTIONS = [1, 4, 32];
-const VIP = '10.96.0.1';
+const BENCH_PATH = '/bench/item?id=1';
+const WAYPOINT_ID = 'spiffe://cluster.local/ns/shop/sa/waypoint';
+const CLIENT_ID = 'spiffe://cluster.local/ns/legacy/sa/client';
+const WEB_ID = 'spiffe://cluster.local/ns/shop/sa/web';
+const THROUGHPUT_CONNECTIONS = 32;
+const LATENCY_CONNECTIONS = 1;
+const HERE = fileURLToPath(new URL('.', import.meta.url));
 
-async function serve(upstreamPort: number): Promise<void> {
-  // Child mode: the engine behind a plaintext listener; prints its port.
-  const { applyUpdate, batchFromSnapshot, createEngine, listenPlaintext } = await import('@weft/l7');
-  const { compile } = await import('@weft/policy');
-  const { authorizationPolicy, httpRoute, namespace, pod, service } = await import('@weft/policy/testing');
-  const { snapshot, errors } = compile([
-    namespace('bench'),
-    pod('echo-1', {
-      namespace: 'bench',
-      ip: '127.0.0.1',
-      labels: { app: 'echo' },
-      ports: [{ name: 'http', containerPort: upstreamPort }],
-    }),
-    service('echo', {
-      namespace: 'bench',
-      clusterIP: VIP,
-      ports: [{ name: 'http', port: 80, targetPort: 'http' }],
-    }),
-    httpRoute('echo', {
-      namespace: 'bench',
-      service: 'echo',
-      rules: [
-        {
-          matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-          filters: [
-            {
-              type: 'RequestHeaderModifier',
-              requestHeaderModifier: { set: [{ name: 'x-bench', value: 'waypoint' }] },
-            },
-          ],
-          backendRefs: [{ name: 'echo', port: 80 }],
-        },
-      ],
-    }),
-    authorizationPolicy('allow-get', {
-      namespace: 'bench',
-      targetRefs: [{ kind: 'Service', name: 'echo' }],
-      rules: [{ to: [{ operation: { methods: ['GET'], paths: ['/*'] } }] }],
-    }),
-  ]);
-  if (errors.length > 0) throw new Error(errors.map((e) => e.message).join('; '));
-  const engine = createEngine({});
-  applyUpdate(engine.store, batchFromSnapshot(snapshot));
-  const listener = await listenPlaintext(engine, { protocol: 'http1', destination: { ip: VIP, port: 80 } });
-  process.stdout.write(`port ${listener.address.port}\n`);
-  // exit cleanly on SIGTERM so `node --cpu-prof` writes its profile
-  process.once('SIGTERM', () => process.exit(0));
+interface CertFiles {
+  readonly keyPem: string;
+  readonly certChainPem: readonly string[];
+  readonly trustBundlePem: string;
+}
+
+// ---- processes ---------------------------------------------------------------------------------
+
+const children = new Set<ChildProcess>();
+
+function start(cmd: string, args: readonly string[], name: string): ChildProcess {
+  const child = spawn(cmd, [...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  child.once('error', (e) => process.stderr.write(`bench:waypoint: ${name}: ${e.message}\n`));
+  return child;
+}
+
+/** Waits for a `port <n>` line on the child's stdout. */
+function portOf(child: ChildProcess, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${name}: no port within 30 s`)), 30_000);
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /port (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}`));
+    });
+  });
+}
+
+/** SIGTERM (nginx: fast shutdown, its workers follow the master), SIGKILL after 3 s. */
+async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...children].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const t = setTimeout(() => c.kill('SIGKILL'), 3000);
+          c.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -85,42 +120,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function ensureTools(): Promise<void> {
-  const missing: string[] = [];
-  for (const [bin, pkg] of [
-    ['nginx', 'nginx'],
-    ['wrk', 'wrk'],
-  ] as const) {
-    const found = await execa('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], {
-      reject: false,
-    });
-    if (found.exitCode !== 0) missing.push(pkg);
-  }
-  if (missing.length === 0) return;
-  console.log(`installing ${missing.join(', ')} with apt-get`);
-  await execa('apt-get', ['update'], { stdio: 'inherit' });
-  await execa('apt-get', ['install', '-y', ...missing], {
-    stdio: 'inherit',
-    env: { DEBIAN_FRONTEND: 'noninteractive' },
-  });
-}
-
-function nginxBin(): string {
-  try {
-    readFileSync('/usr/sbin/nginx');
-    return '/usr/sbin/nginx';
-  } catch {
-    return 'nginx';
-  }
-}
-
-async function startNginx(
-  dir: string,
-  name: string,
-  body: string,
-): Promise<{ pid: number; stop: () => Promise<void> }> {
+async function startNginx(nginx: string, dir: string, name: string, body: string): Promise<ChildProcess> {
   const prefix = join(dir, name);
-  await execa('mkdir', ['-p', prefix]);
+  mkdirSync(prefix, { recursive: true });
   chmodSync(prefix, 0o777);
   const conf = join(prefix, 'nginx.conf');
   writeFileSync(
@@ -143,17 +145,11 @@ ${body}
 }
 `,
   );
-  const child = spawn(nginxBin(), ['-c', conf, '-p', prefix], { stdio: 'ignore' });
+  const child = start(nginx, ['-c', conf, '-p', prefix], `nginx ${name}`);
   await sleep(300);
   if (child.exitCode !== null)
     throw new Error(`nginx ${name} exited: ${readFileSync(join(prefix, 'error.log'), 'utf8')}`);
-  return {
-    pid: child.pid ?? 0,
-    stop: async () => {
-      child.kill('SIGQUIT');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  return child;
 }
 
 /** The master's pid and its workers. */
@@ -172,93 +168,247 @@ function cpuOf(pids: readonly number[]): number {
   }, 0);
 }
 
+async function runLoad(dir: string, spec: LoadSpec): Promise<LoadResult> {
+  const file = join(dir, `load-${spec.mode}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  const child = start(
+    process.execPath,
+    ['--conditions=weft-source', '--import', 'tsx', join(HERE, 'lib', 'mesh-peers.ts'), 'load', file],
+    'load generator',
+  );
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`load generator exited with ${code}: ${out}`);
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as LoadResult;
+}
+
+// ---- the run -----------------------------------------------------------------------------------
+
+interface Sample {
+  readonly rps: number;
+  /** The proxy's CPU seconds per second of the run. */
+  readonly cpu: number;
+  readonly p99: number | undefined;
+  readonly errors: number;
+}
+
 async function main(): Promise<void> {
-  await ensureTools();
+  const rt = benchRuntime();
+  const seconds = benchSeconds();
+  const rounds = benchRounds();
+  await ensurePackages(['nginx', 'wrk']);
+  const nginx = await which('nginx');
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-waypoint-'));
   chmodSync(dir, 0o777);
-  const upstreamPort = await freePort();
-  const proxyPort = await freePort();
-  const upstream = await startNginx(
-    dir,
-    'upstream',
-    `  server { listen 127.0.0.1:${upstreamPort}; location / { return 200 "hello from upstream\\n"; } }`,
-  );
-  const proxy = await startNginx(
-    dir,
-    'proxy',
-    `  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  try {
+    // certificates: one test CA, the same RSA leaves for both sides
+    const { createTestCa } = await import('@weft/ca/testing');
+    const ca = await createTestCa();
+    const files = async (id: string, name: string) => {
+      const c = await ca.issue(id);
+      const m: CertFiles = {
+        keyPem: c.keyPem,
+        certChainPem: c.certChainPem,
+        trustBundlePem: ca.trustBundlePem,
+      };
+      writeFileSync(join(dir, `${name}.json`), JSON.stringify(m));
+      writeFileSync(join(dir, `${name}.key`), c.keyPem);
+      writeFileSync(join(dir, `${name}.crt`), c.certChainPem.join('\n'));
+      return m;
+    };
+    const [, clientCerts] = await Promise.all([files(WAYPOINT_ID, 'waypoint'), files(CLIENT_ID, 'client')]);
+    await files(WEB_ID, 'web');
+    writeFileSync(join(dir, 'bundle.pem'), ca.trustBundlePem);
+    const tls = (name: string) =>
+      `ssl_certificate ${dir}/${name}.crt; ssl_certificate_key ${dir}/${name}.key;
+    ssl_client_certificate ${dir}/bundle.pem; ssl_verify_client on; ssl_protocols TLSv1.3;`;
+
+    const [up, upTls, proxyPort, proxyTlsPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const body = 'hello from upstream\\n';
+    await startNginx(
+      nginx,
+      dir,
+      'upstream',
+      `  server { listen 127.0.0.1:${up}; location / { return 200 "${body}"; } }
+  server { listen 127.0.0.1:${upTls} ssl; ${tls('web')} location / { return 200 "${body}"; } }`,
+    );
+    const proxy = await startNginx(
+      nginx,
+      dir,
+      'proxy',
+      `  upstream up { server 127.0.0.1:${up}; keepalive 64; }
+  upstream up_tls { server 127.0.0.1:${upTls}; keepalive 64; }
   server { listen 127.0.0.1:${proxyPort};
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header x-bench nginx; } }`,
-  );
-  const engine = spawn(
-    process.execPath,
-    [...process.execArgv, new URL(import.meta.url).pathname, '--serve', String(upstreamPort)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const enginePort = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    engine.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /port (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    engine.once('exit', (code) => reject(new Error(`engine exited with ${code}`)));
-  });
-  const proxyPids = await pidsOf(proxy.pid);
-  const targets: { name: string; port: number; pids: number[] }[] = [
-    { name: 'direct (nginx upstream)', port: upstreamPort, pids: [] },
-    { name: 'waypoint engine (HTTP/1.1)', port: enginePort, pids: [engine.pid ?? 0] },
-    { name: 'nginx proxy (1 worker)', port: proxyPort, pids: proxyPids },
-  ];
-  console.log(
-    `loopback, wrk -t1, ${SECONDS} s per run; load average before: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
-  // warm up (JIT, connection pools)
-  for (const t of targets) await runWrk(`http://127.0.0.1:${t.port}/warmup`, { connections: 8, seconds: 1 });
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header x-bench nginx; } }
+  server { listen 127.0.0.1:${proxyTlsPort} ssl; ${tls('waypoint')}
+    location / { proxy_pass https://up_tls; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header x-bench nginx;
+      proxy_ssl_certificate ${dir}/waypoint.crt; proxy_ssl_certificate_key ${dir}/waypoint.key;
+      proxy_ssl_protocols TLSv1.3; proxy_ssl_session_reuse on; } }`,
+    );
+    const proxyPids = await pidsOf(proxy.pid ?? 0);
 
-  const rows: (string | number)[][] = [];
-  const at32 = new Map<string, { r: WrkResult; cpu: number }>();
-  for (const c of CONNECTIONS) {
-    for (const t of targets) {
-      const cpu0 = cpuOf(t.pids);
-      const r = await runWrk(`http://127.0.0.1:${t.port}/bench/item?id=1`, {
-        connections: c,
-        seconds: SECONDS,
+    const child = join(HERE, 'lib', 'waypoint-child.mjs');
+    const childCmd = (args: string[]) =>
+      rt.name === 'bun' ? rt.command(child, args) : { cmd: process.execPath, args: [child, ...args] };
+    const plainCmd = childCmd(['plain', String(up)]);
+    const engine = start(plainCmd.cmd, plainCmd.args, 'engine');
+    const enginePort = await portOf(engine, 'engine');
+
+    const endpoint = start(
+      process.execPath,
+      [
+        '--conditions=weft-source',
+        '--import',
+        'tsx',
+        join(HERE, 'lib', 'mesh-peers.ts'),
+        'endpoint',
+        join(dir, 'web.json'),
+        '127.0.0.1',
+      ],
+      'endpoint HBONE',
+    );
+    const endpointPort = await portOf(endpoint, 'endpoint HBONE');
+    const meshCmd = childCmd(['mesh', join(dir, 'waypoint.json'), String(up), String(endpointPort)]);
+    const waypoint = start(meshCmd.cmd, meshCmd.args, 'waypoint');
+    const waypointPort = await portOf(waypoint, 'waypoint');
+
+    console.log(
+      `loopback, ${rt.name}, ${rounds} rounds x ${seconds} s per run; load average before: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
+
+    const wrk = async (
+      port: number,
+      pids: readonly number[],
+      connections: number,
+      s: number,
+    ): Promise<Sample> => {
+      const cpu0 = cpuOf(pids);
+      const r = await runWrk(`http://127.0.0.1:${port}${BENCH_PATH}`, { connections, seconds: s });
+      return { rps: r.rps, cpu: (cpuOf(pids) - cpu0) / r.seconds, p99: r.p99, errors: r.errors };
+    };
+    const load = async (
+      spec: Omit<LoadSpec, 'connections' | 'seconds' | 'certs' | 'path'>,
+      pids: readonly number[],
+      s: number,
+    ): Promise<Sample> => {
+      const cpu0 = cpuOf(pids);
+      const r = await runLoad(dir, {
+        ...spec,
+        path: BENCH_PATH,
+        connections: THROUGHPUT_CONNECTIONS,
+        seconds: s,
+        certs: clientCerts,
       });
-      const cpu = (cpuOf(t.pids) - cpu0) / r.seconds;
-      if (c === 32) at32.set(t.name, { r, cpu });
-      rows.push([
-        t.name,
-        String(c),
-        String(Math.round(r.rps)),
-        r.p50.toFixed(2),
-        r.p99.toFixed(2),
-        r.errors,
-        t.pids.length === 0 ? '-' : cpu.toFixed(2),
-        t.pids.length === 0 || r.rps === 0 ? '-' : ((cpu * 1000) / r.rps).toFixed(3),
-      ]);
+      return { rps: r.rps, cpu: (cpuOf(pids) - cpu0) / r.seconds, p99: undefined, errors: r.errors };
+    };
+    const nginxTls = { mode: 'tls', host: '127.0.0.1', port: proxyTlsPort, authority: 'web' } as const;
+    const waypointHbone = {
+      mode: 'hbone',
+      host: '127.0.0.1',
+      port: waypointPort,
+      dest: { ip: '10.96.0.10', port: 80 },
+      expectedIdentity: WAYPOINT_ID,
+      authority: 'web.shop.svc.cluster.local',
+    } as const;
+    // the runtime's processes (Bun's launcher script runs the binary as its child)
+    const enginePids = processTree(engine.pid ?? 0);
+    const waypointPids = processTree(waypoint.pid ?? 0);
+
+    // warm up: JIT, pools, TLS sessions
+    await wrk(proxyPort, [], 8, 1);
+    await wrk(enginePort, [], 8, 1);
+    await load(nginxTls, [], 1);
+    await load(waypointHbone, [], 1);
+
+    type Key =
+      | 'nginx c32'
+      | 'waypoint c32'
+      | 'nginx c1'
+      | 'waypoint c1'
+      | 'nginx-tls c32'
+      | 'waypoint-mtls c32';
+    const samples = new Map<Key, Sample[]>();
+    const add = (k: Key, s: Sample) => samples.set(k, [...(samples.get(k) ?? []), s]);
+    for (let r = 0; r < rounds; r++) {
+      add('nginx c32', await wrk(proxyPort, proxyPids, THROUGHPUT_CONNECTIONS, seconds));
+      add('waypoint c32', await wrk(enginePort, enginePids, THROUGHPUT_CONNECTIONS, seconds));
+      add('nginx c1', await wrk(proxyPort, proxyPids, LATENCY_CONNECTIONS, seconds));
+      add('waypoint c1', await wrk(enginePort, enginePids, LATENCY_CONNECTIONS, seconds));
+      add('nginx-tls c32', await load(nginxTls, proxyPids, seconds));
+      add('waypoint-mtls c32', await load(waypointHbone, waypointPids, seconds));
     }
+    const med = (k: Key, f: (s: Sample) => number) => median((samples.get(k) ?? []).map(f));
+    const rows = [...samples.keys()].map((k) => {
+      const rps = med(k, (s) => s.rps);
+      const cpu = med(k, (s) => s.cpu);
+      const p99 = med(k, (s) => s.p99 ?? Number.NaN);
+      return [
+        k,
+        String(Math.round(rps)),
+        Number.isNaN(p99) ? '-' : p99.toFixed(2),
+        String((samples.get(k) ?? []).reduce((a, s) => a + s.errors, 0)),
+        cpu.toFixed(2),
+        rps > 0 ? ((cpu * 1000) / rps).toFixed(3) : '-',
+      ];
+    });
+    console.log(formatTable(['target', 'req/s', 'p99 ms', 'errors', 'vCPU', 'vCPU per 1k rps'], rows));
+    console.log(
+      `per round req/s: ${[...samples.entries()].map(([k, v]) => `${k}: ${v.map((s) => Math.round(s.rps)).join('/')}`).join('; ')}`,
+    );
+    const ratio = (a: Key, b: Key) => med(a, (s) => s.rps) / med(b, (s) => s.rps);
+    const perReq = (k: Key) => med(k, (s) => (s.rps > 0 ? s.cpu / s.rps : Number.NaN));
+    // the largest process of the tree: the runtime, not a launcher
+    const largest = (pids: readonly number[], f: (pid: number) => number) =>
+      Math.max(
+        ...pids.map((p) => {
+          try {
+            return f(p);
+          } catch {
+            return 0;
+          }
+        }),
+      );
+    const rss = largest(enginePids, rssMiB);
+    const peak = largest(enginePids, peakRssMiB);
+    const wpRss = largest(waypointPids, rssMiB);
+    console.log(rt.key('waypoint-vs-nginx', ratio('waypoint c32', 'nginx c32').toFixed(2)));
+    console.log(rt.key('waypoint-mtls-vs-nginx-tls', ratio('waypoint-mtls c32', 'nginx-tls c32').toFixed(2)));
+    console.log(rt.key('waypoint-cpu-per-1k-rps', (perReq('waypoint c1') * 1000).toFixed(3)));
+    console.log(
+      rt.key(
+        'waypoint-mtls-cpu-vs-nginx-tls',
+        (perReq('waypoint-mtls c32') / perReq('nginx-tls c32')).toFixed(2),
+      ),
+    );
+    console.log(rt.key('waypoint-rss-mb', rss.toFixed(0)));
+    console.log(rt.key('waypoint-rss-peak-mb', peak.toFixed(0)));
+    console.log(rt.key('waypoint-mtls-rss-mb', wpRss.toFixed(0)));
+  } finally {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
   }
-  console.log(
-    formatTable(['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'vCPU', 'vCPU per 1k rps'], rows),
-  );
-  console.log(`waypoint engine peak RSS: ${peakRssMiB(engine.pid ?? 0).toFixed(0)} MiB`);
-  engine.kill('SIGTERM');
-  await proxy.stop();
-  await upstream.stop();
-  const wp = at32.get(targets[1]?.name ?? '');
-  const ng = at32.get(targets[2]?.name ?? '');
-  const ratio = wp && ng && ng.r.rps > 0 ? wp.r.rps / ng.r.rps : Number.NaN;
-  const cpuPer1k = wp && wp.r.rps > 0 ? (wp.cpu * 1000) / wp.r.rps : Number.NaN;
-  console.log(`waypoint-vs-nginx ${ratio.toFixed(2)}`);
-  console.log(`waypoint-cpu-per-1k-rps ${cpuPer1k.toFixed(3)}`);
 }
 
-if (process.argv.includes('--serve')) {
-  await serve(Number(process.argv[process.argv.indexOf('--serve') + 1]));
-} else {
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    process.stderr.write(`bench:waypoint: ${signal}, stopping what it started\n`);
+    void stopAll().then(() => process.exit(130));
+  });
+let exitCode = 0;
+try {
   await main();
-  process.exit(0);
+} catch (e) {
+  process.stderr.write(`bench:waypoint: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  exitCode = 1;
 }
+process.exit(exitCode);
