@@ -34,6 +34,7 @@ import {
 } from '@weft/xds-protocol';
 import { testWorkload } from '@weft/xds-protocol/testing';
 import { benchRounds, benchRuntime } from './lib/runtime.ts';
+import { threadCpuSeconds } from './lib/thread-cpu.ts';
 import { clientLoop, fullSyncResponses } from './lib/xds-client-loop.ts';
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
@@ -48,7 +49,7 @@ interface WorkerConfig {
 type ToWorker = { kind: 'connect' } | { kind: 'watch'; name: string; version: string } | { kind: 'stop' };
 type FromWorker =
   | { kind: 'booted' }
-  | { kind: 'full'; at: number }
+  | { kind: 'full'; at: number; cpuS: number }
   | { kind: 'arrived'; times: number[] }
   | { kind: 'stats'; decoded: number; rejected: number };
 
@@ -106,8 +107,12 @@ function runClients(config: WorkerConfig, port: MessagePort): void {
   let arrived = 0;
   const handlers: BenchHandler[] = [];
   const clients: DeltaAdsClient[] = [];
+  let cpuAtConnect = 0;
   const onFull = () => {
-    if (++full === config.count) port.postMessage({ kind: 'full', at: now() } satisfies FromWorker);
+    if (++full === config.count) {
+      const cpuS = threadCpuSeconds() - cpuAtConnect;
+      port.postMessage({ kind: 'full', at: now(), cpuS } satisfies FromWorker);
+    }
   };
   const onArrived = () => {
     if (++arrived === config.count) {
@@ -115,6 +120,7 @@ function runClients(config: WorkerConfig, port: MessagePort): void {
     }
   };
   const connect = () => {
+    cpuAtConnect = threadCpuSeconds();
     for (let i = 0; i < config.count; i++) {
       const handler = new BenchHandler(config.workloads, onFull, onArrived);
       handlers.push(handler);
@@ -273,12 +279,15 @@ async function main(): Promise<void> {
   const load = loadavg()[0] ?? 0;
   const syncStart = now();
   const cpuStart = process.cpuUsage();
+  const mainCpuStart = threadCpuSeconds();
   for (const w of workers) w.postMessage({ kind: 'connect' } satisfies ToWorker);
   const fulls = await fromAll('full');
   const fullSyncMs = Math.max(...fulls.map((f) => f.at)) - syncStart;
   // Every thread of this process (server, clients, GC): what the sync cost the machine.
   const cpu = process.cpuUsage(cpuStart);
   const fullSyncCpuS = (cpu.user + cpu.system) / 1e6;
+  const serverThreadCpuS = threadCpuSeconds() - mainCpuStart;
+  const clientThreadsCpuS = fulls.reduce((a, f) => a + f.cpuS, 0);
 
   const latencies: number[] = [];
   const perUpdate: Array<{ p50: number; p99: number; max: number }> = [];
@@ -328,6 +337,12 @@ async function main(): Promise<void> {
     ['bytes sent (MiB)', (stats.bytesSent / 2 ** 20).toFixed(1)],
     ['full sync (ms)', fullSyncMs.toFixed(0)],
     ['full sync CPU, all threads (s)', fullSyncCpuS.toFixed(1)],
+    [
+      inThread ? 'of which the one thread (s)' : 'of which server thread / client threads (s)',
+      inThread
+        ? serverThreadCpuS.toFixed(1)
+        : `${serverThreadCpuS.toFixed(1)} / ${clientThreadsCpuS.toFixed(1)} (the rest: GC helpers, I/O threads)`,
+    ],
     ...perUpdate.map((p, k): [string, string] => [
       `update ${k + 1} p50 / p99 / max (ms)`,
       `${p.p50.toFixed(1)} / ${p.p99.toFixed(1)} / ${p.max.toFixed(1)}`,

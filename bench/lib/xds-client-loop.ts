@@ -4,10 +4,9 @@
 // deserializer's reader), `readDeltaResponse` (decode + validate every resource in place,
 // record its version) and a handler's `applyUpdate` that keeps every value in a Map, as a
 // proxy's store does. Each round is a new client (empty versions, a fresh string table, an
-// empty store), so nothing decoded in one round helps the next.
+// empty store), so nothing decoded in one round helps the next; the previous round's store is
+// garbage that the runtime collects when it decides to, as in a running process.
 
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   decodeDeltaResponse,
   type ResourceCache,
@@ -16,25 +15,6 @@ import {
   weftResourceType,
 } from '@weft/xds-protocol';
 import { median } from './runtime.ts';
-
-/**
- * A full collection between rounds, so one round's garbage (the previous client's whole store)
- * is not collected on the next round's clock. Each round still pays for its own allocations.
- */
-let gc: (() => void) | undefined;
-function collectGarbage(): void {
-  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
-  if (bun !== undefined) {
-    bun.gc(true);
-    return;
-  }
-  // Once: changing V8 flags while code runs can throw away optimised code.
-  if (gc === undefined) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
-  }
-  gc();
-}
 
 /** The `DeltaDiscoveryResponse` bytes of one full sync of `typeUrl`, as the server frames them. */
 export function fullSyncResponses(
@@ -95,7 +75,6 @@ export function clientLoop(responses: readonly Uint8Array[], rounds: number, war
       for (const name of batch.removals) store.delete(name);
     };
     let n = 0;
-    collectGarbage();
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     for (const bytes of responses) {
