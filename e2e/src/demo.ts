@@ -4,17 +4,24 @@
 // after the tour, non-zero if any step failed; otherwise the mesh keeps running until Ctrl-C.
 import { parseArgs } from 'node:util';
 import { LocalDriver } from './drivers/local.ts';
+import { parseRuntime } from './runtime.ts';
 import { startDemoDashboard } from './scenarios/dashboard.ts';
 import { ALL_SCENARIOS } from './scenarios/index.ts';
 
 const { values } = parseArgs({
   options: {
     check: { type: 'boolean', default: false },
-    runtime: { type: 'string', default: 'node' },
+    runtime: { type: 'string', default: process.env.WEFT_RUNTIME ?? 'node' },
     only: { type: 'string' },
   },
 });
-const runtime = values.runtime === 'bun' ? 'bun' : 'node';
+let runtime: 'node' | 'bun';
+try {
+  runtime = parseRuntime(values.runtime, '--runtime');
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
 const driver = new LocalDriver({ runtime });
 const say = (line: string): void => console.log(line);
 
@@ -33,7 +40,7 @@ process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
 say(
-  'Weft local mesh: weftd + 2 ztunnel nodes + a waypoint + sidecars + proxyless gRPC apps + example workloads on loopback',
+  `Weft local mesh: weftd + 2 ztunnel nodes + a waypoint + sidecars + proxyless gRPC apps + example workloads on loopback, on ${runtime === 'bun' ? 'Bun' : 'Node'}`,
 );
 try {
   await driver.start();

@@ -2,6 +2,7 @@
 // weft-cni chained after them, iptables interception, apps with no mesh awareness. Root only.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { NetnsDriver, netnsSupport } from '../src/drivers/netns.ts';
+import { runtimeFromEnv } from '../src/runtime.ts';
 import { HYBRID_SCENARIOS } from '../src/scenarios/hybrid.ts';
 import { ALL_SCENARIOS, TABLE_SCENARIOS } from '../src/scenarios/index.ts';
 import { INTERCEPTION_SCENARIOS } from '../src/scenarios/interception.ts';
@@ -11,7 +12,7 @@ import { L7_SCENARIOS } from '../src/scenarios/l7.ts';
 const support = await netnsSupport();
 if (!support.ok) console.log(`netns tier skipped: ${support.reason}`);
 
-const driver = new NetnsDriver({ runtime: process.env.WEFT_E2E_RUNTIME === 'bun' ? 'bun' : 'node' });
+const driver = new NetnsDriver({ runtime: runtimeFromEnv() });
 
 describe.skipIf(!support.ok)('netns driver', () => {
   beforeAll(async () => {

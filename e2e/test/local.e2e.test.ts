@@ -1,9 +1,10 @@
 // The shared scenarios on the local (loopback) driver: real weftd, ztunnel and workload processes.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { LocalDriver } from '../src/drivers/local.ts';
+import { runtimeFromEnv } from '../src/runtime.ts';
 import { ALL_SCENARIOS, TABLE_SCENARIOS } from '../src/scenarios/index.ts';
 
-const driver = new LocalDriver({ runtime: process.env.WEFT_E2E_RUNTIME === 'bun' ? 'bun' : 'node' });
+const driver = new LocalDriver({ runtime: runtimeFromEnv() });
 
 describe('local driver', () => {
   beforeAll(async () => {

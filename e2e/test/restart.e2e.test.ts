@@ -2,11 +2,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { LocalDriver, REPO_ROOT } from '../src/drivers/local.ts';
+import { runtimeFromEnv } from '../src/runtime.ts';
 import { RESTART_SCENARIOS, restartMeshOptions } from '../src/scenarios/restart.ts';
 
 const driver = new LocalDriver({
   ...restartMeshOptions(join(REPO_ROOT, '.weft', 'e2e-restart')),
-  runtime: process.env.WEFT_E2E_RUNTIME === 'bun' ? 'bun' : 'node',
+  runtime: runtimeFromEnv(),
 });
 
 describe('local driver, restarts under load', () => {

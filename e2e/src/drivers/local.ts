@@ -33,6 +33,7 @@ import type {
 import { echoOverSocket, type GrpcWireResult } from '../grpc-wire.ts';
 import { keptAlive } from '../keepalive.ts';
 import { type ManagedProcess, runGrpcClient, startProcess, waitForLine, waitReady } from '../processes.ts';
+import { bunExecutable } from '../runtime.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -216,9 +217,8 @@ export class LocalDriver implements MeshDriver {
   /** The command line that runs a component: built JS on Node, or TypeScript source on Bun. */
   private command(entry: { pkg: string; main: string }): { cmd: string; args: string[] } {
     if (this.runtime === 'bun') {
-      const bun = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
       return {
-        cmd: bun,
+        cmd: bunExecutable(),
         args: ['--conditions=weft-source', join(REPO_ROOT, entry.pkg, 'src', `${entry.main}.ts`)],
       };
     }

@@ -31,6 +31,7 @@ import type { CallResult, GrpcCallOptions, GrpcTally, MeshConnection, RequestOpt
 import { echoOverSocket, type GrpcWireResult } from '../grpc-wire.ts';
 import { keptAlive } from '../keepalive.ts';
 import { type ManagedProcess, runGrpcClient, startProcess, waitForLine, waitReady } from '../processes.ts';
+import { bunExecutable } from '../runtime.ts';
 import type { InterceptionDriver } from '../scenarios/interception.ts';
 import {
   DATAPLANE_MODE_LABEL,
@@ -192,7 +193,7 @@ export class NetnsDriver implements InterceptionDriver {
   private command(entry: { pkg: string; main: string }): string[] {
     if (this.runtime === 'bun')
       return [
-        join(REPO_ROOT, 'node_modules', '.bin', 'bun'),
+        bunExecutable(),
         '--conditions=weft-source',
         join(REPO_ROOT, entry.pkg, 'src', `${entry.main}.ts`),
       ];
