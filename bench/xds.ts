@@ -5,7 +5,7 @@
 // machine every client's decode competes with the server's sends. Before that, one client's
 // own work per resource (decode + validate + apply, no sockets) is timed on the main thread.
 // Usage: pnpm bench:xds [--clients 1000] [--workloads 10000] [--updates 5] [--workers 2]
-//                       [--runtime node|bun]
+//                       [--runtime node|bun] [--decoder inplace|generated]
 // Prints `key value` lines: xds-client-us-per-resource, full-sync-ms, full-sync-cpu-s,
 // update-p99-ms (the worst of the updates' p99s), prefixed `bun-` under --runtime bun.
 import { spawnSync } from 'node:child_process';
@@ -28,18 +28,26 @@ import {
   type DeltaAdsHandler,
   listenAds,
   ResourceCache,
+  type ResourceTypeConfig,
   type UpdateBatch,
+  validateWeft,
+  Workload,
   weftResource,
   weftResourceType,
 } from '@weft/xds-protocol';
 import { testWorkload } from '@weft/xds-protocol/testing';
+import { rssMiB } from './lib/procstat.ts';
 import { benchRounds, benchRuntime } from './lib/runtime.ts';
 import { threadCpuSeconds } from './lib/thread-cpu.ts';
 import { clientLoop, fullSyncResponses } from './lib/xds-client-loop.ts';
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
 
+/** `inplace`: the client's default Workload decoder; `generated`: ts-proto's, for comparison. */
+type DecoderChoice = 'inplace' | 'generated';
+
 interface WorkerConfig {
+  decoder: DecoderChoice;
   address: string;
   first: number;
   count: number;
@@ -72,6 +80,30 @@ function workload(i: number, generation: number) {
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+/**
+ * The Workload type config a client subscribes with. `generated` decodes each resource with the
+ * generated `Workload.decode` from a view of its bytes, then the same checks: the client path
+ * before the in-place decoder, kept to compare both on one machine under one load.
+ */
+function workloadType(decoder: DecoderChoice): ResourceTypeConfig {
+  const inPlace = weftResourceType('workload');
+  if (decoder === 'inplace') return inPlace;
+  return {
+    typeUrl: inPlace.typeUrl,
+    decode: (bytes, name) => {
+      let w: Workload;
+      try {
+        w = Workload.decode(bytes);
+      } catch (err) {
+        return { ok: false, error: `malformed: ${err instanceof Error ? err.message : String(err)}` };
+      }
+      const problem = validateWeft.workload(w);
+      if (problem !== undefined) return { ok: false, error: problem };
+      return w.uid === name ? { ok: true, value: w } : { ok: false, error: `name: ${w.uid} sent as ${name}` };
+    },
+  };
 }
 
 /** Counts what a client received and when a watched resource version arrived. */
@@ -128,7 +160,7 @@ function runClients(config: WorkerConfig, port: MessagePort): void {
         createDeltaAdsClient({
           target: config.address,
           node: { id: `ztunnel~bench-${config.first + i}` },
-          types: [weftResourceType('workload')],
+          types: [workloadType(config.decoder)],
           handler,
         }),
       );
@@ -175,6 +207,7 @@ async function main(): Promise<void> {
       updates: { type: 'string', default: '5' },
       workers: { type: 'string', default: '2' },
       'max-response-kib': { type: 'string', default: '1024' },
+      decoder: { type: 'string', default: 'inplace' },
     },
   });
   const N = Number(values.clients);
@@ -182,6 +215,10 @@ async function main(): Promise<void> {
   const U = Number(values.updates);
   // 0 worker threads: the clients share the main thread with the server (for profiling).
   const inThread = Number(values.workers) === 0;
+  const decoder = values.decoder as DecoderChoice;
+  if (decoder !== 'inplace' && decoder !== 'generated') {
+    throw new Error(`--decoder must be inplace or generated, not ${JSON.stringify(values.decoder)}`);
+  }
   const K = inThread ? 1 : Math.max(1, Math.min(N, Number(values.workers)));
 
   const cache = new ResourceCache({ name: 'bench' });
@@ -194,6 +231,7 @@ async function main(): Promise<void> {
   const loop = clientLoop(
     fullSyncResponses(cache, weftResourceType('workload').typeUrl, maxResponseBytes),
     Math.max(5, benchRounds()),
+    () => workloadType(decoder),
   );
 
   const ads = createAdsServer({ cache, maxResponseBytes });
@@ -229,7 +267,7 @@ async function main(): Promise<void> {
   let first = 0;
   for (let k = 0; k < K; k++) {
     const count = Math.floor(N / K) + (k < N % K ? 1 : 0);
-    const config: WorkerConfig = { address: server.address, first, count, workloads: W };
+    const config: WorkerConfig = { decoder, address: server.address, first, count, workloads: W };
     first += count;
     if (inThread) {
       const { port1, port2 } = new MessageChannel();
@@ -288,6 +326,7 @@ async function main(): Promise<void> {
   const fullSyncCpuS = (cpu.user + cpu.system) / 1e6;
   const serverThreadCpuS = threadCpuSeconds() - mainCpuStart;
   const clientThreadsCpuS = fulls.reduce((a, f) => a + f.cpuS, 0);
+  const rssAfterSync = rssMiB(process.pid);
 
   const latencies: number[] = [];
   const perUpdate: Array<{ p50: number; p99: number; max: number }> = [];
@@ -322,6 +361,7 @@ async function main(): Promise<void> {
   const rows: Array<[string, string]> = [
     ['runtime', isBun ? `bun ${process.versions.bun}` : `node ${process.version}`],
     ['clients / worker threads', `${N} / ${K}`],
+    ['client Workload decoder', decoder === 'inplace' ? 'in place (default)' : 'generated (comparison)'],
     ['clients run in', where],
     ['load average (1 min) before the sync', load.toFixed(2)],
     ['workloads', String(W)],
@@ -337,6 +377,7 @@ async function main(): Promise<void> {
     ['bytes sent (MiB)', (stats.bytesSent / 2 ** 20).toFixed(1)],
     ['full sync (ms)', fullSyncMs.toFixed(0)],
     ['full sync CPU, all threads (s)', fullSyncCpuS.toFixed(1)],
+    ['RSS after the sync (MiB)', rssAfterSync.toFixed(0)],
     [
       inThread ? 'of which the one thread (s)' : 'of which server thread / client threads (s)',
       inThread

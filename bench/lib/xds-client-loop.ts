@@ -10,6 +10,7 @@
 import {
   decodeDeltaResponse,
   type ResourceCache,
+  type ResourceTypeConfig,
   readDeltaResponse,
   type UpdateBatch,
   weftResourceType,
@@ -61,13 +62,21 @@ export interface ClientLoopResult {
   perRound: number[];
 }
 
-/** Runs `rounds` fresh clients through the full sync; the first `warmup` rounds are not counted. */
-export function clientLoop(responses: readonly Uint8Array[], rounds: number, warmup = 2): ClientLoopResult {
+/**
+ * Runs `rounds` fresh clients (each with its own `makeConfig()`) through the full sync; the first
+ * `warmup` rounds are not counted.
+ */
+export function clientLoop(
+  responses: readonly Uint8Array[],
+  rounds: number,
+  makeConfig: () => ResourceTypeConfig = () => weftResourceType('workload'),
+  warmup = 2,
+): ClientLoopResult {
   const perRound: number[] = [];
   const wall: number[] = [];
   let resources = 0;
   for (let round = 0; round < warmup + rounds; round++) {
-    const config = weftResourceType('workload');
+    const config = makeConfig();
     const versions = new Map<string, string>();
     const store = new Map<string, unknown>();
     const apply = (batch: UpdateBatch) => {
