@@ -696,6 +696,18 @@ function writeResponse(conn: Conn, x: Exchange, out: L7Response): void {
     conn.responseDone(x);
     return;
   }
+  if (!chunked && (body.kind === 'empty' || (body.kind === 'bytes' && body.chunks.length <= 1))) {
+    // the common small answer: head and body in one buffer, one write
+    const chunk = body.kind === 'bytes' ? body.chunks[0] : undefined;
+    const size = chunk === undefined ? 0 : chunk.byteLength;
+    const out = Buffer.allocUnsafe(text.length + size);
+    out.write(text, 0, 'latin1');
+    if (chunk !== undefined) out.set(chunk, text.length);
+    socket.write(out);
+    x.responseBytes = size;
+    conn.responseDone(x);
+    return;
+  }
   if (body.kind !== 'stream') {
     const sink = new ResponseSink(socket, chunked);
     if (trailers !== undefined && chunked) sink.trailerText = fieldLines(trailers, true) ?? '';
