@@ -1,7 +1,7 @@
 // The runtime a benchmark runs Weft's own processes on: `--runtime node` (default) or
 // `--runtime bun`. Native peers (nginx, haproxy, wrk) are the same either way; the keys a bench
 // prints get a `bun-` prefix under Bun so both tables can sit side by side.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,9 +19,25 @@ export interface BenchRuntime {
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function bunBinary(): string {
-  const local = join(root, 'node_modules', '.bin', 'bun');
-  return existsSync(local) ? local : 'bun';
+/**
+ * Bun's own executable. Not node_modules/.bin/bun: that is a shell script running Bun as its
+ * child, so a signal to it would end the shell and leave Bun serving (and measured CPU would
+ * belong to the child). This process's executable under Bun, else the `bun` package's declared
+ * binary, else `bun` on the PATH.
+ */
+export function bunExecutable(): string {
+  if (process.versions.bun !== undefined) return process.execPath;
+  try {
+    const dir = join(root, 'node_modules', 'bun');
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      bin?: string | Record<string, string>;
+    };
+    const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.bun;
+    if (bin !== undefined && existsSync(join(dir, bin))) return join(dir, bin);
+  } catch {
+    // not installed here: fall through to the PATH
+  }
+  return 'bun';
 }
 
 /** Reads `--runtime node|bun` (or `--runtime=...`) from argv; anything else is an error. */
@@ -40,7 +56,8 @@ export function benchRuntime(argv: readonly string[] = process.argv.slice(2)): B
     name,
     prefix,
     command(tsFile, args = []) {
-      if (name === 'bun') return { cmd: bunBinary(), args: ['--conditions=weft-source', tsFile, ...args] };
+      if (name === 'bun')
+        return { cmd: bunExecutable(), args: ['--conditions=weft-source', tsFile, ...args] };
       return {
         cmd: process.execPath,
         args: ['--conditions=weft-source', '--import', 'tsx', tsFile, ...args],
