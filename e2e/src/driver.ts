@@ -86,6 +86,8 @@ export interface MeshDriver {
   grpcPlainCall(fromPod: string, target: string, method?: 'Echo' | 'Admin'): Promise<GrpcWireResult>;
   /** A pod's address (its first pod IP), for scenarios that call a pod no Service selects. */
   podIp(pod: string): string;
+  /** The node a pod runs on: the name `metrics` takes for the ztunnel serving an ambient pod. */
+  nodeOf(pod: string): string;
   /** Where the driver keeps its endpoints file, logs and config. */
   readonly workDir: string;
 }

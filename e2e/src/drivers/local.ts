@@ -603,6 +603,10 @@ export class LocalDriver implements MeshDriver {
     return this.pod(name).ip;
   }
 
+  nodeOf(name: string): string {
+    return this.pod(name).node;
+  }
+
   private pod(name: string): LocalPod {
     const pod = this.pods.find((p) => p.name === name);
     if (pod === undefined) throw new Error(`no pod named ${name} in the local manifests`);

@@ -851,6 +851,10 @@ export class NetnsDriver implements InterceptionDriver {
   }
 
   /** A pod's IPv6 address. */
+  nodeOf(name: string): string {
+    return this.pod(name).node;
+  }
+
   podIp6(name: string): string | undefined {
     return this.pod(name).ip6;
   }

@@ -7,6 +7,7 @@
 // vitest): the e2e package does not depend on the CLI.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { httpVerdict } from '../denial.ts';
 import type { MeshDriver, StepLogger } from '../driver.ts';
 import { eventually } from '../wait.ts';
 import { check, describeCall, ECHO_URL, type Scenario } from './l4.ts';
@@ -178,9 +179,9 @@ export const dashboardGraph: Scenario = {
         'applied AuthorizationPolicy demo/dashboard-deny-client (DENY from cluster.local/ns/demo/sa/client on Service echo)',
       );
       const denied = await eventually(
-        'the DENY policy to refuse client -> echo',
+        'the DENY policy to refuse client -> echo (HTTP 403 from the waypoint)',
         () => driver.request('client', ECHO_URL, { timeoutMs: 2000 }),
-        (r) => !(r.ok && r.response.status === 200),
+        (r) => httpVerdict(r) === 'denied',
         { timeoutMs: 5000, intervalMs: 100 },
       );
       log(`client -> echo: ${describeCall(denied)}`);

@@ -3,6 +3,7 @@
 // 50-hybrid.yaml) holds sidecar-client, sidecar-echo (both with a sidecar) and plain-echo (no
 // proxy); `demo` holds the ambient ones and its waypoint. Sidecars do not skip waypoints: a
 // sidecar client reaches a waypoint-bound service through the waypoint, so its L7 policy applies.
+import { type JudgedCall, judgeCall, type Refuser } from '../denial.ts';
 import type { CallResult, MeshDriver, StepLogger } from '../driver.ts';
 import { eventually } from '../wait.ts';
 import { CLIENT_ID, check, describeCall, ECHO_URL, metricLines, type Scenario } from './l4.ts';
@@ -83,6 +84,29 @@ function call(driver: MeshDriver, client: ClientKind, server: ServerKind): Promi
     : driver.request(CLIENT_POD[client], urlOf(driver, server), { timeoutMs: 3000 });
 }
 
+/**
+ * Who refuses a plaintext caller to a proxied server, and the reason it counts: the server's
+ * ztunnel (ambient), echo-v1's ztunnel (a port the waypoint guards: STRICT refuses plaintext
+ * first, PERMISSIVE still refuses a caller that skips the waypoint), or the server's own sidecar.
+ */
+function plaintextRefuser(driver: MeshDriver, server: ServerKind, mode: PeerAuthMode): Refuser[] {
+  switch (server) {
+    case 'ambient':
+      return [{ component: driver.nodeOf(ECHO_DIRECT), reasons: ['strict_mtls'] }];
+    case 'waypoint':
+      return [
+        {
+          component: driver.nodeOf(SERVER.waypoint.pod),
+          reasons: [mode === 'STRICT' ? 'strict_mtls' : 'waypoint_bypass'],
+        },
+      ];
+    case 'sidecar':
+      return [{ component: SIDECAR_ECHO, reasons: ['strict_mtls'] }];
+    case 'none':
+      return [];
+  }
+}
+
 /** PERMISSIVE for both namespaces, over the mesh-wide STRICT of 30-peer-authentication.yaml. */
 const HYBRID_PERMISSIVE = ['demo', 'hybrid']
   .map(
@@ -100,15 +124,18 @@ spec:
 
 async function checkCells(driver: MeshDriver, log: StepLogger, cells: readonly MatrixCell[]): Promise<void> {
   for (const cell of cells) {
-    const want = (r: CallResult): boolean => (cell.expect === 'allowed' ? ok200(r) : !ok200(r));
-    const result = await eventually(
+    // A refusal counts only when the server's proxy counted it: a broken path fails calls too.
+    const refusers = plaintextRefuser(driver, cell.server, cell.mode);
+    const want = (j: JudgedCall): boolean =>
+      cell.expect === 'allowed' ? ok200(j.result) : j.verdict === 'denied';
+    const judged = await eventually(
       `${cell.client} -> ${cell.server} under ${cell.mode} to be ${cell.expect}`,
-      () => call(driver, cell.client, cell.server),
+      () => judgeCall(driver, refusers, () => call(driver, cell.client, cell.server)),
       want,
       { timeoutMs: 10_000, intervalMs: 100 },
     );
     log(
-      `${cell.mode.padEnd(10)} ${cell.client.padEnd(7)} -> ${SERVER[cell.server].what.padEnd(26)} ${cell.expect} (${cell.why}): ${describeCall(result)}`,
+      `${cell.mode.padEnd(10)} ${cell.client.padEnd(7)} -> ${SERVER[cell.server].what.padEnd(26)} ${cell.expect} (${cell.why}): ${cell.expect === 'allowed' ? describeCall(judged.result) : judged.detail}`,
     );
   }
 }
@@ -136,8 +163,11 @@ export const hybridMatrix: Scenario = {
     }
     await eventually(
       'STRICT to apply again to sidecar-echo',
-      () => call(driver, 'none', 'sidecar'),
-      (r) => !ok200(r),
+      () =>
+        judgeCall(driver, plaintextRefuser(driver, 'sidecar', 'STRICT'), () =>
+          call(driver, 'none', 'sidecar'),
+        ),
+      (j) => j.verdict === 'denied',
       { timeoutMs: 5000, intervalMs: 50 },
     );
     log('removed it: mesh-wide STRICT again (a plaintext caller is refused by sidecar-echo)');
@@ -207,9 +237,14 @@ export const plaintextToStrictSidecar: Scenario = {
   name: 'hybrid-plaintext-to-sidecar',
   title: 'a plaintext caller is refused by a sidecar server under STRICT, and counted',
   async run(driver, log) {
-    const refused = await driver.plaintextRequest(SIDECAR_ECHO, 8080, '/');
-    log(`plaintext caller -> sidecar-echo:8080 under mesh-wide STRICT: ${describeCall(refused)}`);
-    check(!ok200(refused), 'a plaintext caller must be refused by a STRICT sidecar');
+    const refused = await judgeCall(driver, plaintextRefuser(driver, 'sidecar', 'STRICT'), () =>
+      driver.plaintextRequest(SIDECAR_ECHO, 8080, '/'),
+    );
+    log(`plaintext caller -> sidecar-echo:8080 under mesh-wide STRICT: ${refused.detail}`);
+    check(
+      refused.verdict === 'denied',
+      `a plaintext caller must be refused by a STRICT sidecar: ${refused.detail}`,
+    );
     const counted = await eventually(
       'weft_rejected_total{reason="strict_mtls"} on sidecar-echo',
       async () =>
@@ -306,10 +341,15 @@ export const hybridDenyLive: Scenario = {
       );
       const t0 = Date.now();
       await driver.apply('hybrid-deny.yaml', denyPolicy(server, CLIENT_PRINCIPAL[client]));
+      // The waypoint and sidecar-echo's sidecar enforce at L7 and answer 403; echo-direct's
+      // ztunnel refuses the tunnel (the client sees its connection closed, or a 503 from its
+      // own sidecar) and counts the refusal.
+      const refusers: Refuser[] =
+        server === 'ambient' ? [{ component: driver.nodeOf(ECHO_DIRECT), reasons: ['denied'] }] : [];
       const denied = await eventually(
         `the DENY to block ${pod} -> ${SERVER[server].what}`,
-        () => driver.request(pod, url, { timeoutMs: 2000 }),
-        (r) => !ok200(r),
+        () => judgeCall(driver, refusers, () => driver.request(pod, url, { timeoutMs: 2000 })),
+        (j) => j.verdict === 'denied',
         { timeoutMs: 5000, intervalMs: 50 },
       );
       const blockedMs = Date.now() - t0;
@@ -325,7 +365,7 @@ export const hybridDenyLive: Scenario = {
         },
       );
       log(
-        `${client.padEnd(7)} -> ${SERVER[server].what.padEnd(26)} DENY from ${CLIENT_PRINCIPAL[client]}: ${describeCall(denied)} ${blockedMs} ms after the write; removed, 200 again after ${Date.now() - t1} ms`,
+        `${client.padEnd(7)} -> ${SERVER[server].what.padEnd(26)} DENY from ${CLIENT_PRINCIPAL[client]}: ${denied.detail} ${blockedMs} ms after the write; removed, 200 again after ${Date.now() - t1} ms`,
       );
       check(
         blockedMs <= 1000,

@@ -2,6 +2,7 @@
 // dial plain pod IPs and service VIPs and are meshed by their pod's rules; a running pod joins and
 // leaves the mesh without a restart; node probes reach apps under STRICT; a sidecar's own traffic
 // is not captured again; the node agent and ztunnel restart under traffic; IPv6 works as IPv4 does.
+import { judgeCall } from '../denial.ts';
 import type { CallResult, MeshDriver } from '../driver.ts';
 import { eventually } from '../wait.ts';
 import { CLIENT_ID, check, describeCall, ECHO_URL, type Scenario } from './l4.ts';
@@ -86,9 +87,15 @@ const probeUnderStrict: Scenario = {
   title: 'under STRICT a plaintext caller is refused, while the node still probes the app',
   async run(driver, log) {
     const d = interception(driver);
-    const plain = await d.plaintextRequest(ECHO_DIRECT, 8080, '/healthz');
-    log(`outside caller -> echo-direct:8080 (STRICT): ${describeCall(plain)}`);
-    check(!ok200(plain), `a plaintext caller reached echo-direct under STRICT: ${describeCall(plain)}`);
+    // Refused by echo-direct's ztunnel, which counts it: not merely a call that failed.
+    const plain = await judgeCall(d, [{ component: d.nodeOf(ECHO_DIRECT), reasons: ['strict_mtls'] }], () =>
+      d.plaintextRequest(ECHO_DIRECT, 8080, '/healthz'),
+    );
+    log(`outside caller -> echo-direct:8080 (STRICT): ${plain.detail}`);
+    check(
+      plain.verdict === 'denied',
+      `a plaintext caller was not refused by echo-direct's ztunnel: ${plain.detail}`,
+    );
     for (const pod of [ECHO_DIRECT, 'sidecar-echo']) {
       const status = await d.probe(pod, 8080, '/healthz');
       log(`node probe -> ${pod}:8080/healthz: HTTP ${status}`);
@@ -121,12 +128,15 @@ const enrollRunning: Scenario = {
       },
     );
     const refused = await eventually(
-      'plain-echo to refuse plaintext (STRICT) once enrolled',
-      () => d.plaintextRequest(PLAIN_ECHO, 8080, '/'),
-      (r) => !ok200(r),
+      "plain-echo's ztunnel to refuse plaintext (STRICT) once enrolled",
+      () =>
+        judgeCall(d, [{ component: d.nodeOf(PLAIN_ECHO), reasons: ['strict_mtls'] }], () =>
+          d.plaintextRequest(PLAIN_ECHO, 8080, '/'),
+        ),
+      (j) => j.verdict === 'denied',
       { timeoutMs: 10_000 },
     );
-    log(`enrolled: outside caller -> plain-echo: ${describeCall(refused)}`);
+    log(`enrolled: outside caller -> plain-echo: ${refused.detail}`);
     const meshed = await eventually(
       'client -> plain-echo through HBONE',
       () => d.request('client', urlFor(d.podIp(PLAIN_ECHO)), { timeoutMs: 3000 }),

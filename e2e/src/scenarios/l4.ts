@@ -3,6 +3,7 @@
 // to the namespace waypoint, so every call is two HBONE hops (client's ztunnel -> waypoint ->
 // echo's ztunnel): each ztunnel sees the identity of the hop it talks to, and a policy that must
 // see the client's identity targets the service (the waypoint enforces it).
+import { httpVerdict, judgeCall } from '../denial.ts';
 import type { CallResult, MeshDriver, StepLogger } from '../driver.ts';
 import { eventually } from '../wait.ts';
 
@@ -139,10 +140,11 @@ export const denyPolicyLive: Scenario = {
     log(
       'applied AuthorizationPolicy demo/deny-client (targetRefs Service echo, DENY from principal cluster.local/ns/demo/sa/client)',
     );
+    // The waypoint enforces it at L7: a denial is its 403, not any failed call.
     const denied = await eventually(
-      'the DENY policy to block client -> echo',
+      'the DENY policy to block client -> echo (HTTP 403 from the waypoint)',
       () => driver.request('client', ECHO_URL, { timeoutMs: 2000 }),
-      (r) => !ok200(r),
+      (r) => httpVerdict(r) === 'denied',
       { timeoutMs: 5000, intervalMs: 50 },
     );
     const blockedMs = Date.now() - t0;
@@ -170,9 +172,13 @@ export const strictRefusesPlaintext: Scenario = {
   title:
     'STRICT PeerAuthentication refuses a plaintext caller; PERMISSIVE lets it in, except to a port a waypoint guards',
   async run(driver, log) {
-    const refused = await driver.plaintextRequest('echo-direct', 8080, '/');
-    log(`plaintext caller -> echo-direct:8080 under mesh-wide STRICT: ${describeCall(refused)}`);
-    check(!refused.ok, 'a plaintext caller must be refused under STRICT');
+    // echo-direct's ztunnel refuses plaintext under STRICT, and counts it; echo-v1's refuses a
+    // plaintext caller skipping the waypoint, and counts that.
+    const strict = [{ component: driver.nodeOf('echo-direct'), reasons: ['strict_mtls'] }];
+    const bypass = [{ component: driver.nodeOf('echo-v1'), reasons: ['waypoint_bypass'] }];
+    const refused = await judgeCall(driver, strict, () => driver.plaintextRequest('echo-direct', 8080, '/'));
+    log(`plaintext caller -> echo-direct:8080 under mesh-wide STRICT: ${refused.detail}`);
+    check(refused.verdict === 'denied', `a plaintext caller must be refused under STRICT: ${refused.detail}`);
     await driver.apply('echo-permissive.yaml', PERMISSIVE_ECHO);
     const allowed = await eventually(
       'PERMISSIVE to let the plaintext caller in',
@@ -183,14 +189,17 @@ export const strictRefusesPlaintext: Scenario = {
     log(`with PeerAuthentication demo/echo-direct-permissive (PERMISSIVE): ${describeCall(allowed)}`);
     // echo-v1 is PERMISSIVE too, but the services that select it are bound to the waypoint: a
     // plaintext caller would skip the waypoint's L7 policy, so it is refused.
-    const guarded = await driver.plaintextRequest('echo-v1', 8080, '/');
-    log(`plaintext caller -> echo-v1:8080 (PERMISSIVE, behind the waypoint): ${describeCall(guarded)}`);
-    check(!guarded.ok, 'a plaintext caller must not reach a port the waypoint guards, even under PERMISSIVE');
+    const guarded = await judgeCall(driver, bypass, () => driver.plaintextRequest('echo-v1', 8080, '/'));
+    log(`plaintext caller -> echo-v1:8080 (PERMISSIVE, behind the waypoint): ${guarded.detail}`);
+    check(
+      guarded.verdict === 'denied',
+      `a plaintext caller must not reach a port the waypoint guards, even under PERMISSIVE: ${guarded.detail}`,
+    );
     await driver.remove('echo-permissive.yaml');
     await eventually(
       'STRICT to apply again',
-      () => driver.plaintextRequest('echo-direct', 8080, '/'),
-      (r) => !r.ok,
+      () => judgeCall(driver, strict, () => driver.plaintextRequest('echo-direct', 8080, '/')),
+      (j) => j.verdict === 'denied',
       { timeoutMs: 5000, intervalMs: 50 },
     );
     log('removed them: plaintext refused again');

@@ -1,5 +1,6 @@
 // Reliability scenarios: the data plane keeps working on its last config while the control
 // plane is away, resyncs when it returns, and a restarted ztunnel serves new connections at once.
+import { judgeCall } from '../denial.ts';
 import type { CallResult, MeshDriver } from '../driver.ts';
 import { eventually } from '../wait.ts';
 import { check, describeCall, ECHO_URL, type Scenario } from './l4.ts';
@@ -45,13 +46,19 @@ export const controlPlaneAway: Scenario = {
       await driver.apply('deny-after-restart.yaml', DENY_ALL_TO_ECHO);
       await driver.startComponent('weftd');
       log('wrote a DENY policy while weftd was down, then started weftd');
+      // The policy selects echo's pods: their ztunnels refuse the waypoint's tunnel (it comes from
+      // namespace demo) and count it; the client sees the waypoint's 503.
+      const refusers = ['echo-v1', 'echo-v2'].map((pod) => ({
+        component: driver.nodeOf(pod),
+        reasons: ['denied'],
+      }));
       const denied = await eventually(
         'proxies to resync and apply the new policy',
-        () => driver.request('client', ECHO_URL, { timeoutMs: 2000 }),
-        (r) => !ok200(r),
+        () => judgeCall(driver, refusers, () => driver.request('client', ECHO_URL, { timeoutMs: 2000 })),
+        (j) => j.verdict === 'denied',
         { timeoutMs: 20_000, intervalMs: 100 },
       );
-      log(`after the restart: ${describeCall(denied)} (the ztunnels resynced)`);
+      log(`after the restart: ${denied.detail} (the ztunnels resynced)`);
     } finally {
       conn.close();
       await driver.remove('deny-after-restart.yaml');
