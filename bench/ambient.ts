@@ -9,7 +9,8 @@
 //   ztunnel-cpu-vs-haproxy  CPU seconds per request of both ztunnels over that of both haproxy, c=32
 //   ztunnel-rss-mb          VmRSS of the larger ztunnel at the end of the run (ztunnel-rss-peak-mb: VmHWM)
 // BENCH_CONCURRENCY (default 1): ztunnel --concurrency and haproxy nbthread, so both sides get
-// the same number of cores. CPU and memory count every process of a ztunnel (workers, launcher).
+// the same number of cores. CPU and memory count every process of a ztunnel (supervisor and
+// workers; with several, the VmRSS sum counts the runtime binary's shared pages once per process).
 // Under --runtime bun the ztunnels (and weftd) run on Bun and every key gets a `bun-` prefix.
 // BENCH_ZTUNNEL_NODE_OPTIONS is handed to the mesh processes as NODE_OPTIONS (profiling, e.g.
 // `--import ./bench/lib/cpu-profile.mjs`, which see). Loopback only; every process it starts is stopped on
