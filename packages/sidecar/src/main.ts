@@ -3,17 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { normalizeIp, parseWorkloadId } from '@weft/policy';
+import type { OutboundTarget } from '@weft/proxy-core';
 import {
   availableCores,
   type ListenAddress,
-  type OutboundTarget,
   parseConcurrency,
   parseListenAddress,
   runWorkers,
   workerIdentity,
-} from '@weft/proxy-core';
+} from '@weft/proxy-core/process';
 import { createAccessLogger, createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
-import { createSidecar } from './sidecar.ts';
 
 const USAGE = `usage: sidecar --pod <namespace/name> --pod-ip <ip> --service-account <sa> (--xds-address <h:p> | --config-file <path>) [options]
   --pod <ns/name>           the pod this proxy serves (ADS node id sidecar~<ns>/<name>)
@@ -140,6 +139,8 @@ const concurrency = parseConcurrency(values.concurrency, Math.min(2, availableCo
 if (!concurrency.ok) fail(concurrency.error);
 
 const serve = async (): Promise<void> => {
+  // The proxy is loaded here, in the process that serves, not in a supervisor of workers.
+  const { createSidecar } = await import('./sidecar.ts');
   const sidecar = await createSidecar(
     {
       pod,

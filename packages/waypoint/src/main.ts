@@ -8,9 +8,8 @@ import {
   parseListenAddress,
   runWorkers,
   workerIdentity,
-} from '@weft/proxy-core';
+} from '@weft/proxy-core/process';
 import { createAccessLogger, createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
-import { createWaypoint } from './server/waypoint.ts';
 
 const USAGE = `usage: waypoint --name <namespace/name> (--xds-address <h:p> | --config-file <path>) [options]
   --name <ns/name>          the waypoint Gateway this proxy serves
@@ -107,6 +106,8 @@ if (!concurrency.ok) {
 }
 
 const serve = async (): Promise<void> => {
+  // The proxy is loaded here, in the process that serves, not in a supervisor of workers.
+  const { createWaypoint } = await import('./server/waypoint.ts');
   const waypoint = await createWaypoint(
     {
       name,

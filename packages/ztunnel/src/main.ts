@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The ztunnel binary: parses flags and calls createZtunnel. Nothing else lives here.
 import { parseArgs } from 'node:util';
-import { defaultXdsTypes, parseConcurrency, runWorkers, workerIdentity } from '@weft/proxy-core';
+import { parseConcurrency, runWorkers, workerIdentity } from '@weft/proxy-core/process';
 import { createLogger, parseLogLevel, streamSink } from '@weft/telemetry';
 import { parseForward } from './outbound/forward-flag.ts';
-import { createZtunnel, type ForwardConfig } from './ztunnel.ts';
+import type { ForwardConfig } from './ztunnel.ts';
 
 const USAGE = `usage: ztunnel --node <name> --node-ip <ip> [options]
   --node <name>            Kubernetes node name (which workloads are local)
@@ -108,6 +108,9 @@ if (inPod && concurrency.value > 1) {
 }
 
 const serve = async (): Promise<void> => {
+  // The proxy is loaded here, in the process that serves, not in a supervisor of workers.
+  const { createZtunnel } = await import('./ztunnel.ts');
+  const { defaultXdsTypes } = await import('@weft/proxy-core');
   const ztunnel = await createZtunnel(
     {
       nodeName,

@@ -3,7 +3,6 @@
 // would serve, without a socket or a port. Connections made here are marked: the endpoint answers
 // them from this process alone (see cluster.ts), never by asking the other workers again.
 import type { Server } from 'node:http';
-import { createDuplexPair } from '@weft/hbone';
 
 export interface LocalResponse {
   readonly status: number;
@@ -20,7 +19,9 @@ export function isLocalRequestSocket(socket: object | null | undefined): boolean
 
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
-export function localGet(server: Server, path: string, timeoutMs = 5_000): Promise<LocalResponse> {
+export async function localGet(server: Server, path: string, timeoutMs = 5_000): Promise<LocalResponse> {
+  // Loaded here, in a worker answering a gather, not by the supervisor importing this module.
+  const { createDuplexPair } = await import('@weft/hbone');
   return new Promise((resolve, reject) => {
     const [client, serverEnd] = createDuplexPair();
     localSockets.add(serverEnd);
