@@ -14,20 +14,24 @@ build: setup
 	pnpm build
 
 # The local mesh demo. CHECK=1 runs the tour once and exits non-zero if a step fails.
+# RUNTIME=bun runs every component on Bun (from TypeScript source) instead of Node (built dist/).
 demo: build
-	node e2e/dist/demo.js $(if $(CHECK),--check,)
+	node e2e/dist/demo.js $(if $(CHECK),--check,) $(if $(RUNTIME),--runtime $(RUNTIME),)
 
 # The full test job, as CI runs it: build, typecheck, lint, unit tests on Node, then on Bun,
-# then the end-to-end scenarios on the local (loopback) driver, then on the netns driver (real
-# network namespaces and interception; as root it first installs iptables, iproute2 and the CNI
-# plugins when missing; without root it prints why it is skipped), then the proxyless SDK packed
-# into tarballs and imported from a plain npm project outside the workspace, on Node and Bun.
+# then the end-to-end scenarios on the local (loopback) driver, then that tier and the demo's
+# tour again with every component on Bun, then the netns driver (real network namespaces and
+# interception; as root it first installs iptables, iproute2 and the CNI plugins when missing;
+# without root it prints why it is skipped), then the proxyless SDK packed into tarballs and
+# imported from a plain npm project outside the workspace, on Node and Bun.
 test: setup-system-if-root build
 	pnpm typecheck
 	pnpm lint
 	pnpm test
 	pnpm test:bun
 	pnpm e2e:local
+	pnpm e2e:local:bun
+	pnpm demo:check:bun
 	pnpm e2e:netns
 	pnpm --filter @weft/proxyless-sdk run test:pack
 
