@@ -199,6 +199,7 @@ async function main(): Promise<void> {
   const rt = benchRuntime();
   const seconds = benchSeconds();
   const rounds = benchRounds();
+  const began = performance.now();
   await ensurePackages(['nginx', 'wrk']);
   const nginx = await which('nginx');
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-waypoint-'));
@@ -393,6 +394,7 @@ async function main(): Promise<void> {
     console.log(rt.key('waypoint-rss-mb', rss.toFixed(0)));
     console.log(rt.key('waypoint-rss-peak-mb', peak.toFixed(0)));
     console.log(rt.key('waypoint-mtls-rss-mb', wpRss.toFixed(0)));
+    console.log(`run took ${((performance.now() - began) / 1000).toFixed(0)} s`);
   } finally {
     await stopAll();
     rmSync(dir, { recursive: true, force: true });
