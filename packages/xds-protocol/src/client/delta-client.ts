@@ -115,6 +115,17 @@ export interface DeltaAdsClient {
 const WILDCARD = '*';
 const INVALID_ARGUMENT = 3;
 
+/**
+ * HTTP/2 keepalive on the ADS channel: a ping after 30 s without a frame, the stream given up if
+ * no answer comes in 10 s (Istio's proxies use the same to istiod). A control plane whose host
+ * is gone sends no FIN or RST; without pings the stream would wait on that socket for good and
+ * the proxy would never reconnect and resync. `channelOptions` may override both.
+ */
+export const DEFAULT_XDS_KEEPALIVE = {
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+} as const;
+
 interface TypeEntry {
   config: ResourceTypeConfig;
   wildcard: boolean;
@@ -188,6 +199,7 @@ export function createDeltaAdsClient(options: DeltaAdsClientOptions): DeltaAdsCl
       // A full sync is megabytes: HTTP/2's default 64 KiB window would make it a string of
       // WINDOW_UPDATE round trips. One knob sets both the stream and connection window.
       'grpc-node.flow_control_window': 64 * 1024 * 1024,
+      ...DEFAULT_XDS_KEEPALIVE,
       ...options.channelOptions,
     },
   );
