@@ -1,6 +1,7 @@
 // The raw-socket HTTP/1.1 front end through real sockets, on both listener paths (`auto`: sniffed,
 // as HBONE tunnels and captured ports; `http1`: kernel sockets straight to it): keep-alive,
 // pipelining in order, 100-continue, HEAD, HTTP/1.0, and the refusals it answers itself.
+import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT, SHOP, serviceWith, WEB_VIP } from '../test-support/mesh.ts';
 import {
@@ -115,5 +116,52 @@ describe.each(['auto', 'http1'] as const)('%s listener', (kind) => {
     expect(statusOf(raw)).toBe(status);
     expect(p.engine.telemetry.rejects.count(reason)).toBe(before + 1);
     expect(up.requests.length).toBe(seen);
+  });
+});
+
+describe('an answer that comes before the request body ends', () => {
+  let raw: Server;
+  let proxy: TestProxy;
+  beforeAll(async () => {
+    // an upstream that answers each head at once, without waiting for its body
+    raw = createServer((s) => {
+      s.on('error', () => {});
+      let buf = '';
+      s.on('data', (c: Buffer) => {
+        buf += c.toString('latin1');
+        for (let i = buf.indexOf('\r\n\r\n'); i >= 0; i = buf.indexOf('\r\n\r\n')) {
+          buf = buf.slice(i + 4);
+          s.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nearly');
+        }
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.63', r));
+    const port = (raw.address() as { port: number }).port;
+    proxy = await startTestProxy([...SHOP, ...serviceWith([{ name: 'web-1', ip: '127.0.0.63', port }])], {
+      destination: { ip: WEB_VIP, port: 80 },
+      principal: CLIENT,
+      protocol: 'http1',
+    });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await new Promise<void>((r) => raw.close(() => r()));
+  });
+
+  it('drops the rest of that body and serves the next request on the connection', async () => {
+    const s = connect(proxy.port, '127.0.0.1');
+    s.on('error', () => {});
+    let got = '';
+    s.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+    });
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    s.write('POST /early HTTP/1.1\r\nHost: web\r\nContent-Length: 6\r\n\r\nab');
+    for (let i = 0; i < 100 && !got.includes('early'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(statuses(got)).toEqual([200]);
+    s.write('cdefGET /next HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n');
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
+    expect(statuses(got)).toEqual([200, 200]);
+    s.destroy();
   });
 });

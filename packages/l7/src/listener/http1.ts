@@ -217,11 +217,11 @@ class Conn {
       }
       if (!r.complete) return;
       this.reading = undefined;
-      if (rest.length === 0) {
-        this.afterBody();
-        return;
-      }
-      chunk = rest;
+      if (rest.length > 0) this.buf = rest;
+      // the response may be done already (answered before the body ended): serve what follows
+      if (this.x?.responseDone === true) this.afterResponse();
+      else this.next();
+      return;
     }
     if (this.x === undefined && this.headStart === undefined)
       this.headStart = this.listener.engine.clock.now();
@@ -296,7 +296,10 @@ class Conn {
         if (!r.complete) return;
         this.reading = undefined;
         if (rest.length > 0) this.buf = rest;
-        if (this.x?.responseDone === true) this.afterResponse();
+        if (this.x?.responseDone === true) {
+          this.afterResponse();
+          return;
+        }
         continue;
       }
       if (this.x !== undefined) {
@@ -515,10 +518,6 @@ class Conn {
       return;
     }
     this.afterResponse();
-  }
-
-  private afterBody(): void {
-    if (this.x?.responseDone === true) this.afterResponse();
   }
 
   private afterResponse(): void {
