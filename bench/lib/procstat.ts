@@ -6,33 +6,33 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = 100;
 
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
+/** The pid and every live descendant (scanning /proc, so no kernel option is needed). */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
     try {
-      const text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
-      if (text !== '') for (const c of text.split(/\s+/)) out.push(Number(c));
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
     } catch {
-      // the task ended meanwhile
+      continue; // gone meanwhile
     }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = children.get(ppid);
+    if (list === undefined) children.set(ppid, [Number(entry)]);
+    else list.push(Number(entry));
   }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
   return out;
 }
 
-/** The pid and every descendant alive now. */
-export function processTree(pid: number): number[] {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...childrenOf(all[i] as number));
-  return all;
-}
-
-function ownCpuSeconds(pid: number): number {
+/** CPU seconds of this one process (no descendants). */
+export function ownCpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
@@ -43,7 +43,8 @@ function ownCpuSeconds(pid: number): number {
   }
 }
 
-function statusKiB(pid: number, field: string): number {
+/** A `/proc/<pid>/status` field in KiB, 0 when the process is gone. */
+export function statusKiB(pid: number, field: string): number {
   try {
     const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
