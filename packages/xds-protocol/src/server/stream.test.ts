@@ -311,8 +311,27 @@ describe('shared snapshot for fresh wildcard subscribers', () => {
     const [ra] = a.flush();
     const [rb] = b.flush();
     expect(delta(ra as OutgoingResponse).upserts).toEqual(delta(rb as OutgoingResponse).upserts);
+    // Same nonce and revision: one framed response for both streams.
+    expect(rb?.bytes).toBe(ra?.bytes);
     cache.apply([res(W, 'a', 'v2')]);
     expect(cache.snapshot(W, 1024).versions.get('a')).toBe('v2');
+  });
+
+  it('frames a chunk again for a stream whose nonce differs, with that nonce', () => {
+    const cache = new ResourceCache();
+    cache.apply([res(W, 'a'), res(W, 'b')]);
+    const a = stream('delta', { cache });
+    const b = stream('delta', { cache });
+    // b's first response is for another type: its Workload chunk goes out under nonce 2.
+    b.onRequest(req(S), 0);
+    b.flush();
+    a.onRequest(req(W), 0);
+    b.onRequest(req(W), 0);
+    const [ra] = a.flush();
+    const [rb] = b.flush();
+    expect(delta(ra as OutgoingResponse)).toMatchObject({ nonce: '1', upserts: ['a@v1', 'b@v1'] });
+    expect(delta(rb as OutgoingResponse)).toMatchObject({ nonce: '2', upserts: ['a@v1', 'b@v1'] });
+    expect(rb?.nonce).toBe('2');
   });
 
   it('stops the snapshot when the view changes, keeping what was sent', () => {
