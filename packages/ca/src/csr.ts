@@ -1,15 +1,13 @@
-// PKCS#10 certificate signing requests: built with forge and signed natively on the client;
-// parsed and checked (size, structure, RSA key size, proof of possession) on the CA.
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+// PKCS#10 certificate signing requests: built natively on the client (csr-create.ts, re-exported
+// here); parsed and checked (size, structure, RSA key size, proof of possession) on the CA.
+import { createPublicKey, verify } from 'node:crypto';
 import forge from 'node-forge';
 import { children, encodeTlv, isMinimalDer, readTlv, slice, type Tlv } from './der.ts';
 import { type CaError, fail, ok, type Result } from './errors.ts';
 
-const { asn1 } = forge;
-// forge functions its type definitions leave out.
-const pki = forge.pki as typeof forge.pki & {
-  getCertificationRequestInfo(csr: forge.pki.CertificateSigningRequest): forge.asn1.Asn1;
-};
+export { type CreateCsrOptions, createCsr } from './csr-create.ts';
+
+const { asn1, pki } = forge;
 
 /** CSRs larger than this (PEM characters) are rejected before parsing. */
 export const DEFAULT_MAX_CSR_BYTES = 16 * 1024;
@@ -22,40 +20,6 @@ const SIGNATURE_HASHES: Readonly<Record<string, string>> = {
   '1.2.840.113549.1.1.12': 'sha384',
   '1.2.840.113549.1.1.13': 'sha512',
 };
-
-export interface CreateCsrOptions {
-  /** Informational SAN URI; the CA ignores it and uses the authenticated identity. */
-  readonly spiffeId?: string;
-}
-
-/** Builds a PEM CSR for an RSA key pair (PKCS#8/SPKI PEM). */
-export function createCsr(
-  key: { readonly privateKeyPem: string; readonly publicKeyPem: string },
-  opts: CreateCsrOptions = {},
-): string {
-  const csr = pki.createCertificationRequest();
-  csr.publicKey = pki.publicKeyFromPem(key.publicKeyPem);
-  csr.setSubject([]);
-  if (opts.spiffeId) {
-    csr.setAttributes([
-      {
-        name: 'extensionRequest',
-        extensions: [{ name: 'subjectAltName', altNames: [{ type: 6, value: opts.spiffeId }] }],
-      },
-    ]);
-  }
-  csr.signatureOid = csr.siginfo.algorithmOid = pki.oids.sha256WithRSAEncryption as string;
-  const cri = pki.getCertificationRequestInfo(csr);
-  csr.certificationRequestInfo = cri;
-  const criDer = Buffer.from(asn1.toDer(cri).getBytes(), 'binary');
-  const signature = sign('sha256', criDer, privateKeyObject(key.privateKeyPem));
-  csr.signature = signature.toString('binary');
-  return pki.certificationRequestToPem(csr);
-}
-
-function privateKeyObject(pem: string): KeyObject {
-  return createPrivateKey(pem);
-}
 
 export interface ParsedCsr {
   /** SubjectPublicKeyInfo DER, re-encoded canonically from the CSR's modulus and exponent. */

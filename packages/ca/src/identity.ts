@@ -1,5 +1,5 @@
 // SPIFFE identities of workloads: spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>.
-import { isValidTrustDomain as isPolicyTrustDomain, parseWorkloadId } from '@weft/policy';
+import { isValidTrustDomain as isPolicyTrustDomain, parseWorkloadId } from '@weft/policy/runtime';
 
 /** The identity a certificate is issued for. */
 export interface WorkloadIdentity {

@@ -10,7 +10,7 @@ import {
   systemScheduler,
   type TimerHandle,
 } from '@weft/telemetry';
-import { createCsr } from '../csr.ts';
+import { createCsr } from '../csr-create.ts';
 import { generateRsaKeyPair, type KeyPairPem } from '../keys.ts';
 import type { CertificateSource } from './client.ts';
 
