@@ -1,6 +1,6 @@
 // Reliability with a real ADS server (@weft/xds-protocol) and a real CA: the config source goes
 // away and comes back, a ztunnel restarts. Nodes on 127.0.3.x (node-a) and 127.0.4.x (node-b).
-import type { MeshSnapshot } from '@weft/policy';
+import type { MeshSnapshot } from '@weft/policy/runtime';
 import { authorizationPolicy } from '@weft/policy/testing';
 import { REPLY } from '@weft/proxy-core';
 import { compileOrThrow, localMeshLayout, localMeshObjects } from '@weft/proxy-core/testing';

@@ -2,7 +2,7 @@
 // "destination" for inbound), one key=value access-log line per connection, refusals by reason
 // on weft_rejected_total{component="ztunnel"}, and the table of open connections /connections
 // serves. Inbound and outbound both record through here; neither imports the other.
-import type { Workload } from '@weft/policy';
+import type { Workload } from '@weft/policy/runtime';
 import {
   type AccessLogFormat,
   type ConnectionSecurityPolicy,

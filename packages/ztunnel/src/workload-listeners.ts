@@ -10,7 +10,7 @@
 import type { Server, Socket } from 'node:net';
 import type { CertSource } from '@weft/hbone';
 import { createHboneClient, type HboneClient } from '@weft/hbone';
-import { normalizeIp, type Workload } from '@weft/policy';
+import { normalizeIp, type Workload } from '@weft/policy/runtime';
 import {
   closeServer,
   type EndpointPicker,

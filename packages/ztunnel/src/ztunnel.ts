@@ -15,7 +15,12 @@ import type { Server, Socket } from 'node:net';
 import { type CertificateSource, type CertManager, createCaClient } from '@weft/ca/client';
 import { connectNodeAgent } from '@weft/cni/protocol';
 import { createHboneClient, type HboneClient } from '@weft/hbone';
-import { DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN, normalizeIp, type Workload } from '@weft/policy';
+import {
+  DEFAULT_ROOT_NAMESPACE,
+  DEFAULT_TRUST_DOMAIN,
+  normalizeIp,
+  type Workload,
+} from '@weft/policy/runtime';
 import {
   closeServer,
   createHttpEndpoint,

@@ -10,7 +10,7 @@ import {
   type HboneClient,
   isHboneError,
 } from '@weft/hbone';
-import type { Workload } from '@weft/policy';
+import type { Workload } from '@weft/policy/runtime';
 import { authorizationPolicy, service, waypointDeployment, waypointGateway } from '@weft/policy/testing';
 import {
   applyUpdate,

@@ -9,7 +9,7 @@ import {
   createHboneServer,
   type HboneServer,
 } from '@weft/hbone';
-import type { Workload } from '@weft/policy';
+import type { Workload } from '@weft/policy/runtime';
 import type { ProxyState, SocketFactory } from '@weft/proxy-core';
 import {
   decideInboundHbone,

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { type CertSource, createMtlsAcceptor, type MtlsRejectReason, splice } from '@weft/hbone';
-import { normalizeIp, type Workload } from '@weft/policy';
+import { normalizeIp, type Workload } from '@weft/policy/runtime';
 import type { ProxyState, SocketFactory } from '@weft/proxy-core';
 import { decideInboundMtls, type InboundRefusal, type InboundRequest } from '@weft/proxy-core';
 import type { Logger, ResponseFlag } from '@weft/telemetry';

@@ -11,7 +11,7 @@
 // `sniffTimeoutMs`, after which a silent caller, say of a server-first protocol, is plaintext).
 import type { Socket } from 'node:net';
 import { sniffTls, splice } from '@weft/hbone';
-import { normalizeIp, type Workload } from '@weft/policy';
+import { normalizeIp, type Workload } from '@weft/policy/runtime';
 import type { ProxyState, SocketFactory } from '@weft/proxy-core';
 import { decideInboundPlaintext, type InboundRefusal } from '@weft/proxy-core';
 import type { Logger, ResponseFlag } from '@weft/telemetry';

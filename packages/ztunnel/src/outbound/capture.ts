@@ -3,7 +3,7 @@
 // in-pod; tests inject their own); without one, nothing can be proxied and the connection is
 // refused and counted. The decision is SOCKS5's own (route.ts).
 import type { Socket } from 'node:net';
-import { normalizeIp } from '@weft/policy';
+import { normalizeIp } from '@weft/policy/runtime';
 import type { EndpointPicker, OutboundTarget, ProxyState, SocketAddress } from '@weft/proxy-core';
 import type { Logger } from '@weft/telemetry';
 import type { ZtunnelTelemetry } from '../telemetry.ts';

@@ -1,5 +1,5 @@
 // Parses `--forward <port>=<source ip>><host:port>`: local mode's fixed forwarding listeners.
-import { isIp, normalizeIp } from '@weft/policy';
+import { isIp, normalizeIp } from '@weft/policy/runtime';
 import type { OutboundTarget } from '@weft/proxy-core';
 
 export interface ParsedForward {

@@ -2,7 +2,7 @@
 // interception. The handshake is bounded in size and time; the source workload is the TCP peer's
 // address, so an app binds its pod IP before dialling.
 import type { Socket } from 'node:net';
-import { normalizeIp } from '@weft/policy';
+import { normalizeIp } from '@weft/policy/runtime';
 import type { ProxyState } from '@weft/proxy-core';
 import {
   type EndpointPicker,

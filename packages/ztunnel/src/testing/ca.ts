@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCaServer, createStaticTokenAuthenticator } from '@weft/ca/server';
-import type { Workload } from '@weft/policy';
+import type { Workload } from '@weft/policy/runtime';
 
 export interface TestCaServer {
   /** `host:port`. */
