@@ -34,6 +34,20 @@ describe('package layers', () => {
     },
   );
 
+  it("no module loads prom-client's index (every metric class, push gateway, cluster, OpenTelemetry); types only", () => {
+    const files = ['metrics', 'format', 'time', 'trace', 'log', 'access-log'].flatMap(sources);
+    const valueImports = files.flatMap((file) => {
+      const text = readFileSync(join(src, file), 'utf8');
+      return [...text.matchAll(/^(?:import|export)\s(?!type\s)[^'"]*?from\s+'prom-client'/gm)].map(
+        (m) => `${file}: ${m[0]}`,
+      );
+    });
+    expect(valueImports).toEqual([]);
+    expect(readFileSync(join(src, 'metrics', 'registry.ts'), 'utf8')).toContain(
+      "'prom-client/lib/registry.js'",
+    );
+  });
+
   it('the import scan sees imports', () => {
     expect(imports(join('trace', 'propagate.ts')).length).toBeGreaterThan(3);
   });

@@ -1,7 +1,8 @@
+import * as promClient from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parsePrometheusText } from '../testing/index.ts';
 import { createMeshMetrics } from './istio.ts';
-import { createRegistry, enableProcessMetrics, metricsHandler, renderMetrics } from './registry.ts';
+import { createRegistry, enableProcessMetrics, metricsHandler, Registry, renderMetrics } from './registry.ts';
 
 describe('registry helpers', () => {
   it('renders the text format with its content type', async () => {
@@ -10,6 +11,14 @@ describe('registry helpers', () => {
     const r = await renderMetrics(m.registry);
     expect(r.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(parsePrometheusText(r.body).value('istio_tcp_connections_opened_total')).toBe(1);
+  });
+
+  it("the registry is prom-client's own class (one module instance), so plain prom-client metrics register in it", async () => {
+    expect(Registry).toBe(promClient.Registry);
+    const registry = createRegistry({ defaultLabels: { component: 'test' } });
+    expect(registry).toBeInstanceOf(promClient.Registry);
+    new promClient.Counter({ name: 'plain_total', help: 'a plain counter', registers: [registry] }).inc(2);
+    expect(parsePrometheusText(await registry.metrics()).value('plain_total', { component: 'test' })).toBe(2);
   });
 
   it('process metrics are opt-in', async () => {

@@ -2,9 +2,21 @@
 // One registry per component instance (not prom-client's global one), so tests and several
 // proxies in one process (local mode) never see each other's series.
 
-import { collectDefaultMetrics, Registry, type RegistryContentType } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { RegistryContentType } from 'prom-client';
 
-export { Registry } from 'prom-client';
+// prom-client's index loads every metric class, the push gateway (http, https), the cluster
+// aggregator (node:cluster), the process metrics and, through them, @opentelemetry/api: about
+// 7 MiB of resident memory in every proxy that only needs the registry (our families are our
+// own). So the registry module is loaded alone (the same class the index exports, one module
+// instance), and the process metrics only when a component asks for them.
+const require = createRequire(import.meta.url);
+
+/** prom-client's `Registry` class. */
+export const Registry: typeof PromClient.Registry = require('prom-client/lib/registry.js');
+export type Registry<T extends RegistryContentType = PromClient.PrometheusContentType> =
+  PromClient.Registry<T>;
 
 /** A prom-client registry of either content type (Prometheus text or OpenMetrics). */
 export type MetricsRegistry = Registry<RegistryContentType>;
@@ -34,6 +46,7 @@ export function enableProcessMetrics(
   options: ProcessMetricsOptions = {},
 ): { readonly ok: true } | { readonly ok: false; readonly error: string } {
   try {
+    const collectDefaultMetrics: typeof PromClient.collectDefaultMetrics = require('prom-client/lib/defaultMetrics.js');
     collectDefaultMetrics(
       options.prefix === undefined ? { register: registry } : { register: registry, prefix: options.prefix },
     );
