@@ -36,10 +36,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import type { LoadResult, LoadSpec } from './lib/mesh-peers.ts';
-import { cpuSeconds, peakRssMiB, rssMiB } from './lib/procstat.ts';
-import { processTree } from './lib/proctree.ts';
+import { cpuSeconds, processTree, statusKiB } from './lib/procstat.ts';
 import { benchRounds, benchRuntime, benchSeconds, median } from './lib/runtime.ts';
 import { ensurePackages, which } from './lib/system.ts';
 import { formatTable } from './lib/table.ts';
@@ -152,20 +150,9 @@ ${body}
   return child;
 }
 
-/** The master's pid and its workers. */
-async function pidsOf(master: number): Promise<number[]> {
-  const r = await execa('pgrep', ['-P', String(master)], { reject: false });
-  return [master, ...r.stdout.split('\n').filter(Boolean).map(Number)];
-}
-
-function cpuOf(pids: readonly number[]): number {
-  return pids.reduce((s, p) => {
-    try {
-      return s + cpuSeconds(p);
-    } catch {
-      return s;
-    }
-  }, 0);
+/** CPU seconds of each root's whole process tree (nginx master + worker; Bun's launcher + Bun). */
+function cpuOf(roots: readonly number[]): number {
+  return roots.reduce((s, p) => s + cpuSeconds(p), 0);
 }
 
 async function runLoad(dir: string, spec: LoadSpec): Promise<LoadResult> {
@@ -254,7 +241,7 @@ async function main(): Promise<void> {
       proxy_ssl_certificate ${dir}/waypoint.crt; proxy_ssl_certificate_key ${dir}/waypoint.key;
       proxy_ssl_protocols TLSv1.3; proxy_ssl_session_reuse on; } }`,
     );
-    const proxyPids = await pidsOf(proxy.pid ?? 0);
+    const proxyPids = [proxy.pid ?? 0];
 
     const child = join(HERE, 'lib', 'waypoint-child.mjs');
     const childCmd = (args: string[]) =>
@@ -321,9 +308,8 @@ async function main(): Promise<void> {
       expectedIdentity: WAYPOINT_ID,
       authority: 'web.shop.svc.cluster.local',
     } as const;
-    // the runtime's processes (Bun's launcher script runs the binary as its child)
-    const enginePids = processTree(engine.pid ?? 0);
-    const waypointPids = processTree(waypoint.pid ?? 0);
+    const enginePids = [engine.pid ?? 0];
+    const waypointPids = [waypoint.pid ?? 0];
 
     // warm up: JIT, pools, TLS sessions
     await wrk(proxyPort, [], 8, 1);
@@ -368,20 +354,12 @@ async function main(): Promise<void> {
     );
     const ratio = (a: Key, b: Key) => med(a, (s) => s.rps) / med(b, (s) => s.rps);
     const perReq = (k: Key) => med(k, (s) => (s.rps > 0 ? s.cpu / s.rps : Number.NaN));
-    // the largest process of the tree: the runtime, not a launcher
-    const largest = (pids: readonly number[], f: (pid: number) => number) =>
-      Math.max(
-        ...pids.map((p) => {
-          try {
-            return f(p);
-          } catch {
-            return 0;
-          }
-        }),
-      );
-    const rss = largest(enginePids, rssMiB);
-    const peak = largest(enginePids, peakRssMiB);
-    const wpRss = largest(waypointPids, rssMiB);
+    // the largest process of the tree: the runtime, not Bun's launcher script
+    const largest = (root: number, field: 'VmRSS' | 'VmHWM') =>
+      Math.max(...processTree(root).map((p) => statusKiB(p, field))) / 1024;
+    const rss = largest(engine.pid ?? 0, 'VmRSS');
+    const peak = largest(engine.pid ?? 0, 'VmHWM');
+    const wpRss = largest(waypoint.pid ?? 0, 'VmRSS');
     console.log(rt.key('waypoint-vs-nginx', ratio('waypoint c32', 'nginx c32').toFixed(2)));
     console.log(rt.key('waypoint-mtls-vs-nginx-tls', ratio('waypoint-mtls c32', 'nginx-tls c32').toFixed(2)));
     console.log(rt.key('waypoint-cpu-per-1k-rps', (perReq('waypoint c1') * 1000).toFixed(3)));
