@@ -13,7 +13,6 @@
 import { readFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { type CertificateSource, type CertManager, createCaClient } from '@weft/ca/client';
-import { connectNodeAgent } from '@weft/cni/protocol';
 import { createHboneClient, type HboneClient } from '@weft/hbone';
 import {
   DEFAULT_ROOT_NAMESPACE,
@@ -589,14 +588,19 @@ export async function createZtunnel(config: ZtunnelConfig, deps: ZtunnelDeps = {
     });
   }
   await reconcile();
+  // The node-agent protocol is loaded only in in-pod mode: a ztunnel without it never carries it.
   const agent =
     enrollment === undefined || config.inPod === undefined
       ? undefined
-      : connectNodeAgent(config.inPod.nodeAgentSocket, (m) => enrollment.handle(m), {
-          logger: logger.child({ component: 'node-agent' }),
-          onConnection: (up) => enrollment.connection(up),
-          ...(config.inPod.backoff !== undefined ? { backoff: config.inPod.backoff } : {}),
-        });
+      : (await import('@weft/cni/protocol')).connectNodeAgent(
+          config.inPod.nodeAgentSocket,
+          (m) => enrollment.handle(m),
+          {
+            logger: logger.child({ component: 'node-agent' }),
+            onConnection: (up) => enrollment.connection(up),
+            ...(config.inPod.backoff !== undefined ? { backoff: config.inPod.backoff } : {}),
+          },
+        );
 
   return {
     get addresses() {
