@@ -2,7 +2,7 @@
 // RFC 7239 `Forwarded: for=` element (who originally opened the connection). Both are parsed
 // strictly: IP literals only, no host names, no zone ids, canonical form out (so policy sees one
 // spelling of each address).
-import { normalizeIp } from '@weft/policy';
+import { normalizeIp } from '@weft/policy/runtime';
 
 /** An IP address (canonical text, IPv6 without brackets) and a TCP port. */
 export interface SocketAddress {

@@ -1,7 +1,9 @@
 // SPIFFE peer identity: the one `URI:spiffe://...` subject alternative name of a verified X.509
 // certificate. TLS verifies the chain against the mesh trust bundle; this module decides who the
 // peer is. Host names are never checked: in the mesh, a peer is its SPIFFE ID.
-import { parseSpiffeUri, type SpiffeUri } from '@weft/policy';
+
+import type { SpiffeUri } from '@weft/policy';
+import { parseSpiffeUri } from '@weft/policy/runtime';
 import { clip } from './address.ts';
 
 /** A SPIFFE ID, `spiffe://<trustDomain><path>`; the grammar is @weft/policy's. */

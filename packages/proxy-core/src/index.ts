@@ -15,7 +15,6 @@ export {
   type FileLoadResult,
   loadConfigFile,
   loadManifests,
-  parseManifests,
 } from './config/file-source.ts';
 export {
   startXdsSource,

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { createStateStore, decideInboundHbone, loadManifests, planOutbound } from './index.ts';
 import { localMeshLayout, localMeshObjects } from './testing/index.ts';
 
-it('README example', () => {
+it('README example', async () => {
   const layout = localMeshLayout(7, 8);
   const manifests = localMeshObjects({ layout })
     .map((o) => stringify(o))
@@ -14,7 +14,7 @@ it('README example', () => {
 
   // --- README example starts here
   const store = createStateStore();
-  loadManifests(store, manifests); // the static loader; the xDS source writes the same way
+  await loadManifests(store, manifests); // the static loader; the xDS source writes the same way
   const plan = planOutbound(
     store.state,
     { sourceIp: clientIp, target: { kind: 'hostname', hostname: 'echo.demo.svc.cluster.local', port: 80 } },

@@ -1,5 +1,5 @@
 // Address bytes <-> text for the wire; the grammar is @weft/policy's, re-exported for callers here.
-export { bytesToIp, ipToBytes } from '@weft/policy';
+export { bytesToIp, ipToBytes } from '@weft/policy/runtime';
 export { ADS_SERVICE_NAME, DELTA_METHOD_PATH, SOTW_METHOD_PATH } from './ads-service.ts';
 export { type CacheListener, ResourceCache, type ResourceCacheOptions, type ResourceKey } from './cache.ts';
 export {

@@ -40,7 +40,6 @@ export {
   type PlanOptions,
   type ProxyState,
   parseGreeting,
-  parseManifests,
   parseRequest,
   planOutbound,
   proxyOwnedPorts,

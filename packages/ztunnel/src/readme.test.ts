@@ -19,7 +19,7 @@ let configFile: string;
 
 beforeAll(async () => {
   const store = createStateStore();
-  loadManifests(store, manifests);
+  await loadManifests(store, manifests);
   ca = await startTestCaServer({ nodes: ['node-b'], workloads: () => store.state.workloads.values() });
   configFile = join(mkdtempSync(join(tmpdir(), 'ztunnel-readme-')), 'mesh.yaml');
   writeFileSync(configFile, manifests);
@@ -38,7 +38,7 @@ it('README example', async () => {
   // --- README example starts here
   // 1. Decisions are plain functions over the state store: no sockets needed.
   const store = createStateStore();
-  loadManifests(store, manifests); // the static loader; weftd's xDS writes the same way
+  await loadManifests(store, manifests); // the static loader; weftd's xDS writes the same way
   const plan = planOutbound(
     store.state,
     { sourceIp: clientIp, target: { kind: 'hostname', hostname: 'echo.demo.svc.cluster.local', port: 80 } },

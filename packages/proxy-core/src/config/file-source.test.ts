@@ -22,9 +22,9 @@ const GOOD = [
 ].join('\n');
 
 describe('loadManifests', () => {
-  it('applies multi-document YAML and Lists', () => {
+  it('applies multi-document YAML and Lists', async () => {
     const store = createStateStore();
-    const r = loadManifests(store, GOOD);
+    const r = await loadManifests(store, GOOD);
     expect(r).toMatchObject({ ok: true, parseErrors: [], invalid: [] });
     expect([...store.state.namespaces.keys()]).toContain('shop');
     expect(store.state.authorizationPolicies.size).toBe(1);
@@ -38,9 +38,9 @@ describe('loadManifests', () => {
       'an alias bomb',
       `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b]\n`,
     ],
-  ])('refuses %s alone, naming the document, and applies the rest', (_name, bad) => {
+  ])('refuses %s alone, naming the document, and applies the rest', async (_name, bad) => {
     const store = createStateStore();
-    const r = loadManifests(store, `${GOOD}\n---\n${bad}`, {}, 'mesh.yaml');
+    const r = await loadManifests(store, `${GOOD}\n---\n${bad}`, {}, 'mesh.yaml');
     expect(r.ok).toBe(false);
     expect(r.parseErrors).toHaveLength(1);
     expect(r.parseErrors[0]).toMatch(/^mesh\.yaml: document 2: /);
@@ -48,11 +48,11 @@ describe('loadManifests', () => {
     expect(store.state.authorizationPolicies.size).toBe(1);
   });
 
-  it('leaves schema errors to compile: the invalid object is skipped, the rest applies', () => {
+  it('leaves schema errors to compile: the invalid object is skipped, the rest applies', async () => {
     const store = createStateStore();
     const bad =
       'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {ports: nope}\n';
-    const r = loadManifests(store, `${GOOD}\n---\n${bad}`);
+    const r = await loadManifests(store, `${GOOD}\n---\n${bad}`);
     expect(r.ok).toBe(true);
     expect(r.invalid.map((e) => e.name)).toEqual(['web']);
     expect(store.state.authorizationPolicies.size).toBe(1);

@@ -2,11 +2,11 @@
 // JSON file of Kubernetes-shaped objects, read with @weft/policy's one manifest parser and
 // compiled by @weft/policy exactly as weftd would, then written through `applyUpdate` as a full
 // replacement. A bad document or invalid object is reported and skipped; the rest applies.
+// The manifest parser and compiler (zod schemas, yaml: about 20 MiB resident on Node) load on
+// first use, so a proxy fed over xDS never carries them.
 import { readFile } from 'node:fs/promises';
-import { type CompileOptions, compile, parseManifests, type ValidationError } from '@weft/policy';
+import type { CompileOptions, ValidationError } from '@weft/policy';
 import { type ApplyResult, applyUpdate, batchFromSnapshot, type StateStore } from '../state/store.ts';
-
-export { parseManifests } from '@weft/policy';
 
 export const FILE_SOURCE = 'file';
 
@@ -25,12 +25,13 @@ export interface FileLoadResult {
 }
 
 /** Compiles `text` and replaces the store's state with it; `file` names the text in errors. */
-export function loadManifests(
+export async function loadManifests(
   store: StateStore,
   text: string,
   options: CompileOptions = {},
   file: string = INLINE,
-): FileLoadResult {
+): Promise<FileLoadResult> {
+  const { compile, parseManifests } = await import('@weft/policy');
   const { objects, errors } = parseManifests(text, file, {
     ...(options.defaultNamespace !== undefined ? { defaultNamespace: options.defaultNamespace } : {}),
   });

@@ -18,7 +18,7 @@ import type {
   Waypoint,
   Workload,
   WorkloadPeerAuthentication,
-} from '@weft/policy';
+} from '@weft/policy/runtime';
 import type { Logger } from '@weft/telemetry';
 import {
   type ConnectionState,

@@ -29,7 +29,7 @@ import {
   type Service,
   type WaypointBinding,
   type Workload,
-} from '@weft/policy';
+} from '@weft/policy/runtime';
 import { DEFAULT_PROXY_PORTS } from '../ports.ts';
 import type { ProxyState } from '../state/store.ts';
 import { waypointPods, waypointsGuarding } from './waypoint.ts';

@@ -27,7 +27,7 @@ import {
   type ServicePort,
   type WaypointBinding,
   type Workload,
-} from '@weft/policy';
+} from '@weft/policy/runtime';
 import type { ProxyState } from '../state/store.ts';
 import { readyWaypointPods, waypointsGuarding } from './waypoint.ts';
 

@@ -2,7 +2,7 @@
 // @weft/policy's compile found them; never re-derived from pod labels here) and which waypoints
 // guard a workload port. Outbound uses both to route through the waypoint; inbound uses both to
 // refuse callers that skipped it. Shared here so neither imports the other.
-import type { DataplaneMode, WaypointBinding, Workload } from '@weft/policy';
+import type { DataplaneMode, WaypointBinding, Workload } from '@weft/policy/runtime';
 import type { ProxyState } from '../state/store.ts';
 
 /**

@@ -3,7 +3,7 @@
 // loopback addresses in the host namespace; the netns mode (later, via @weft/linux-net) opens the
 // same listeners inside each pod's network namespace and reads SO_ORIGINAL_DST.
 import { connect as netConnect, Server, type Socket } from 'node:net';
-import { normalizeIp } from '@weft/policy';
+import { normalizeIp } from '@weft/policy/runtime';
 
 export interface SocketAddress {
   readonly ip: string;

@@ -2,7 +2,7 @@
 // CONNECT command with the no-authentication method is served; BIND and UDP ASSOCIATE are
 // refused with "command not supported". Parsers take the bytes received so far and say whether
 // they need more, so the socket code can bound the handshake's size and time.
-import { bytesToIp, ipToBytes, normalizeIp } from '@weft/policy';
+import { bytesToIp, ipToBytes, normalizeIp } from '@weft/policy/runtime';
 import type { OutboundTarget } from '../decide/outbound.ts';
 
 export const SOCKS_VERSION = 0x05;

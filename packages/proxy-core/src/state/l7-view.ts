@@ -12,7 +12,7 @@ import {
   type Service,
   type ServicePort,
   type Workload,
-} from '@weft/policy';
+} from '@weft/policy/runtime';
 import type { ProxyState } from './store.ts';
 
 /** Where a connection was sent, resolved against the config. */

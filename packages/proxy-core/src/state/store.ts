@@ -23,7 +23,7 @@ import {
   type Waypoint,
   type Workload,
   type WorkloadPeerAuthentication,
-} from '@weft/policy';
+} from '@weft/policy/runtime';
 
 /** Upserts (whole objects) and removals (by key) for one collection. */
 export interface CollectionChange<T> {

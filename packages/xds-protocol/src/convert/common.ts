@@ -4,7 +4,7 @@
 // Inside a `fromProto*` function a problem is thrown as `Invalid` with the proto field path that
 // holds it; `convert()` turns it into `{ ok: false, error: "<field>: <problem>" }` at the module
 // boundary, so the checks read top to bottom and nothing escapes as an exception.
-import { bytesToIp, contentHash, ipToBytes, normalizeIp, parseCidr } from '@weft/policy';
+import { bytesToIp, contentHash, ipToBytes, normalizeIp, parseCidr } from '@weft/policy/runtime';
 import type { Duration } from '../gen/google/protobuf/duration.ts';
 import type { CidrRange, StringMatch } from '../gen/weft/v1/common.ts';
 

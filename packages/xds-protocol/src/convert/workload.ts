@@ -1,14 +1,13 @@
 // Workload (+ its resolved peer authentication) <-> weft.v1.Workload.
-import {
-  type ContainerPort,
-  type DataplaneMode,
-  DEFAULT_MTLS_MODE,
-  type MtlsMode,
-  parseSpiffeId,
-  parseWorkloadId,
-  type Workload,
-  type WorkloadPeerAuthentication,
+
+import type {
+  ContainerPort,
+  DataplaneMode,
+  MtlsMode,
+  Workload,
+  WorkloadPeerAuthentication,
 } from '@weft/policy';
+import { DEFAULT_MTLS_MODE, parseSpiffeId, parseWorkloadId } from '@weft/policy/runtime';
 import {
   DataPlaneMode,
   MtlsMode as ProtoMtlsMode,
