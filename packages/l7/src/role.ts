@@ -3,7 +3,9 @@
 // the service's table; the server side of a sidecar authorizes with its pod's policies and those
 // of the services selecting it, and passes requests to the local app; the client side of a
 // sidecar authorizes nothing (the server side does) and routes with the service's table.
-import { type AuthzPolicy, type PolicyTarget, policiesFor, type RouteTable } from '@weft/policy';
+
+import type { AuthzPolicy, PolicyTarget, RouteTable } from '@weft/policy';
+import { policiesFor } from '@weft/policy/runtime';
 import type { ProxyState, Target } from '@weft/proxy-core';
 import type { Reporter } from '@weft/telemetry';
 

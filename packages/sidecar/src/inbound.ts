@@ -21,7 +21,8 @@ import {
   sniffTls,
 } from '@weft/hbone';
 import type { Downstream, Inbound } from '@weft/l7';
-import { normalizeIp, type Workload } from '@weft/policy';
+import type { Workload } from '@weft/policy';
+import { normalizeIp } from '@weft/policy/runtime';
 import type { Target } from '@weft/proxy-core';
 import {
   decideInboundHbone,

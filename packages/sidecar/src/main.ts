@@ -2,7 +2,7 @@
 // The sidecar binary: parses flags and calls createSidecar. Nothing else lives here.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { normalizeIp, parseWorkloadId } from '@weft/policy';
+import { normalizeIp, parseWorkloadId } from '@weft/policy/runtime';
 import type { OutboundTarget } from '@weft/proxy-core';
 import {
   availableCores,

@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type CertSource, type HboneClient, isHboneError, mtlsConnect, splice } from '@weft/hbone';
 import type { Inbound } from '@weft/l7';
-import { normalizeIp } from '@weft/policy';
+import { normalizeIp } from '@weft/policy/runtime';
 import {
   type DenyReason,
   type EndpointPicker,

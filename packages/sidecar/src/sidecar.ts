@@ -34,7 +34,7 @@ import {
   type EngineConfig,
   type UpstreamConnector,
 } from '@weft/l7';
-import { normalizeIp } from '@weft/policy';
+import { normalizeIp } from '@weft/policy/runtime';
 import {
   closeServer,
   createHttpEndpoint,

@@ -3,7 +3,8 @@
 // `dispatch` validates what the protocol layer cannot (authority, request target, gRPC deadline),
 // resolves the destination, and runs the chain; failures become local replies, never throws.
 
-import { type NormalizePathOptions, normalizeHost, normalizePath } from '@weft/policy';
+import type { NormalizePathOptions } from '@weft/policy';
+import { normalizeHost, normalizePath } from '@weft/policy/runtime';
 import { createStateStore, type L7State, l7State, type StateStore, type Target } from '@weft/proxy-core';
 import {
   type AccessLogger,

@@ -1,7 +1,9 @@
 // The TCP passthrough decision, pure: L4 authorization with the policies the engine's role
 // applies (the same evaluator in L4 mode), then the backend from the TCPRoute the role applies
 // (or the destination as addressed). `tcp.ts` executes it: cluster, endpoint, connect, bytes.
-import { authorize, chooseWeighted, type WeightedBackend } from '@weft/policy';
+
+import type { WeightedBackend } from '@weft/policy';
+import { authorize, chooseWeighted } from '@weft/policy/runtime';
 import type { Target } from '@weft/proxy-core';
 import type { Downstream } from '../http/message.ts';
 import type { Applied } from '../role.ts';

@@ -4,7 +4,9 @@
 // `<svc>.<ns>:<port>`, `<svc>.<ns>.svc:<port>`, `<svc>:<port>`, a VIP:port). The answer is the
 // service VIP:port an HBONE CONNECT to the waypoint would carry, so that from there on the request
 // is served exactly as one from an HBONE tunnel. Pure: decided here, executed by the listener.
-import { normalizeHost, normalizeIp, type Service, type ServicePort } from '@weft/policy';
+
+import type { Service, ServicePort } from '@weft/policy';
+import { normalizeHost, normalizeIp } from '@weft/policy/runtime';
 
 /** The part of the store this decision reads. */
 export interface ServiceLookup {

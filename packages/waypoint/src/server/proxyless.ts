@@ -21,7 +21,7 @@ import {
   type Http2Listener,
   type RequestDestination,
 } from '@weft/l7';
-import { normalizeIp, parseSpiffeId } from '@weft/policy';
+import { normalizeIp, parseSpiffeId } from '@weft/policy/runtime';
 import type { Logger, RejectCounter } from '@weft/telemetry';
 import { resolveProxylessDestination } from './proxyless-destination.ts';
 

@@ -1,6 +1,8 @@
 // Fault injection from the route rule: a delay and/or an abort, each for a percentage of
 // requests (randomness injected). Flags DI (delayed) and FI (aborted).
-import { type FaultPolicy, rollPercent } from '@weft/policy';
+
+import type { FaultPolicy } from '@weft/policy';
+import { rollPercent } from '@weft/policy/runtime';
 import { GRPC, localReply } from '../../http/local-reply.ts';
 import type { L7Request, L7Response } from '../../http/message.ts';
 import type { Filter, FilterContext, Handler } from '../types.ts';

@@ -1,7 +1,9 @@
 // Traffic mirroring: for each mirror of the route rule, with its percentage, a fire-and-forget
 // copy of the request goes to the mirror backend (authority suffixed "-shadow", as Envoy does).
 // Its response is discarded and its failure never touches the real request.
-import { type RouteMirror, rollPercent } from '@weft/policy';
+
+import type { RouteMirror } from '@weft/policy';
+import { rollPercent } from '@weft/policy/runtime';
 import { bufferBody, discardBody } from '../../http/body.ts';
 import { forwardable } from '../../http/headers.ts';
 import type { Body, L7Request, L7Response } from '../../http/message.ts';

@@ -2,7 +2,9 @@
 // the policies the engine's role applies to the destination (`role.ts`: at a waypoint, those
 // attached to the destination service and to the waypoint), evaluated on the caller's peer
 // identity and the normalized request. Deny: 403 "RBAC: access denied".
-import { type AuthzPolicy, authorize } from '@weft/policy';
+
+import type { AuthzPolicy } from '@weft/policy';
+import { authorize } from '@weft/policy/runtime';
 import { localReply } from '../../http/local-reply.ts';
 import type { Filter, FilterContext } from '../types.ts';
 import type { RbacConfig } from './config.ts';

@@ -1,6 +1,6 @@
 // URL rewrite from the route rule: host (authority) and path (full, prefix or regex), the query
 // kept. Later filters and the upstream see the rewritten request.
-import { rewritePath } from '@weft/policy';
+import { rewritePath } from '@weft/policy/runtime';
 import type { Filter } from '../types.ts';
 
 export function rewriteFilter(): Filter {

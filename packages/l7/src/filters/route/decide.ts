@@ -1,7 +1,9 @@
 // The route decision, pure: which rule of the route table the role applies matches the request
 // (`matchRoute`: path/header/query/method matches, Gateway API precedence), or the local reply
 // that needs no upstream (404 when a table exists but nothing matches, 400, redirects).
-import { matchRoute, type RouteRedirect, type RouteTable, rewritePath } from '@weft/policy';
+
+import type { RouteRedirect, RouteTable } from '@weft/policy';
+import { matchRoute, rewritePath } from '@weft/policy/runtime';
 import type { Target } from '@weft/proxy-core';
 import type { ResponseFlag } from '@weft/telemetry';
 import type { Headers, RouteDecision } from '../../http/message.ts';

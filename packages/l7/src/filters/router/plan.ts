@@ -2,7 +2,9 @@
 // concrete (a weighted backend, its cluster), the request deadline and per-try timeout, and how
 // many retries the request may get. The router executes it: pool limits, endpoint choice,
 // attempts, backoff.
-import { chooseWeighted, DEFAULT_RETRY_POLICY, type RetryPolicy, type WeightedBackend } from '@weft/policy';
+
+import type { RetryPolicy, WeightedBackend } from '@weft/policy';
+import { chooseWeighted, DEFAULT_RETRY_POLICY } from '@weft/policy/runtime';
 import type { Target } from '@weft/proxy-core';
 import type { ResponseFlag } from '@weft/telemetry';
 import type { RouteDecision } from '../../http/message.ts';
