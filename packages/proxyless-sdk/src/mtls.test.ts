@@ -161,7 +161,9 @@ describe('mesh mTLS: expired and foreign certificates', () => {
       token: 'client-token-0123456789',
       bootstrap: 'per-channel',
     });
-  });
+    // Two CAs, five certificates, two xDS-driven servers and a client: on a loaded 2-core
+    // machine this setup alone has taken over 20 s.
+  }, 90_000);
 
   afterAll(async () => {
     for (const c of clients) c.close();
