@@ -7,7 +7,9 @@
 //   throughput-vs-haproxy   ztunnels' req/s over haproxy's, c=32
 //   added-p90-ms            ztunnels' p90 minus direct's, c=1
 //   ztunnel-cpu-vs-haproxy  CPU seconds per request of both ztunnels over that of both haproxy, c=32
-//   ztunnel-rss-mb          VmRSS of the larger ztunnel at the end of the run (ztunnel-rss-peak-mb: VmHWM)
+//   ztunnel-rss-mb          VmRSS of the larger ztunnel at the end of the run (ztunnel-rss-peak-mb: VmHWM;
+//                           ztunnel-rss-anon-mb: RssAnon, its private memory without the runtime's
+//                           shared file-backed pages)
 // BENCH_CONCURRENCY (default 1): ztunnel --concurrency and haproxy nbthread, so both sides get
 // the same number of cores. CPU and memory count every process of a ztunnel (supervisor and
 // workers; with several, the VmRSS sum counts the runtime binary's shared pages once per process).
@@ -21,7 +23,7 @@ import { createTestCa } from '@weft/ca/testing';
 import { LocalDriver } from '@weft/e2e';
 import { execa } from 'execa';
 import { rssMiB } from './lib/procstat.ts';
-import { processTree, treeCpuSeconds, treePeakRssMiB, treeRssMiB } from './lib/proctree.ts';
+import { processTree, treeCpuSeconds, treePeakRssMiB, treeRssAnonMiB, treeRssMiB } from './lib/proctree.ts';
 import { benchRounds, benchRuntime, benchSeconds, median } from './lib/runtime.ts';
 import { ensurePackages, which } from './lib/system.ts';
 import { formatTable } from './lib/table.ts';
@@ -292,6 +294,7 @@ try {
 
   const rssEnd = Math.max(...ztunnelPids.map(treeRssMiB));
   const rssPeak = Math.max(...ztunnelPids.map(treePeakRssMiB));
+  const rssAnon = Math.max(...ztunnelPids.map(treeRssAnonMiB));
   const haproxyRss = Math.max(...haproxyPids.map(rssMiB));
   console.log(
     `\nztunnel RSS (larger of the two): ${rssEnd.toFixed(1)} MiB at the end, ${rssPeak.toFixed(1)} MiB peak; haproxy ${haproxyRss.toFixed(1)} MiB\n`,
@@ -306,6 +309,7 @@ try {
   console.log(rt.key('ztunnel-cpu-vs-haproxy', cpuRatio.toFixed(2)));
   console.log(rt.key('ztunnel-rss-mb', rssEnd.toFixed(1)));
   console.log(rt.key('ztunnel-rss-peak-mb', rssPeak.toFixed(1)));
+  console.log(rt.key('ztunnel-rss-anon-mb', rssAnon.toFixed(1)));
 } catch (err) {
   console.error(`bench:ambient failed: ${(err as Error).stack ?? String(err)}`);
   exitCode = 1;

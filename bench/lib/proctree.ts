@@ -49,3 +49,11 @@ export function treeRssMiB(pid: number): number {
 export function treePeakRssMiB(pid: number): number {
   return workers(pid).reduce((a, p) => a + safe((q) => statusKiB(q, 'VmHWM') / 1024, p), 0);
 }
+
+/**
+ * RssAnon summed over the tree (MiB): private memory only. VmRSS also counts the runtime
+ * executable's file-backed pages, which every process of that runtime on a host shares.
+ */
+export function treeRssAnonMiB(pid: number): number {
+  return workers(pid).reduce((a, p) => a + safe((q) => statusKiB(q, 'RssAnon') / 1024, p), 0);
+}
