@@ -645,9 +645,12 @@ describe('weftd and a real proxyless gRPC client (grpc-js-xds)', () => {
     await expect(callWith({ 'x-fail': '1' })).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
     // One user's calls all land on one endpoint; across users, both endpoints serve.
     const byUser: Record<string, Set<string>> = {};
-    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi']) {
+    // 32 users: the ring is built from the endpoints' addresses (random ports here), so with a
+    // handful of users all of them landing on one endpoint is a real chance (8 users: ~1 %).
+    for (let u = 0; u < 32; u++) {
+      const user = `user-${u}`;
       byUser[user] = new Set();
-      for (let i = 0; i < 10; i++) byUser[user]?.add(await callWith({ 'x-user': user }));
+      for (let i = 0; i < 5; i++) byUser[user]?.add(await callWith({ 'x-user': user }));
     }
     for (const seen of Object.values(byUser)) expect(seen.size).toBe(1);
     expect(new Set(Object.values(byUser).flatMap((s) => [...s])).size).toBe(2);
