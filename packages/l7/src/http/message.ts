@@ -11,6 +11,23 @@ import type { Cancellation } from '../runtime.ts';
 /** Lower-case names; a repeated header is an array. Pseudo-headers never appear here. */
 export type Headers = Record<string, string | string[] | undefined>;
 
+// Head parsers fill a prototype-less (dictionary-mode) object per message with keyed loads and
+// stores. V8 resets a function's optimization ticks every time one of its inline caches changes
+// state, and these caches change on nearly every message, so a parser that touched the object
+// itself stayed in unoptimized code (measured on Node 20: 3.2 µs per response head instead of
+// 1.2). The keyed accesses live in these two tiny functions instead, which V8 optimizes on size
+// alone; the parsers around them then optimize normally.
+
+/** `h[name]`, from a head parser's hot loop (see above). */
+export function fieldOf(h: Headers, name: string): string | string[] | undefined {
+  return h[name];
+}
+
+/** `h[name] = value`, from a head parser's hot loop (see above). */
+export function setField(h: Headers, name: string, value: string | string[]): void {
+  h[name] = value;
+}
+
 export type HttpProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
 
 export type Body = EmptyBody | BytesBody | StreamBody;

@@ -7,7 +7,7 @@
 // LF), no obs-fold, no whitespace before the colon, token names, no control characters in
 // values, and the framing rules of head.ts (one Content-Length of digits, Transfer-Encoding
 // exactly `chunked` and never with Content-Length, one Host).
-import type { Headers } from '../http/message.ts';
+import { fieldOf, type Headers, setField } from '../http/message.ts';
 import type { HeadProblem } from './head.ts';
 
 export type RequestFraming =
@@ -191,8 +191,12 @@ export function parseRequestHead(text: string): RequestHeadResult {
       default:
         break;
     }
-    const prev = headers[name];
-    headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+    const prev = fieldOf(headers, name);
+    setField(
+      headers,
+      name,
+      prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value],
+    );
   }
   // framing first: these are the smuggling shapes
   if (contentLengths > 1) return smuggling('repeated Content-Length');

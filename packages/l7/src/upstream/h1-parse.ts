@@ -3,7 +3,7 @@
 // than the rest of the proxy's hot path, so the upstream side reads responses itself: pure
 // functions, strict where node is lenient (bare LF, obs-fold, conflicting Content-Length,
 // Transfer-Encoding with Content-Length), and tested with tables.
-import type { Headers } from '../http/message.ts';
+import { fieldOf, type Headers, setField } from '../http/message.ts';
 
 export type Framing =
   | { readonly kind: 'none' }
@@ -72,13 +72,17 @@ export function parseResponseHead(text: string, method: string): HeadResult {
       if (contentLength !== undefined && contentLength !== value)
         return { ok: false, reason: 'conflicting Content-Length' };
       contentLength = value;
-      headers[name] = value;
+      setField(headers, name, value);
       continue;
     }
     if (name === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
     else if (name === 'connection') connection = connection === '' ? value : `${connection}, ${value}`;
-    const prev = headers[name];
-    headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+    const prev = fieldOf(headers, name);
+    setField(
+      headers,
+      name,
+      prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value],
+    );
   }
   const conn = connection.toLowerCase();
   let keepAlive =
