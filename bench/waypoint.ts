@@ -167,7 +167,14 @@ async function runLoad(dir: string, spec: LoadSpec): Promise<LoadResult> {
   child.stdout?.on('data', (c: Buffer) => {
     out += c.toString();
   });
+  // A load generator that stalls (a tunnel that never opens, a close never answered) must not
+  // hold the bench forever: it gets the run's length plus a minute.
+  const limitS = spec.seconds + 60;
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
   const code = await new Promise<number | null>((r) => child.once('exit', r));
+  clearTimeout(timer);
+  if (child.signalCode === 'SIGKILL')
+    throw new Error(`load generator (${spec.mode}) did not finish within ${limitS} s: ${out}`);
   if (code !== 0) throw new Error(`load generator exited with ${code}: ${out}`);
   return JSON.parse(out.trim().split('\n').pop() ?? '{}') as LoadResult;
 }

@@ -103,7 +103,17 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   let errors = 0;
   let running = true;
   const sockets: Duplex[] = [];
-  for (let i = 0; i < spec.connections; i++) sockets.push(await open());
+  for (let i = 0; i < spec.connections; i++) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`connection ${i + 1} did not open within 10 s`)), 10_000);
+    });
+    try {
+      sockets.push(await Promise.race([open(), late]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
   const t0 = performance.now();
   for (const s of sockets) {
     let buf: Buffer | undefined;
@@ -132,7 +142,8 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   running = false;
   const seconds = (performance.now() - t0) / 1000;
   for (const s of sockets) s.destroy();
-  await client?.close({ graceMs: 0 });
+  // the result does not depend on the tunnel's goodbye: give it a second, no more
+  await Promise.race([client?.close({ graceMs: 0 }), new Promise((r) => setTimeout(r, 1000).unref())]);
   return { requests, seconds, rps: requests / seconds, errors };
 }
 
