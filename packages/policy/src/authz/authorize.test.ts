@@ -474,3 +474,34 @@ describe('policiesFor', () => {
     expect(policiesFor(snapshot, { workload: 'nope' })).toEqual([]);
   });
 });
+
+describe('authorize: parsed callers and addresses are remembered, never confused', () => {
+  // More distinct callers and addresses than the remembered sets hold, so they are emptied and
+  // refilled along the way; every decision must still be the one for its own request.
+  const pol = policies(
+    ap('a', 'ALLOW', [
+      { from: [{ source: { namespaces: ['ns-7'] } }] },
+      { from: [{ source: { ipBlocks: ['10.9.0.0/16'] } }] },
+    ]),
+  );
+  const decide = (i: number) =>
+    authorize(pol, {
+      sourcePrincipal: `spiffe://cluster.local/ns/ns-${i % 10}/sa/sa-${i}`,
+      sourceIp: `10.${i % 2 === 0 ? 9 : 8}.${(i >> 8) & 0xff}.${i & 0xff}`,
+      method: 'GET',
+      path: '/',
+    }).action;
+  const want = (i: number) => (i % 10 === 7 || i % 2 === 0 ? 'ALLOW' : 'DENY');
+
+  it('10,000 callers, each decided on its own identity and address, twice', () => {
+    for (let round = 0; round < 2; round++)
+      for (let i = 0; i < 10_000; i++) expect.soft(decide(i), `caller ${i}`).toBe(want(i));
+  });
+
+  it('an unparseable principal stays unparseable when asked again', () => {
+    const bad = { sourcePrincipal: 'spiffe://cluster.local/not-a-workload', method: 'GET', path: '/' };
+    const only7 = policies(ap('a', 'ALLOW', [{ from: [{ source: { namespaces: ['ns-7'] } }] }]));
+    expect(authorize(only7, bad).action).toBe('DENY');
+    expect(authorize(only7, bad).action).toBe('DENY');
+  });
+});

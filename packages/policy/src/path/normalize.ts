@@ -44,6 +44,8 @@ export type NormalizedPath =
   | { readonly ok: false; readonly code: NormalizePathFailure; readonly reason: string };
 
 const DEFAULT_MAX_LENGTH = 16_384;
+/** What the slow path of `normalizePath` may change: escapes, backslashes, parameters, "/.", "//". */
+const ALREADY_NORMAL_SUSPECT = /[%\\;]|\/\.|\/\//;
 
 function isUnreserved(c: number): boolean {
   return (
@@ -107,6 +109,10 @@ export function normalizePath(raw: string, options: NormalizePathOptions = {}): 
   if (!target.startsWith('/') && !(decodeSlashes && target.startsWith('\\'))) {
     return fail('not-origin-form', 'request path must start with "/"');
   }
+  // Already normal, as most paths are (and every path this function returned): nothing to
+  // decode, no backslash or parameter, no dot segment and no repeated slash. The steps below
+  // would give back the same string, one character at a time.
+  if (!ALREADY_NORMAL_SUSPECT.test(target)) return { ok: true, path: target, query, fragment };
 
   let decoded = '';
   for (let i = 0; i < target.length; i++) {
