@@ -127,13 +127,46 @@ function queryMatches(m: QueryParamMatch, query: Map<string, string[]>): boolean
   return (query.get(m.name) ?? []).some((v) => stringMatches(m, v));
 }
 
-interface Prepared {
+/**
+ * A request as the matchers read it. The header and query indexes are built on first use: most
+ * route tables match on path and method alone, and building both on every request was a good
+ * part of a match's cost.
+ */
+class Prepared {
   readonly port: number;
   readonly method: string | undefined;
   readonly path: string;
-  readonly query: Map<string, string[]>;
   readonly authority: string | undefined;
-  readonly headers: Map<string, string[]>;
+  private readonly rawHeaders: RouteRequest['headers'];
+  private readonly rawQuery: string | undefined;
+  private headerIndex: Map<string, string[]> | undefined;
+  private queryIndex: Map<string, string[]> | undefined;
+
+  constructor(request: RouteRequest, path: string, query: string | undefined, authority: string | undefined) {
+    this.port = request.port;
+    this.method = request.method;
+    this.path = path;
+    this.authority = authority;
+    this.rawHeaders = request.headers;
+    this.rawQuery = query;
+  }
+
+  get headers(): Map<string, string[]> {
+    if (this.headerIndex === undefined) {
+      const headers = new Map<string, string[]>();
+      for (const [name, value] of Object.entries(this.rawHeaders ?? {})) {
+        const key = name.toLowerCase();
+        headers.set(key, [...(headers.get(key) ?? []), ...(typeof value === 'string' ? [value] : value)]);
+      }
+      this.headerIndex = headers;
+    }
+    return this.headerIndex;
+  }
+
+  get query(): Map<string, string[]> {
+    this.queryIndex ??= parseQuery(this.rawQuery);
+    return this.queryIndex;
+  }
 }
 
 function matchOne(m: RouteMatch, r: Prepared): boolean {
@@ -184,19 +217,7 @@ export function matchRoute(
     if (!h.ok) return { kind: 'invalid-request', reason: `invalid authority: ${h.reason}` };
     authority = h.host;
   }
-  const headers = new Map<string, string[]>();
-  for (const [name, value] of Object.entries(request.headers ?? {})) {
-    const key = name.toLowerCase();
-    headers.set(key, [...(headers.get(key) ?? []), ...(typeof value === 'string' ? [value] : value)]);
-  }
-  const prepared: Prepared = {
-    port: request.port,
-    method: request.method,
-    path,
-    query: parseQuery(query),
-    authority,
-    headers,
-  };
+  const prepared = new Prepared(request, path, query, authority);
   for (let i = 0; i < table.rules.length; i++) {
     const rule = table.rules[i] as RouteRule;
     if (rule.matches.length === 0) {
