@@ -41,6 +41,7 @@ import { cpuSeconds, processTree, statusKiB } from './lib/procstat.ts';
 import { benchRounds, benchRuntime, benchSeconds, median } from './lib/runtime.ts';
 import { ensurePackages, which } from './lib/system.ts';
 import { formatTable } from './lib/table.ts';
+import { meshSnapshot, PLAIN_VIP, plainSnapshot } from './lib/waypoint-config.ts';
 import { runWrk } from './lib/wrk.ts';
 
 const BENCH_PATH = '/bench/item?id=1';
@@ -253,7 +254,11 @@ async function main(): Promise<void> {
     const child = join(HERE, 'lib', 'waypoint-child.mjs');
     const childCmd = (args: string[]) =>
       rt.name === 'bun' ? rt.command(child, args) : { cmd: process.execPath, args: [child, ...args] };
-    const plainCmd = childCmd(['plain', String(up)]);
+    const plainFile = join(dir, 'plain-snapshot.json');
+    writeFileSync(plainFile, JSON.stringify({ vip: PLAIN_VIP, snapshot: plainSnapshot(up) }));
+    const meshFile = join(dir, 'mesh-snapshot.json');
+    writeFileSync(meshFile, JSON.stringify({ snapshot: meshSnapshot(up) }));
+    const plainCmd = childCmd(['plain', plainFile]);
     const engine = start(plainCmd.cmd, plainCmd.args, 'engine');
     const enginePort = await portOf(engine, 'engine');
 
@@ -271,7 +276,7 @@ async function main(): Promise<void> {
       'endpoint HBONE',
     );
     const endpointPort = await portOf(endpoint, 'endpoint HBONE');
-    const meshCmd = childCmd(['mesh', join(dir, 'waypoint.json'), String(up), String(endpointPort)]);
+    const meshCmd = childCmd(['mesh', join(dir, 'waypoint.json'), meshFile, String(endpointPort)]);
     const waypoint = start(meshCmd.cmd, meshCmd.args, 'waypoint');
     const waypointPort = await portOf(waypoint, 'waypoint');
 
