@@ -152,6 +152,8 @@ export {
   runWorkers,
   shareEndpointAcrossWorkers,
   splitSample,
+  WORKER_SEMI_SPACE_MIB,
   type WorkerIdentity,
+  workerExecArgv,
   workerIdentity,
 } from './workers/index.ts';

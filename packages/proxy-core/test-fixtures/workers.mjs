@@ -43,6 +43,7 @@ await runWorkers({
         '/healthz/ready': (_req, res) =>
           me === notReady ? sendText(res, 503, 'not ready\n') : sendText(res, 200, 'ready\n'),
         '/whoami': (_req, res) => sendText(res, 200, `${me} ${process.pid}\n`),
+        '/execargv': (_req, res) => sendText(res, 200, `${process.execArgv.join(' ')}\n`),
       },
     });
     await new Promise((resolve, reject) => {

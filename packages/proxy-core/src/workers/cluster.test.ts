@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { combineAnswers } from './cluster.ts';
+import { combineAnswers, WORKER_SEMI_SPACE_MIB, workerExecArgv } from './cluster.ts';
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
 const FIXTURE = fileURLToPath(new URL('../../test-fixtures/workers.mjs', import.meta.url));
@@ -196,12 +196,39 @@ describe('runWorkers with two workers', () => {
     }
   }, 30_000);
 
+  it('starts Node workers with a small young generation, Bun workers with the supervisor flags', async () => {
+    const f = await startFixture(2);
+    await serving(f);
+    const r = await get(f.httpPort, '/execargv');
+    if (isBun) expect(r.body).not.toMatch(/max-semi-space-size/);
+    else expect(r.body).toContain(`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`);
+  }, 30_000);
+
   it('runs in-process with one worker', async () => {
     const f = await startFixture(1);
     const a = await until('serving', () => askData(f.dataPort));
     expect(a).toEqual({ worker: '0', pid: f.child.pid });
     expect((await get(f.httpPort, '/healthz/ready')).body).toBe('ready\n');
   }, 30_000);
+});
+
+describe('workerExecArgv', () => {
+  it('adds the young-generation cap on Node after the supervisor flags', () => {
+    expect(workerExecArgv(['--enable-source-maps'], undefined, false)).toEqual([
+      '--enable-source-maps',
+      `--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`,
+    ]);
+  });
+  it("keeps the operator's own choice, in the flags or in NODE_OPTIONS, in either spelling", () => {
+    expect(workerExecArgv(['--max-semi-space-size=8'], undefined, false)).toEqual([
+      '--max-semi-space-size=8',
+    ]);
+    expect(workerExecArgv(['--max_semi_space_size=8'], '', false)).toEqual(['--max_semi_space_size=8']);
+    expect(workerExecArgv([], '--inspect  --max-semi-space-size=16', false)).toEqual([]);
+  });
+  it('adds nothing on Bun', () => {
+    expect(workerExecArgv(['--smol'], undefined, true)).toEqual(['--smol']);
+  });
 });
 
 describe('combineAnswers', () => {

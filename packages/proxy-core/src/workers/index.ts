@@ -6,7 +6,9 @@ export {
   type RunWorkersOptions,
   runWorkers,
   shareEndpointAcrossWorkers,
+  WORKER_SEMI_SPACE_MIB,
   type WorkerIdentity,
+  workerExecArgv,
   workerIdentity,
 } from './cluster.ts';
 export { availableCores, type ConcurrencyResult, MAX_CONCURRENCY, parseConcurrency } from './concurrency.ts';
