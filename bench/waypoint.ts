@@ -36,6 +36,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { workerExecArgv } from '@weft/proxy-core/process';
 import type { LoadResult, LoadSpec } from './lib/mesh-peers.ts';
 import { cpuSeconds, processTree, statusKiB } from './lib/procstat.ts';
 import { benchRounds, benchRuntime, benchSeconds, median } from './lib/runtime.ts';
@@ -252,8 +253,13 @@ async function main(): Promise<void> {
     const proxyPids = [proxy.pid ?? 0];
 
     const child = join(HERE, 'lib', 'waypoint-child.mjs');
+    // On Node the child runs with the flags a proxy's supervisor gives its workers (the default
+    // --concurrency is the cores available, so a production waypoint here runs as workers).
+    const nodeFlags = workerExecArgv([], process.env.NODE_OPTIONS, false);
     const childCmd = (args: string[]) =>
-      rt.name === 'bun' ? rt.command(child, args) : { cmd: process.execPath, args: [child, ...args] };
+      rt.name === 'bun'
+        ? rt.command(child, args)
+        : { cmd: process.execPath, args: [...nodeFlags, child, ...args] };
     const plainFile = join(dir, 'plain-snapshot.json');
     writeFileSync(plainFile, JSON.stringify({ vip: PLAIN_VIP, snapshot: plainSnapshot(up) }));
     const meshFile = join(dir, 'mesh-snapshot.json');
@@ -281,7 +287,7 @@ async function main(): Promise<void> {
     const waypointPort = await portOf(waypoint, 'waypoint');
 
     console.log(
-      `loopback, ${rt.name}, ${rounds} rounds x ${seconds} s per run; load average before: ${loadavg()
+      `loopback, ${rt.name}${rt.name === 'bun' ? '' : ` (${nodeFlags.join(' ') || 'no flags'})`}, ${rounds} rounds x ${seconds} s per run; load average before: ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}`,
     );
